@@ -1,0 +1,62 @@
+// A small result type: gcc 12 in C++20 has no std::expected.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace mqtt {
+
+template <class E>
+struct Unexpected {
+  E error;
+};
+template <class E>
+Unexpected(E) -> Unexpected<E>;
+
+template <class E>
+Unexpected<std::decay_t<E>> unexpected(E&& e) {
+  return {std::forward<E>(e)};
+}
+
+// Either a value or an error. Accessing the wrong alternative is a bug
+// (checked by std::get in debug builds of the standard library).
+template <class T, class E>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(Unexpected<E> e) : v_(std::in_place_index<1>, std::move(e.error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  const E& error() const { return std::get<1>(v_); }
+
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+ private:
+  std::variant<T, E> v_;
+};
+
+template <class E>
+class [[nodiscard]] Result<void, E> {
+ public:
+  Result() = default;
+  Result(Unexpected<E> e) : has_error_(true), error_(std::move(e.error)) {}  // NOLINT
+
+  bool ok() const { return !has_error_; }
+  explicit operator bool() const { return ok(); }
+  const E& error() const { return error_; }
+
+ private:
+  bool has_error_ = false;
+  E error_{};
+};
+
+}  // namespace mqtt
