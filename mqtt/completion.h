@@ -1,0 +1,85 @@
+// The outcome of a tracked request (publish, subscribe, unsubscribe), and the
+// shared state behind its Token. The session completes it on the I/O thread;
+// user threads wait on it. No user code runs on complete().
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mqtt/codec/types.h"
+
+namespace mqtt {
+
+// Why a tracked request did not complete successfully.
+enum class RequestError : uint8_t {
+  None = 0,
+  Rejected,           // the broker answered with a failure reason code (>= 0x80)
+  SessionReset,       // the broker did not resume the session: the request is lost
+  ConnectionClosed,   // the connection ended for good (disconnect, requests done,
+                      // fatal refusal) before the request completed
+  PacketTooLarge,     // larger than the broker's Maximum Packet Size
+  QoSNotSupported,    // above the broker's Maximum QoS
+  RetainNotSupported, // retain set but the broker has Retain Available = 0
+  ProtocolError,      // the broker broke the protocol for this request
+};
+
+std::string_view to_string(RequestError e);
+
+// The outcome of a tracked request.
+struct Completion {
+  RequestError error = RequestError::None;
+  // PUBLISH: one code (Success for QoS 0 once written; PUBACK/PUBREC/PUBCOMP's
+  // code otherwise). SUBSCRIBE/UNSUBSCRIBE: one per filter, from SUBACK/UNSUBACK
+  // (3.1.1 UNSUBACK: Success for each filter).
+  std::vector<ReasonCode> reason_codes;
+  std::string message;  // human-readable detail on failure
+  bool ok() const { return error == RequestError::None; }
+};
+
+namespace detail {
+
+// Completed at most once; later calls are ignored.
+class CompletionState {
+ public:
+  void complete(Completion c) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      result_ = std::move(c);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool done() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  Completion wait() const {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return result_;
+  }
+  // false on timeout
+  bool wait_for(std::chrono::nanoseconds d, Completion& out) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, d, [&] { return done_; })) return false;
+    out = result_;
+    return true;
+  }
+  Completion result() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return result_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool done_ = false;
+  Completion result_;
+};
+
+}  // namespace detail
+}  // namespace mqtt

@@ -1,0 +1,47 @@
+// Why a connection ended. Every end of a connection reaches the consumer as an
+// event carrying one of these.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mqtt/codec/error.h"
+#include "mqtt/codec/types.h"
+
+namespace mqtt {
+
+enum class ConnectionErrorCode : uint8_t {
+  Dns,                // the host name could not be resolved
+  Io,                 // connect/read/write failed (sys_errno says why)
+  ConnectTimeout,     // TCP connect + CONNACK took longer than connect_timeout
+  ConnectionRefused,  // CONNACK with a failure reason (reason_code says which)
+  PingTimeout,        // no PINGRESP within ping_timeout of a PINGREQ
+  ClosedByBroker,     // the broker closed the TCP connection
+  DisconnectedByBroker,  // MQTT 5 DISCONNECT from the broker (reason_code)
+  MalformedPacket,    // the broker sent bytes that do not decode (codec_error)
+  PacketTooLarge,     // an incoming packet exceeded max_incoming_packet_size
+  ProtocolViolation,  // a well-formed packet that breaks the protocol (message says how)
+  // Terminal ends of the loop (no reconnect follows):
+  Disconnected,       // Client::disconnect() completed
+  RequestsDone,       // every Client handle is gone and queued requests were sent
+  Shutdown,           // the Connection (or its reactor) was destroyed
+};
+
+std::string_view to_string(ConnectionErrorCode c);
+
+struct ConnectionError {
+  ConnectionErrorCode code = ConnectionErrorCode::Io;
+  ReasonCode reason_code = ReasonCode::Success;  // ConnectionRefused, DisconnectedByBroker
+  codec::CodecError codec_error{};               // MalformedPacket, PacketTooLarge
+  int sys_errno = 0;                             // Io, Dns
+  std::string message;                           // human-readable detail
+  // True when the event loop stops after this error (no reconnect): terminal
+  // codes, and refusals that will not heal by themselves unless the options
+  // ask to retry them.
+  bool terminal = false;
+};
+
+std::string describe(const ConnectionError& e);
+
+}  // namespace mqtt

@@ -1,0 +1,122 @@
+// Everything that configures a client connection. Plain data: copy it, change
+// it, hand it to Client::create(). Some fields can also be changed later
+// through Client::update_options(); they take effect at the next reconnect.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mqtt/codec/types.h"
+
+namespace mqtt {
+
+// Owned MQTT 5 user property.
+struct StringPair {
+  std::string key;
+  std::string value;
+};
+
+struct LastWill {
+  std::string topic;
+  std::string payload;
+  QoS qos = QoS::AtMostOnce;
+  bool retain = false;
+  // MQTT 5 Will properties (ignored for 3.1.1).
+  std::optional<uint32_t> delay_interval_s;
+  std::optional<uint32_t> message_expiry_interval_s;
+  std::optional<std::string> content_type;
+  std::vector<StringPair> user_properties;
+};
+
+// Waits between reconnect attempts: initial * multiplier^n, capped at max,
+// each scaled by a random factor in [1 - jitter, 1 + jitter]. The sequence
+// starts over once a connection has stayed up for reset_after.
+struct Backoff {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{30000};
+  double multiplier = 2.0;
+  double jitter = 0.2;  // 0..1
+  std::chrono::milliseconds reset_after{10000};
+};
+
+// How a thread waits for work: block in the kernel (default, no CPU when idle),
+// spin for spin_for then block, or spin only (lowest latency, a core at 100%).
+enum class WaitStrategy : uint8_t { Block, SpinThenBlock, Spin };
+
+struct RateLimit {
+  double messages_per_second = 0;  // outgoing PUBLISHes; 0 = unlimited
+  double bytes_per_second = 0;     // outgoing PUBLISH bytes; 0 = unlimited
+  // Largest burst allowed above the steady rate (in messages / bytes); 0 means
+  // one second's worth.
+  double burst_messages = 0;
+  double burst_bytes = 0;
+};
+
+struct MqttOptions {
+  MqttOptions() = default;
+  MqttOptions(std::string client_id_, std::string host_, uint16_t port_)
+      : client_id(std::move(client_id_)), host(std::move(host_)), port(port_) {}
+
+  // --- where and who ---
+  std::string client_id;  // may be empty with MQTT 5 (the broker assigns one)
+  std::string host = "localhost";
+  uint16_t port = 1883;
+  ProtocolVersion protocol = ProtocolVersion::V311;
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+  std::optional<LastWill> last_will;
+
+  // --- session ---
+  bool clean_session = true;  // "Clean Start" in MQTT 5
+  std::chrono::seconds keep_alive{60};  // 0 disables keepalive
+  // How long a PINGREQ may go unanswered. Dead-link detection bound:
+  // keep_alive + ping_timeout.
+  std::chrono::milliseconds ping_timeout{10000};
+  // Bounds TCP connect plus the CONNACK wait.
+  std::chrono::milliseconds connect_timeout{10000};
+  uint16_t max_inflight = 100;  // outgoing QoS 1/2 window (MQTT 5: also <= Receive Maximum)
+  uint32_t max_incoming_packet_size = 1024 * 1024;  // larger incoming packets end the connection
+  bool manual_acks = false;       // incoming QoS 1/2 acknowledged only by Client::ack()
+  bool auto_resubscribe = false;  // resubscribe after a reconnect that lost the session
+  std::optional<uint32_t> session_expiry_interval_s;  // MQTT 5 CONNECT property
+  std::optional<uint16_t> receive_maximum;             // MQTT 5 CONNECT property
+  std::vector<StringPair> connect_user_properties;     // MQTT 5 CONNECT property
+
+  // --- reconnect ---
+  Backoff backoff;
+  // Refusals that will not heal by themselves (bad user name or password, not
+  // authorized, unsupported protocol version, client id rejected, banned) end
+  // the loop unless this is true.
+  bool reconnect_on_fatal_refusal = false;
+
+  // --- flow ---
+  RateLimit rate_limit;
+  // Report Outgoing events too. They take room in the event queue, so a
+  // stalled consumer then holds back publishing as well.
+  bool outgoing_events = false;
+
+  // --- threads ---
+  std::string reactor_thread_name = "mqtt-reactor";  // at most 15 characters shown
+  int reactor_cpu = -1;  // pin the reactor thread to this CPU; -1 = no pinning
+  WaitStrategy reactor_wait = WaitStrategy::Block;
+  WaitStrategy consumer_wait = WaitStrategy::Block;  // Connection::next()
+  std::chrono::microseconds spin_for{50};            // for SpinThenBlock
+
+  // rumqttc-style setters, chainable.
+  MqttOptions& set_keep_alive(std::chrono::seconds s) { keep_alive = s; return *this; }
+  MqttOptions& set_clean_session(bool b) { clean_session = b; return *this; }
+  MqttOptions& set_credentials(std::string user, std::string pass) {
+    username = std::move(user);
+    password = std::move(pass);
+    return *this;
+  }
+  MqttOptions& set_last_will(LastWill w) { last_will = std::move(w); return *this; }
+  MqttOptions& set_protocol(ProtocolVersion v) { protocol = v; return *this; }
+  MqttOptions& set_inflight(uint16_t n) { max_inflight = n; return *this; }
+  MqttOptions& set_manual_acks(bool b) { manual_acks = b; return *this; }
+};
+
+}  // namespace mqtt

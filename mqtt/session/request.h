@@ -1,0 +1,51 @@
+// A request from a user thread to the session, already encoded on that thread
+// (so invalid topics fail at the call, and the I/O thread does no encoding for
+// publishes). The session only fills in the packet identifier.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mqtt/codec/error.h"
+#include "mqtt/codec/packets.h"
+#include "mqtt/completion.h"
+#include "mqtt/result.h"
+
+namespace mqtt::session {
+
+struct Request {
+  enum class Kind : uint8_t {
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    Ack,         // manual acknowledgement of an incoming QoS 1/2 PUBLISH
+    Disconnect,  // graceful: the session sends DISCONNECT once in-flight work is done
+  };
+  Kind kind = Kind::Publish;
+  QoS qos = QoS::AtMostOnce;  // Publish: its QoS; Ack: QoS of the acknowledged PUBLISH
+  bool retain = false;        // Publish
+  // Publish/Subscribe/Unsubscribe: 0 here; the session assigns one and writes it
+  // at packet_id_offset. Ack: the incoming PUBLISH's packet identifier.
+  uint16_t packet_id = 0;
+  uint32_t packet_id_offset = 0;  // 0 when the packet has no identifier
+  uint16_t filter_count = 0;      // Subscribe/Unsubscribe
+  // The whole encoded packet (empty for Ack: the session encodes PUBACK/PUBREC).
+  std::vector<uint8_t> bytes;
+  // Completed when the request completes or fails; null for untracked requests.
+  std::shared_ptr<detail::CompletionState> completion;
+};
+
+// Builders, safe on any thread. `p.packet_id` is ignored. They validate the
+// packet (codec rules) and return the codec's error for an invalid one.
+Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
+                                                        ProtocolVersion v);
+Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe& s,
+                                                          ProtocolVersion v);
+Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubscribe& u,
+                                                            ProtocolVersion v);
+Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconnect& d,
+                                                           ProtocolVersion v);
+Request make_ack_request(uint16_t packet_id, QoS qos);
+
+}  // namespace mqtt::session

@@ -1,0 +1,160 @@
+// The MQTT session state machine: sans-I/O. It takes bytes received, requests
+// and the current time; it writes bytes to send into its output buffer and
+// reports events to an observer. No sockets, no threads, no clock reads: every
+// call that depends on time takes `now`. Not thread-safe: one owner (the
+// reactor thread, or a unit test).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mqtt/codec/decoder.h"
+#include "mqtt/codec/packets.h"
+#include "mqtt/completion.h"
+#include "mqtt/connection_error.h"
+#include "mqtt/outgoing.h"
+#include "mqtt/result.h"
+#include "mqtt/session/request.h"
+
+namespace mqtt::session {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Duration = std::chrono::nanoseconds;
+
+struct SessionConfig {
+  ProtocolVersion version = ProtocolVersion::V311;
+  std::chrono::seconds keep_alive{60};  // 0 disables keepalive pings
+  Duration ping_timeout = std::chrono::seconds(10);
+  uint16_t max_inflight = 100;      // outgoing QoS 1/2 window (1..65535)
+  bool manual_acks = false;         // incoming QoS 1/2 acked only on Ack requests
+  bool auto_resubscribe = false;    // resend SUBSCRIBEs after a session reset
+  // Incoming packets above this size end the connection (PacketTooLarge).
+  uint32_t max_incoming_packet_size = 1024 * 1024;
+};
+
+// Receives the session's events, synchronously, on the session owner's thread.
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  // Every incoming packet, in arrival order. `raw` is the packet's bytes and
+  // `packet`'s views point into it: both are valid only during the call.
+  // Duplicate QoS 2 PUBLISHes (same id before PUBREL) are not reported.
+  virtual void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) = 0;
+  // Every packet written into the output buffer.
+  virtual void on_outgoing(const Outgoing& out) = 0;
+  // The broker did not resume the session: in-flight publishes and PUBRELs
+  // were dropped (their tokens fail with SessionReset).
+  virtual void on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) = 0;
+};
+
+enum class SessionState : uint8_t {
+  Disconnected,  // no transport
+  Connecting,    // CONNECT written, waiting for CONNACK
+  Connected,
+  Disconnecting, // Disconnect request taken: draining in-flight before DISCONNECT
+  Closed,        // DISCONNECT written (graceful end) or the session failed for good
+};
+
+struct SessionStats {
+  uint32_t inflight_publishes = 0;   // outgoing QoS 1/2 not yet completed
+  uint32_t inflight_window = 0;      // current window (min of config and Receive Maximum)
+  uint32_t pending_control = 0;      // control requests held until connected
+  uint32_t incoming_qos2_pending = 0;  // PUBREC sent, PUBREL not yet received
+  uint32_t incoming_unacked = 0;     // manual-ack mode: delivered, not acked yet
+  uint64_t excess_incoming_qos2 = 0; // broker exceeded our Receive Maximum (tolerated)
+  std::optional<Duration> last_ping_rtt;
+  bool session_present = false;      // from the last CONNACK
+};
+
+class Session {
+ public:
+  Session(SessionConfig config, SessionObserver& observer);
+
+  // --- connection lifecycle ---
+
+  // A transport is up. Writes CONNECT (protocol version and keep alive come
+  // from the config; client id from `connect` unless the broker assigned one
+  // earlier) and expects CONNACK by `connack_deadline`.
+  void begin_connection(const codec::Connect& connect, TimePoint now, TimePoint connack_deadline);
+
+  // Bytes received. Decodes and handles every whole packet at the start of
+  // `in`: answers acks/PUBRELs into the output, reports events, completes
+  // tokens. Returns the bytes consumed (a partial packet at the end is left)
+  // or the error that ends this connection (malformed input, protocol
+  // violation, CONNACK refusal, DISCONNECT from the broker).
+  Result<size_t, ConnectionError> handle_input(std::span<const uint8_t> in, TimePoint now);
+
+  // The transport is gone. Unacknowledged QoS 1/2 work is kept for the next
+  // connection; unwritten output is discarded (and re-created from state on
+  // resume). QoS 0 publishes not yet written fail with ConnectionClosed.
+  void connection_lost();
+
+  // The loop ends for good: every pending request/token fails with `why`.
+  void fail_all(RequestError why, std::string_view message);
+
+  // --- time ---
+
+  // Earliest time handle_timeout() must be called; TimePoint::max() if none.
+  TimePoint next_deadline() const;
+  // Sends PINGREQ when due (nothing sent, or nothing received, for keep
+  // alive); fails with PingTimeout when a PINGRESP is overdue, ConnectTimeout
+  // when CONNACK is overdue.
+  Result<void, ConnectionError> handle_timeout(TimePoint now);
+  // The consumer is behind and the runtime stopped reading: the ping timeout
+  // is suspended while paused and re-armed from `now` when resumed.
+  void set_input_paused(bool paused, TimePoint now);
+
+  // --- requests ---
+
+  // Room for one more outgoing QoS 1/2 PUBLISH right now (connected, window
+  // not full, not disconnecting). QoS 0 publishes need only connected().
+  bool can_send_publish(QoS qos) const;
+  bool connected() const { return state_ == SessionState::Connected; }
+  SessionState state() const { return state_; }
+
+  // Takes a request. Publish: the caller checked can_send_publish(). Checks
+  // the broker's limits (Maximum Packet Size, Maximum QoS, Retain Available)
+  // and fails the token instead of sending when one is exceeded. Subscribe,
+  // Unsubscribe, Ack: written now when connected, held (in order) until the
+  // next CONNACK otherwise. Disconnect: stops taking publishes; DISCONNECT is
+  // written once every in-flight publish has completed or at `deadline`.
+  void submit(Request&& request, TimePoint now, TimePoint deadline = TimePoint::max());
+
+  // --- output ---
+
+  // Bytes to write to the transport, in order. Several packets coalesce here.
+  std::span<const uint8_t> output() const;
+  // `n` bytes of output() were written. Completes QoS 0 tokens whose packet is
+  // now fully written.
+  void consume_output(size_t n);
+
+  // --- state for diagnostics and reconnects ---
+  SessionStats stats() const;
+  // The client identifier the broker assigned (MQTT 5), reused on reconnect.
+  const std::string& assigned_client_id() const;
+  // Negotiated values from the last CONNACK.
+  std::chrono::seconds effective_keep_alive() const;
+  uint32_t broker_max_packet_size() const;  // 0 = no limit announced
+
+ private:
+  // Implementation-defined members; see session.cc.
+  struct Impl;
+  SessionConfig config_;
+  SessionObserver& observer_;
+  SessionState state_ = SessionState::Disconnected;
+  std::unique_ptr<Impl> impl_;
+
+ public:
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+};
+
+}  // namespace mqtt::session

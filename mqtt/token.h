@@ -1,0 +1,37 @@
+// Completion token of a tracked request. Cheap to copy (shared state).
+//
+// A publish token completes when: QoS 0 - the packet was written to the
+// socket; QoS 1 - PUBACK; QoS 2 - PUBCOMP. Subscribe/unsubscribe tokens
+// complete on SUBACK/UNSUBACK with their reason codes. A token fails with a
+// RequestError (session reset, connection closed, rejected by the broker...).
+// Any thread may wait on a token; ignoring it is fine.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "mqtt/completion.h"
+
+namespace mqtt {
+
+class Token {
+ public:
+  Token() = default;
+  explicit Token(std::shared_ptr<detail::CompletionState> s) : state_(std::move(s)) {}
+
+  // True once the request completed or failed. Never blocks.
+  bool ready() const { return state_ && state_->done(); }
+  // Blocks until completion. A default-constructed Token returns at once with
+  // RequestError::ConnectionClosed.
+  Completion wait() const;
+  // Blocks at most `timeout`; std::nullopt if still pending then.
+  std::optional<Completion> wait_for(std::chrono::nanoseconds timeout) const;
+  // The result if ready, std::nullopt otherwise. Never blocks.
+  std::optional<Completion> poll() const;
+
+ private:
+  std::shared_ptr<detail::CompletionState> state_;
+};
+
+}  // namespace mqtt
