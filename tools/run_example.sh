@@ -1,11 +1,39 @@
 #!/usr/bin/env bash
-# The README's run command: decodes a sample MQTT byte stream with the packet
-# dissector. (Replaced by the pub/sub example against a local broker once the
-# client lands.)
+# The README's run command: builds the pub/sub example, starts a private
+# mosquitto on a free loopback port, runs the example against it, and stops
+# the broker (by its pid) whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-sample="10 1a 00 04 4d 51 54 54 04 02 00 3c 00 0e 72 65 61 64 6d 65 2d 65 78 61 6d 70 6c 65
-32 12 00 0b 72 65 61 64 6d 65 2f 64 65 6d 6f 00 01 68 69
-e0 00"
-echo "$sample" | bazel run --ui_event_filters=-info,-stdout,-stderr --noshow_progress //tools:mqtt_dissect -- --v311
+
+bazel build --noshow_progress //examples:sync_pubsub
+example=bazel-bin/examples/sync_pubsub
+
+dir=$(mktemp -d)
+broker_pid=""
+cleanup() {
+  if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# mosquitto cannot take port 0: try random ports until one starts.
+for attempt in $(seq 1 20); do
+  port=$(shuf -i 20000-60999 -n 1)
+  printf 'user root\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$dir/mosquitto.conf"
+  mosquitto -c "$dir/mosquitto.conf" 2> "$dir/broker.log" &
+  broker_pid=$!
+  for _ in $(seq 1 50); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break 2; fi
+    kill -0 "$broker_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  broker_pid=""
+done
+if [ -z "$broker_pid" ]; then
+  echo "could not start mosquitto:"; cat "$dir/broker.log"; exit 1
+fi
+echo "mosquitto (pid $broker_pid) listening on 127.0.0.1:$port"
+"$example" 127.0.0.1 "$port"
