@@ -1,0 +1,59 @@
+#include <string>
+#include <thread>
+
+#include "mqtt/client.h"
+#include "tools/client_bench/bench_common.h"
+
+namespace bench {
+
+RunResult run_ours(const RunConfig& c) {
+  RunResult r;
+  mqtt::MqttOptions o("bench-ours-" + c.topic, c.host, c.port);
+  o.keep_alive = std::chrono::seconds(30);
+  auto [client, conn] = mqtt::Client::create(o, 1024);
+  const auto deadline = Clock::now() + c.timeout;
+
+  // Wait for the CONNACK.
+  for (;;) {
+    auto ev = conn.next_for(deadline - Clock::now());
+    if (!ev) return r.error = "no CONNACK", r;
+    if (ev->incoming() && ev->incoming()->type() == mqtt::codec::PacketType::ConnAck) break;
+    if (ev->error()) return r.error = mqtt::describe(*ev->error()), r;
+  }
+  const bool echo = c.scenario == Scenario::Qos0Echo;
+  if (echo) {
+    auto t = client.subscribe(c.topic, mqtt::QoS::AtMostOnce);
+    if (!t || !t->wait_for(std::chrono::seconds(10))) return r.error = "subscribe failed", r;
+  }
+  const std::string payload(c.payload, 'p');
+  const auto qos = echo ? mqtt::QoS::AtMostOnce : mqtt::QoS::AtLeastOnce;
+  const auto t0 = Clock::now();
+  std::thread publisher([&, client = client]() mutable {
+    for (uint32_t i = 0; i < c.messages; ++i) {
+      if (!client.publish(c.topic, qos, false, payload)) break;
+    }
+  });
+  while (r.completed < c.messages) {
+    auto ev = conn.next_for(deadline - Clock::now());
+    if (!ev) break;
+    if (const auto* in = ev->incoming()) {
+      auto type = in->type();
+      if ((echo && type == mqtt::codec::PacketType::Publish) ||
+          (!echo && type == mqtt::codec::PacketType::PubAck))
+        ++r.completed;
+    } else if (ev->error()) {
+      r.error = mqtt::describe(*ev->error());
+      break;
+    }
+  }
+  r.seconds = seconds_since(t0);
+  publisher.join();
+  r.ok = r.completed == c.messages;
+  if (!r.ok && r.error.empty()) r.error = "timed out";
+  (void)client.disconnect(std::chrono::seconds(1));
+  while (conn.next_for(std::chrono::seconds(2))) {
+  }
+  return r;
+}
+
+}  // namespace bench
