@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
     std::printf("MQTT codec benchmark: PUBLISH, topic \"%.*s\" (%zu B), single thread\n",
                 static_cast<int>(kTopic.size()), kTopic.data(), kTopic.size());
     std::printf("median of %d runs of ~%.2f s each\n\n", runs, seconds);
-    std::printf("%-7s %-7s %8s %4s %7s %14s %10s %10s %11s\n", "op", "version", "payload", "qos",
+    std::printf("%-7s %-7s %8s %4s %7s %14s %9s %13s %11s\n", "op", "version", "payload", "qos",
                 "bytes", "packets/s", "ns/pkt", "min..max", "allocs/pkt");
   }
   uint64_t checksum = 0;
@@ -316,7 +316,7 @@ int main(int argc, char** argv) {
     } else {
       char range[32];
       std::snprintf(range, sizeof range, "%.1f..%.1f", o.min_ns, o.max_ns);
-      std::printf("%-7s %-7.*s %8zu %4d %7zu %12.2f M %10.2f %10s %11.3g\n", op,
+      std::printf("%-7s %-7.*s %8zu %4d %7zu %12.2f M %9.2f %13s %11.3g\n", op,
                   static_cast<int>(version_name(c.version).size()), version_name(c.version).data(),
                   c.payload, static_cast<int>(c.qos), o.packet_bytes, pps / 1e6, o.median_ns,
                   range, o.allocs_per_packet);

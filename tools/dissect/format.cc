@@ -28,6 +28,7 @@ struct Node {
   uint64_t i = 0;
   std::string s;   // Str, Enum name, Pair key
   std::string s2;  // Pair value
+  bool hex = true;  // Enum: show the numeric value in hex after the name (text)
   Bytes bytes;
   std::vector<Field> fields;  // Object
   std::vector<Node> items;    // Array
@@ -143,7 +144,11 @@ std::string_view version_name(ProtocolVersion v) {
   return "?";
 }
 
-Node qos_node(QoS q) { return enum_node(static_cast<uint8_t>(q), to_string(q)); }
+Node qos_node(QoS q) {
+  Node n = enum_node(static_cast<uint8_t>(q), to_string(q));  // "QoS 1 (at least once)"
+  n.hex = false;
+  return n;
+}
 Node reason_node(ReasonCode rc) { return enum_node(static_cast<uint8_t>(rc), to_string(rc)); }
 
 // Snake-case JSON keys for properties, independent of to_string(PropertyId).
@@ -386,7 +391,8 @@ std::string text_scalar(const Node& n, const FormatOptions& opts) {
     case Node::Kind::Int: return std::to_string(n.i);
     case Node::Kind::Str: return text_quote(n.s);
     case Node::Kind::Bin: return text_bytes(n.bytes, opts);
-    case Node::Kind::Enum: return n.s + " (" + hex_byte(static_cast<unsigned>(n.i)) + ")";
+    case Node::Kind::Enum:
+      return n.hex ? n.s + " (" + hex_byte(static_cast<unsigned>(n.i)) + ")" : n.s;
     case Node::Kind::Pair: return text_quote(n.s) + " = " + text_quote(n.s2);
     default: return "";
   }
