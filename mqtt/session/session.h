@@ -71,6 +71,9 @@ struct SessionStats {
   uint64_t excess_incoming_qos2 = 0; // broker exceeded our Receive Maximum (tolerated)
   std::optional<Duration> last_ping_rtt;
   bool session_present = false;      // from the last CONNACK
+  // Acks (PUBACK/PUBREC/PUBCOMP/SUBACK/UNSUBACK) for a packet id that is not
+  // in flight: ignored (PUBREC is still answered with PUBREL) and counted.
+  uint64_t unknown_acks = 0;
 };
 
 class Session {

@@ -1,0 +1,66 @@
+// The session's output: bytes waiting to be written to the transport, and the
+// QoS 0 tokens that complete when their packet has been fully written.
+// Internal to the session.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "mqtt/completion.h"
+
+namespace mqtt::session::detail {
+
+// A byte queue that keeps its capacity: consumed bytes are dropped by moving
+// a start index, and the unconsumed tail is moved to the front only when an
+// append would otherwise grow the vector. Positions are absolute stream
+// offsets (they never decrease, even across clear()).
+class OutputBuffer {
+ public:
+  std::span<const uint8_t> data() const {
+    return {buf_.data() + start_, buf_.size() - start_};
+  }
+  size_t size() const { return buf_.size() - start_; }
+  bool empty() const { return size() == 0; }
+
+  // Room for `n` more bytes at the end; the caller fills all of it.
+  std::span<uint8_t> extend(size_t n);
+  void append(std::span<const uint8_t> bytes);
+  // Drops the last `n` bytes appended (an encode that failed after extend()).
+  void shrink_back(size_t n) { buf_.resize(buf_.size() - n); }
+
+  void consume(size_t n);
+  // Drops everything not yet consumed.
+  void clear();
+
+  uint64_t consumed_position() const { return base_ + start_; }
+  uint64_t end_position() const { return base_ + buf_.size(); }
+
+ private:
+  std::vector<uint8_t> buf_;
+  size_t start_ = 0;   // first unconsumed byte
+  uint64_t base_ = 0;  // absolute position of buf_[0]
+};
+
+// A FIFO of (end position, token) in a ring that keeps its capacity.
+class TokenRing {
+ public:
+  struct Entry {
+    uint64_t end = 0;
+    std::shared_ptr<mqtt::detail::CompletionState> completion;
+  };
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  void push(uint64_t end, std::shared_ptr<mqtt::detail::CompletionState> c);
+  Entry& front() { return slots_[head_]; }
+  void pop();
+
+ private:
+  std::vector<Entry> slots_;  // capacity: power of two
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace mqtt::session::detail

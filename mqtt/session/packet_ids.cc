@@ -1,0 +1,28 @@
+#include "mqtt/session/packet_ids.h"
+
+namespace mqtt::session::detail {
+
+uint16_t PublishWindow::allocate() {
+  if (count_ >= range_) return 0;
+  for (uint32_t i = 0; i < range_; ++i) {
+    const uint16_t id = next_;
+    next_ = next_ >= range_ ? 1 : static_cast<uint16_t>(next_ + 1);
+    if (slots_[id].stage == OutPublish::Stage::Free) {
+      slots_[id].stage = OutPublish::Stage::AwaitAck;
+      ++count_;
+      return id;
+    }
+  }
+  return 0;
+}
+
+void PublishWindow::release(uint16_t id) {
+  OutPublish& s = slots_[id];
+  if (s.stage == OutPublish::Stage::Free) return;
+  s.stage = OutPublish::Stage::Free;
+  s.completion.reset();
+  s.bytes = std::vector<uint8_t>();
+  --count_;
+}
+
+}  // namespace mqtt::session::detail

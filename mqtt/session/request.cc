@@ -1,0 +1,96 @@
+// Request builders: encode on the caller's thread, with a placeholder packet
+// identifier (1) whose offset the session overwrites when it assigns the real
+// one.
+#include "mqtt/session/request.h"
+
+#include "mqtt/codec/encoder.h"
+
+namespace mqtt::session {
+namespace {
+
+// Size of the fixed header at the start of an encoded packet: the first byte
+// plus the Remaining Length's Variable Byte Integer.
+uint32_t fixed_header_size(const std::vector<uint8_t>& bytes) {
+  uint32_t n = 1;
+  while (n < bytes.size() && n < 5 && (bytes[n] & 0x80) != 0) ++n;
+  return n + 1;
+}
+
+template <class P>
+Result<std::vector<uint8_t>, codec::CodecError> encode_to_vector(const P& p, ProtocolVersion v) {
+  auto size = codec::encoded_size(p, v);
+  if (!size) return unexpected(size.error());
+  std::vector<uint8_t> bytes(*size);
+  auto written = codec::encode(p, v, std::span<uint8_t>(bytes));
+  if (!written) return unexpected(written.error());
+  bytes.resize(*written);
+  return bytes;
+}
+
+}  // namespace
+
+Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
+                                                        ProtocolVersion v) {
+  codec::Publish copy = p;
+  copy.packet_id = p.qos == QoS::AtMostOnce ? 0 : 1;
+  auto bytes = encode_to_vector(copy, v);
+  if (!bytes) return unexpected(bytes.error());
+  Request r;
+  r.kind = Request::Kind::Publish;
+  r.qos = p.qos;
+  r.retain = p.retain;
+  r.bytes = std::move(*bytes);
+  if (p.qos != QoS::AtMostOnce) {
+    r.packet_id_offset =
+        fixed_header_size(r.bytes) + 2 + static_cast<uint32_t>(p.topic.size());
+  }
+  return r;
+}
+
+Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe& s,
+                                                          ProtocolVersion v) {
+  codec::Subscribe copy = s;
+  copy.packet_id = 1;
+  auto bytes = encode_to_vector(codec::Packet(std::move(copy)), v);
+  if (!bytes) return unexpected(bytes.error());
+  Request r;
+  r.kind = Request::Kind::Subscribe;
+  r.filter_count = static_cast<uint16_t>(s.subscriptions.size());
+  r.bytes = std::move(*bytes);
+  r.packet_id_offset = fixed_header_size(r.bytes);
+  return r;
+}
+
+Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubscribe& u,
+                                                            ProtocolVersion v) {
+  codec::Unsubscribe copy = u;
+  copy.packet_id = 1;
+  auto bytes = encode_to_vector(codec::Packet(std::move(copy)), v);
+  if (!bytes) return unexpected(bytes.error());
+  Request r;
+  r.kind = Request::Kind::Unsubscribe;
+  r.filter_count = static_cast<uint16_t>(u.filters.size());
+  r.bytes = std::move(*bytes);
+  r.packet_id_offset = fixed_header_size(r.bytes);
+  return r;
+}
+
+Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconnect& d,
+                                                           ProtocolVersion v) {
+  auto bytes = encode_to_vector(codec::Packet(d), v);
+  if (!bytes) return unexpected(bytes.error());
+  Request r;
+  r.kind = Request::Kind::Disconnect;
+  r.bytes = std::move(*bytes);
+  return r;
+}
+
+Request make_ack_request(uint16_t packet_id, QoS qos) {
+  Request r;
+  r.kind = Request::Kind::Ack;
+  r.qos = qos;
+  r.packet_id = packet_id;
+  return r;
+}
+
+}  // namespace mqtt::session

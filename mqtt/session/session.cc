@@ -1,0 +1,1087 @@
+// The MQTT session state machine (sans-I/O). Behaviour follows rumqttc's
+// MqttState, with the decisions below where the spec leaves room.
+//
+// Decisions (also written up in docs/session.md):
+// - Acks for a packet id that is not in flight (PUBACK, PUBREC, PUBCOMP,
+//   SUBACK, UNSUBACK) do not end the connection (rumqttc errors): they are
+//   ignored and counted in SessionStats::unknown_acks. Such a PUBREC is still
+//   answered with PUBREL (MQTT 5: reason 0x92 Packet Identifier not found), so
+//   the broker can release its state. A PUBREL for an unknown id is answered
+//   with PUBCOMP (MQTT 5: 0x92) [MQTT-4.3.3-11 / spec 3.7.2.1].
+// - Resume (CONNACK session_present=1): every unacknowledged QoS 1/2 PUBLISH
+//   (DUP set) and every PUBREL awaiting PUBCOMP is resent first, in the order
+//   the packets were last sent [MQTT-4.4.0-1, 4.6]. The broker's new Receive
+//   Maximum does not hold back these resends.
+// - Reset (session_present=0): in-flight publishes and PUBRELs are dropped and
+//   their tokens fail with SessionReset; incoming QoS 2 state and held manual
+//   acks are dropped too (they belong to the old session).
+// - SUBSCRIBE/UNSUBSCRIBE written but not acknowledged when the connection
+//   dropped are resent (same packet id) after every CONNACK, whether or not
+//   the session was resumed: otherwise their tokens would never complete, and
+//   both are idempotent on the broker.
+// - Auto-resubscribe: filters granted by a SUBACK are remembered (with their
+//   options and MQTT 5 Subscription Identifier) and forgotten on a successful
+//   UNSUBACK; after a reconnect with session_present=0 one SUBSCRIBE per filter
+//   is written before anything else of the control lane.
+// - SUBACK: the token fails with Rejected when any filter was refused
+//   (reason_codes say which); a wrong number of reason codes fails it with
+//   ProtocolError.
+// - Our Receive Maximum (MQTT 5 CONNECT property, else 65535): a new incoming
+//   QoS 1/2 PUBLISH that arrives while that many are unacknowledged is handled
+//   normally and counted in excess_incoming_qos2 (mosquitto does this after a
+//   session restore).
+// - After handle_input/handle_timeout return an error the state is
+//   Disconnected; the runtime closes the transport and calls connection_lost().
+// - Keepalive: one PINGREQ outstanding at a time. PingTimeout when
+//   now >= time of PINGREQ + ping_timeout (while input is not paused).
+#include "mqtt/session/session.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <string>
+
+#include "mqtt/codec/encoder.h"
+#include "mqtt/session/output_buffer.h"
+#include "mqtt/session/packet_ids.h"
+
+namespace mqtt::session {
+
+using mqtt::detail::CompletionState;
+using detail::IdSet;
+using detail::OutPublish;
+using detail::PublishWindow;
+
+namespace {
+
+using CompletionPtr = std::shared_ptr<CompletionState>;
+
+void complete(const CompletionPtr& c, RequestError e, std::string message = {},
+              std::vector<ReasonCode> codes = {}) {
+  if (!c) return;
+  Completion done;
+  done.error = e;
+  done.message = std::move(message);
+  done.reason_codes = std::move(codes);
+  c->complete(std::move(done));
+}
+
+ConnectionError make_error(ConnectionErrorCode code, std::string message) {
+  ConnectionError e;
+  e.code = code;
+  e.message = std::move(message);
+  return e;
+}
+
+bool terminal_refusal(ReasonCode rc) {
+  switch (rc) {
+    case ReasonCode::BadUserNameOrPassword:
+    case ReasonCode::NotAuthorized:
+    case ReasonCode::UnsupportedProtocolVersion:
+    case ReasonCode::ClientIdentifierNotValid:
+    case ReasonCode::Banned:
+    case ReasonCode::BadAuthenticationMethod:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void put_id(std::vector<uint8_t>& bytes, uint32_t offset, uint16_t id) {
+  bytes[offset] = static_cast<uint8_t>(id >> 8);
+  bytes[offset + 1] = static_cast<uint8_t>(id & 0xFF);
+}
+
+std::string rc_text(ReasonCode rc, const codec::Properties& props) {
+  std::string s(to_string(rc));
+  if (props.reason_string) {
+    s += " (";
+    s += *props.reason_string;
+    s += ")";
+  }
+  return s;
+}
+
+}  // namespace
+
+struct HeldControl {
+  Request req;
+  bool internal = false;  // an auto-resubscribe, not a user request
+};
+
+// A SUBSCRIBE/UNSUBSCRIBE written and waiting for SUBACK/UNSUBACK.
+struct PendingControl {
+  uint16_t id = 0;
+  Request::Kind kind = Request::Kind::Subscribe;
+  uint16_t filter_count = 0;
+  bool internal = false;
+  std::vector<uint8_t> bytes;
+  CompletionPtr completion;
+};
+
+struct StoredSubscription {
+  std::string filter;
+  codec::Subscription options;  // .filter is set from `filter` when used
+  std::optional<uint32_t> subscription_id;
+};
+
+struct Session::Impl {
+  explicit Impl(Session& s)
+      : self(s),
+        pubs(detail::publish_id_range(s.config_.max_inflight)),
+        window_size(pubs.range()),
+        next_control_id(static_cast<uint16_t>(pubs.range() + 1)),
+        keep_alive(s.config_.keep_alive) {
+    decode_opts.version = s.config_.version;
+    decode_opts.max_packet_size = s.config_.max_incoming_packet_size;
+  }
+
+  Session& self;
+  const SessionConfig& cfg() const { return self.config_; }
+  bool v5() const { return self.config_.version == ProtocolVersion::V5; }
+
+  // --- output ---
+  detail::OutputBuffer out;
+  detail::TokenRing qos0_tokens;
+
+  // --- outgoing publishes ---
+  PublishWindow pubs;
+  uint32_t window_size;
+  uint64_t seq = 0;
+  std::vector<uint16_t> scratch_ids;
+  std::deque<Request> held_publishes;  // taken but not yet written (not connected / no room)
+
+  // --- control lane ---
+  std::deque<HeldControl> held_controls;
+  std::vector<PendingControl> pending_controls;
+  uint16_t next_control_id;
+  std::vector<StoredSubscription> subscriptions;
+
+  // --- incoming QoS 1/2 (broker's ids) ---
+  IdSet in_qos2;           // PUBLISH QoS 2 received, PUBREL not yet
+  IdSet in_qos2_unacked;   // manual acks: PUBREC not yet sent (subset of in_qos2)
+  IdSet in_qos1_unacked;   // manual acks: PUBACK not yet sent
+
+  // --- disconnect ---
+  std::optional<Request> disconnect;
+  TimePoint disconnect_deadline = TimePoint::max();
+
+  // --- connection and time ---
+  TimePoint now{};
+  TimePoint connack_deadline = TimePoint::max();
+  TimePoint last_sent{};
+  TimePoint last_received{};
+  bool ping_outstanding = false;
+  TimePoint ping_sent{};
+  TimePoint ping_deadline = TimePoint::max();
+  bool paused = false;
+  std::chrono::seconds keep_alive;
+  std::optional<ConnectionError> connect_error;  // CONNECT could not be encoded
+
+  // --- negotiated (MQTT 5 CONNACK) ---
+  uint32_t broker_max_packet_size = 0;
+  uint8_t broker_max_qos = 2;
+  bool retain_available = true;
+  uint16_t broker_receive_max = 65535;
+  uint16_t our_receive_max = 65535;
+  std::string assigned_client_id;
+  bool ever_connected = false;
+
+  uint64_t excess_incoming = 0;
+  uint64_t unknown_acks = 0;
+  std::optional<Duration> last_ping_rtt;
+  bool session_present = false;
+
+  codec::DecodeOptions decode_opts;
+  codec::Packet packet;  // reused decode target
+
+  // ------------------------------------------------------------------------
+
+  void emit(Outgoing::Type type, uint16_t id = 0, bool dup = false) {
+    last_sent = now;
+    self.observer_.on_outgoing(Outgoing{type, id, dup});
+  }
+
+  template <class A>
+  void write_ack(uint16_t id, ReasonCode rc, Outgoing::Type type) {
+    // Small acks are encoded by hand: 2 bytes of id, plus the reason code in
+    // MQTT 5 when it is not Success (spec 3.4.2.1). No Packet variant needed
+    // on the hot path.
+    const bool with_rc = v5() && rc != ReasonCode::Success;
+    auto dst = out.extend(with_rc ? 5 : 4);
+    dst[0] = static_cast<uint8_t>(static_cast<uint8_t>(A::type) << 4) |
+             (A::type == codec::PacketType::PubRel ? 0x02 : 0x00);
+    dst[1] = with_rc ? 3 : 2;
+    dst[2] = static_cast<uint8_t>(id >> 8);
+    dst[3] = static_cast<uint8_t>(id & 0xFF);
+    if (with_rc) dst[4] = static_cast<uint8_t>(rc);
+    emit(type, id);
+  }
+
+  void write_pingreq() {
+    auto dst = out.extend(2);
+    dst[0] = 0xC0;
+    dst[1] = 0x00;
+    emit(Outgoing::Type::PingReq);
+    ping_outstanding = true;
+    ping_sent = now;
+    ping_deadline = now + cfg().ping_timeout;
+  }
+
+  // --- publishes ---
+
+  bool has_room() const { return pubs.count() < window_size && !pubs.full(); }
+
+  // Checks the broker's limits; fails the token and returns false when one is
+  // exceeded.
+  bool publish_allowed(Request& r) {
+    if (broker_max_packet_size != 0 && r.bytes.size() > broker_max_packet_size) {
+      complete(r.completion, RequestError::PacketTooLarge,
+               "PUBLISH of " + std::to_string(r.bytes.size()) +
+                   " bytes exceeds the broker's Maximum Packet Size " +
+                   std::to_string(broker_max_packet_size));
+      return false;
+    }
+    if (static_cast<uint8_t>(r.qos) > broker_max_qos) {
+      complete(r.completion, RequestError::QoSNotSupported,
+               "broker's Maximum QoS is " + std::to_string(broker_max_qos));
+      return false;
+    }
+    if (r.retain && !retain_available) {
+      complete(r.completion, RequestError::RetainNotSupported, "broker has Retain Available = 0");
+      return false;
+    }
+    if (r.qos != QoS::AtMostOnce && (r.packet_id_offset == 0 ||
+                                     size_t{r.packet_id_offset} + 2 > r.bytes.size())) {
+      complete(r.completion, RequestError::ProtocolError, "PUBLISH request without packet id slot");
+      return false;
+    }
+    return true;
+  }
+
+  // Writes a publish now (connected, and room for QoS 1/2).
+  void take_publish(Request&& r) {
+    if (!publish_allowed(r)) return;
+    if (r.qos == QoS::AtMostOnce) {
+      out.append(r.bytes);
+      emit(Outgoing::Type::Publish);
+      if (r.completion) qos0_tokens.push(out.end_position(), std::move(r.completion));
+      return;
+    }
+    const uint16_t id = pubs.allocate();
+    OutPublish& s = pubs.slot(id);
+    put_id(r.bytes, r.packet_id_offset, id);
+    s.qos = r.qos;
+    s.bytes = std::move(r.bytes);
+    s.completion = std::move(r.completion);
+    s.seq = ++seq;
+    out.append(s.bytes);
+    emit(Outgoing::Type::Publish, id, false);
+  }
+
+  // Writes held publishes while there is room.
+  void drain_held_publishes() {
+    if (self.state_ != SessionState::Connected && self.state_ != SessionState::Disconnecting)
+      return;
+    while (!held_publishes.empty()) {
+      Request& r = held_publishes.front();
+      if (r.qos != QoS::AtMostOnce && !has_room()) break;
+      Request taken = std::move(r);
+      held_publishes.pop_front();
+      take_publish(std::move(taken));
+    }
+  }
+
+  void publish_done(uint16_t id) {
+    pubs.release(id);
+    drain_held_publishes();
+    maybe_finish_disconnect();
+  }
+
+  // --- control lane ---
+
+  uint16_t allocate_control_id() {
+    const uint32_t first = pubs.range() + 1u;
+    const uint32_t span = 65536u - first;
+    if (pending_controls.size() >= span) return 0;
+    for (uint32_t i = 0; i < span; ++i) {
+      const uint16_t id = next_control_id;
+      next_control_id = id == 65535 ? static_cast<uint16_t>(first) : static_cast<uint16_t>(id + 1);
+      bool busy = false;
+      for (const auto& p : pending_controls) {
+        if (p.id == id) {
+          busy = true;
+          break;
+        }
+      }
+      if (!busy) return id;
+    }
+    return 0;
+  }
+
+  // Writes a control request now. False when it must stay held (no free id).
+  bool write_control(HeldControl& h) {
+    Request& r = h.req;
+    switch (r.kind) {
+      case Request::Kind::Ack:
+        if (r.qos == QoS::AtLeastOnce) {
+          in_qos1_unacked.erase(r.packet_id);
+          write_ack<codec::PubAck>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
+        } else if (r.qos == QoS::ExactlyOnce) {
+          in_qos2_unacked.erase(r.packet_id);
+          write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
+        }
+        complete(r.completion, RequestError::None, {}, {ReasonCode::Success});
+        return true;
+      case Request::Kind::Subscribe:
+      case Request::Kind::Unsubscribe: {
+        if (broker_max_packet_size != 0 && r.bytes.size() > broker_max_packet_size) {
+          complete(r.completion, RequestError::PacketTooLarge,
+                   "request of " + std::to_string(r.bytes.size()) +
+                       " bytes exceeds the broker's Maximum Packet Size " +
+                       std::to_string(broker_max_packet_size));
+          return true;
+        }
+        if (r.packet_id_offset == 0 || size_t{r.packet_id_offset} + 2 > r.bytes.size()) {
+          complete(r.completion, RequestError::ProtocolError, "request without packet id slot");
+          return true;
+        }
+        const uint16_t id = allocate_control_id();
+        if (id == 0) return false;
+        put_id(r.bytes, r.packet_id_offset, id);
+        PendingControl p;
+        p.id = id;
+        p.kind = r.kind;
+        p.filter_count = r.filter_count;
+        p.internal = h.internal;
+        p.bytes = std::move(r.bytes);
+        p.completion = std::move(r.completion);
+        out.append(p.bytes);
+        pending_controls.push_back(std::move(p));
+        emit(r.kind == Request::Kind::Subscribe ? Outgoing::Type::Subscribe
+                                                : Outgoing::Type::Unsubscribe,
+             id);
+        return true;
+      }
+      case Request::Kind::Publish:
+      case Request::Kind::Disconnect:
+        break;
+    }
+    return true;
+  }
+
+  void drain_held_controls() {
+    if (self.state_ != SessionState::Connected && self.state_ != SessionState::Disconnecting)
+      return;
+    while (!held_controls.empty()) {
+      if (!write_control(held_controls.front())) break;
+      held_controls.pop_front();
+    }
+  }
+
+  PendingControl* find_control(uint16_t id, Request::Kind kind) {
+    for (auto& p : pending_controls) {
+      if (p.id == id && p.kind == kind) return &p;
+    }
+    return nullptr;
+  }
+
+  void erase_control(PendingControl* p) {
+    pending_controls.erase(pending_controls.begin() + (p - pending_controls.data()));
+  }
+
+  // --- disconnect ---
+
+  void maybe_finish_disconnect() {
+    if (self.state_ != SessionState::Disconnecting || !disconnect) return;
+    const bool drained = pubs.count() == 0 && held_publishes.empty();
+    if (!drained && now < disconnect_deadline) return;
+    out.append(disconnect->bytes);
+    emit(Outgoing::Type::Disconnect);
+    self.state_ = SessionState::Closed;
+    CompletionPtr token = std::move(disconnect->completion);
+    disconnect.reset();
+    fail_pending(RequestError::ConnectionClosed,
+                 "disconnected before the request completed", /*include_qos0=*/false);
+    complete(token, RequestError::None);
+  }
+
+  // Fails every token except the disconnect request's.
+  void fail_pending(RequestError why, std::string_view message, bool include_qos0) {
+    const std::string msg(message);
+    for (uint32_t id = 1; id <= pubs.range(); ++id) {
+      if (OutPublish* s = pubs.find(static_cast<uint16_t>(id))) {
+        complete(s->completion, why, msg);
+        pubs.release(static_cast<uint16_t>(id));
+      }
+    }
+    for (auto& r : held_publishes) complete(r.completion, why, msg);
+    held_publishes.clear();
+    for (auto& h : held_controls) complete(h.req.completion, why, msg);
+    held_controls.clear();
+    for (auto& p : pending_controls) complete(p.completion, why, msg);
+    pending_controls.clear();
+    if (include_qos0) {
+      while (!qos0_tokens.empty()) {
+        complete(qos0_tokens.front().completion, why, msg);
+        qos0_tokens.pop();
+      }
+    }
+  }
+
+  // --- connection ---
+
+  void reset_session() {
+    uint32_t dropped_publishes = 0, dropped_pubrels = 0;
+    for (uint32_t id = 1; id <= pubs.range(); ++id) {
+      OutPublish* s = pubs.find(static_cast<uint16_t>(id));
+      if (!s) continue;
+      if (s->stage == OutPublish::Stage::AwaitComp) {
+        ++dropped_pubrels;
+      } else {
+        ++dropped_publishes;
+      }
+      complete(s->completion, RequestError::SessionReset,
+               "the broker did not resume the session");
+      pubs.release(static_cast<uint16_t>(id));
+    }
+    in_qos2.clear();
+    in_qos2_unacked.clear();
+    in_qos1_unacked.clear();
+    for (auto it = held_controls.begin(); it != held_controls.end();) {
+      if (it->req.kind == Request::Kind::Ack) {
+        it = held_controls.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (dropped_publishes + dropped_pubrels > 0) {
+      self.observer_.on_session_reset(dropped_publishes, dropped_pubrels);
+    }
+  }
+
+  void resend_inflight() {
+    scratch_ids.clear();
+    for (uint32_t id = 1; id <= pubs.range(); ++id) {
+      if (pubs.find(static_cast<uint16_t>(id))) scratch_ids.push_back(static_cast<uint16_t>(id));
+    }
+    std::sort(scratch_ids.begin(), scratch_ids.end(), [&](uint16_t a, uint16_t b) {
+      return pubs.slot(a).seq < pubs.slot(b).seq;
+    });
+    for (uint16_t id : scratch_ids) {
+      OutPublish& s = pubs.slot(id);
+      s.seq = ++seq;
+      if (s.stage == OutPublish::Stage::AwaitAck) {
+        s.bytes[0] |= 0x08;  // DUP
+        out.append(s.bytes);
+        emit(Outgoing::Type::Publish, id, true);
+      } else {
+        write_ack<codec::PubRel>(id, ReasonCode::Success, Outgoing::Type::PubRel);
+      }
+    }
+  }
+
+  void resubscribe() {
+    std::vector<HeldControl> resubs;
+    for (const auto& sub : subscriptions) {
+      codec::Subscribe s;
+      codec::Subscription o = sub.options;
+      o.filter = sub.filter;
+      s.subscriptions.push_back(o);
+      if (v5() && sub.subscription_id) s.properties.subscription_identifiers.push_back(*sub.subscription_id);
+      auto r = make_subscribe_request(s, cfg().version);
+      if (!r) continue;
+      resubs.push_back(HeldControl{std::move(*r), true});
+    }
+    // Before every other control request (an UNSUBSCRIBE queued for the same
+    // filter must come after its re-SUBSCRIBE).
+    held_controls.insert(held_controls.begin(), std::make_move_iterator(resubs.begin()),
+                         std::make_move_iterator(resubs.end()));
+  }
+
+  void remember_subscriptions(const PendingControl& p, const std::vector<ReasonCode>& codes) {
+    codec::Packet decoded;
+    codec::DecodeOptions opts;
+    opts.version = cfg().version;
+    auto r = codec::decode(p.bytes, opts, decoded);
+    if (r.status != codec::DecodeStatus::Ok) return;
+    const auto* s = std::get_if<codec::Subscribe>(&decoded);
+    if (!s) return;
+    for (size_t i = 0; i < s->subscriptions.size() && i < codes.size(); ++i) {
+      const auto& sub = s->subscriptions[i];
+      auto it = std::find_if(subscriptions.begin(), subscriptions.end(),
+                             [&](const StoredSubscription& x) { return x.filter == sub.filter; });
+      if (is_failure(codes[i])) {
+        if (p.internal && it != subscriptions.end()) subscriptions.erase(it);
+        continue;
+      }
+      if (it == subscriptions.end()) {
+        subscriptions.push_back(StoredSubscription{std::string(sub.filter), sub, std::nullopt});
+        it = subscriptions.end() - 1;
+      }
+      it->options = sub;
+      it->options.filter = {};
+      it->subscription_id = s->properties.subscription_identifiers.empty()
+                                ? std::nullopt
+                                : std::optional<uint32_t>(s->properties.subscription_identifiers[0]);
+    }
+  }
+
+  void forget_subscriptions(const PendingControl& p, const std::vector<ReasonCode>& codes) {
+    codec::Packet decoded;
+    codec::DecodeOptions opts;
+    opts.version = cfg().version;
+    auto r = codec::decode(p.bytes, opts, decoded);
+    if (r.status != codec::DecodeStatus::Ok) return;
+    const auto* u = std::get_if<codec::Unsubscribe>(&decoded);
+    if (!u) return;
+    for (size_t i = 0; i < u->filters.size() && i < codes.size(); ++i) {
+      if (is_failure(codes[i])) continue;
+      std::erase_if(subscriptions,
+                    [&](const StoredSubscription& x) { return x.filter == u->filters[i]; });
+    }
+  }
+
+  // --- incoming ---
+
+  Result<void, ConnectionError> on_connack(const codec::ConnAck& ack) {
+    if (is_failure(ack.reason_code)) {
+      ConnectionError e = make_error(ConnectionErrorCode::ConnectionRefused,
+                                     "CONNACK: " + rc_text(ack.reason_code, ack.properties));
+      e.reason_code = ack.reason_code;
+      e.terminal = terminal_refusal(ack.reason_code);
+      return unexpected(std::move(e));
+    }
+    const codec::Properties& p = ack.properties;
+    broker_receive_max = p.receive_maximum.value_or(65535);
+    broker_max_packet_size = p.maximum_packet_size.value_or(0);
+    broker_max_qos = p.maximum_qos.value_or(2);
+    retain_available = p.retain_available.value_or(1) != 0;
+    keep_alive = p.server_keep_alive ? std::chrono::seconds(*p.server_keep_alive)
+                                     : std::chrono::seconds(std::min<int64_t>(cfg().keep_alive.count(), 65535));
+    if (p.assigned_client_identifier) assigned_client_id = std::string(*p.assigned_client_identifier);
+    window_size = std::min<uint32_t>(pubs.range(), broker_receive_max);
+    session_present = ack.session_present;
+
+    self.state_ = SessionState::Connected;
+    connack_deadline = TimePoint::max();
+    if (ack.session_present) {
+      resend_inflight();
+    } else {
+      reset_session();
+      if (ever_connected && cfg().auto_resubscribe) resubscribe();
+    }
+    // SUBSCRIBE/UNSUBSCRIBE awaiting their ack: resend with the same ids.
+    for (auto& pc : pending_controls) {
+      out.append(pc.bytes);
+      emit(pc.kind == Request::Kind::Subscribe ? Outgoing::Type::Subscribe
+                                               : Outgoing::Type::Unsubscribe,
+           pc.id);
+    }
+    ever_connected = true;
+    drain_held_controls();
+    drain_held_publishes();
+    if (disconnect) {
+      self.state_ = SessionState::Disconnecting;
+      maybe_finish_disconnect();
+    }
+    return {};
+  }
+
+  void on_publish(const codec::Publish& p, std::span<const uint8_t> raw) {
+    const bool manual = cfg().manual_acks;
+    switch (p.qos) {
+      case QoS::AtMostOnce:
+        self.observer_.on_incoming(raw, packet);
+        return;
+      case QoS::AtLeastOnce:
+        count_excess();
+        self.observer_.on_incoming(raw, packet);
+        if (manual) {
+          in_qos1_unacked.insert(p.packet_id);
+        } else {
+          write_ack<codec::PubAck>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
+        }
+        return;
+      case QoS::ExactlyOnce:
+        if (in_qos2.test(p.packet_id)) {
+          // Duplicate before PUBREL: not reported again [MQTT-4.3.3-10 method B].
+          if (!in_qos2_unacked.test(p.packet_id)) {
+            write_ack<codec::PubRec>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
+          }
+          return;
+        }
+        count_excess();
+        in_qos2.insert(p.packet_id);
+        self.observer_.on_incoming(raw, packet);
+        if (manual) {
+          in_qos2_unacked.insert(p.packet_id);
+        } else {
+          write_ack<codec::PubRec>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
+        }
+        return;
+    }
+  }
+
+  void count_excess() {
+    if (in_qos1_unacked.size() + in_qos2.size() >= our_receive_max) ++excess_incoming;
+  }
+
+  void on_puback(const codec::PubAck& a) {
+    OutPublish* s = pubs.find(a.packet_id);
+    if (!s || s->qos != QoS::AtLeastOnce) {
+      ++unknown_acks;
+      return;
+    }
+    if (is_failure(a.reason_code)) {
+      complete(s->completion, RequestError::Rejected, "PUBACK: " + rc_text(a.reason_code, a.properties),
+               {a.reason_code});
+    } else {
+      complete(s->completion, RequestError::None, {}, {a.reason_code});
+    }
+    publish_done(a.packet_id);
+  }
+
+  void on_pubrec(const codec::PubRec& a) {
+    OutPublish* s = pubs.find(a.packet_id);
+    if (!s || s->qos != QoS::ExactlyOnce) {
+      ++unknown_acks;
+      write_ack<codec::PubRel>(a.packet_id, ReasonCode::PacketIdentifierNotFound,
+                               Outgoing::Type::PubRel);
+      return;
+    }
+    if (s->stage == OutPublish::Stage::AwaitAck && is_failure(a.reason_code)) {
+      complete(s->completion, RequestError::Rejected, "PUBREC: " + rc_text(a.reason_code, a.properties),
+               {a.reason_code});
+      publish_done(a.packet_id);
+      return;
+    }
+    if (s->stage == OutPublish::Stage::AwaitAck) {
+      s->stage = OutPublish::Stage::AwaitComp;
+      s->bytes = std::vector<uint8_t>();  // the PUBLISH is never resent now
+    }
+    s->seq = ++seq;
+    write_ack<codec::PubRel>(a.packet_id, ReasonCode::Success, Outgoing::Type::PubRel);
+  }
+
+  void on_pubrel(const codec::PubRel& a) {
+    if (in_qos2.erase(a.packet_id)) {
+      in_qos2_unacked.erase(a.packet_id);
+      write_ack<codec::PubComp>(a.packet_id, ReasonCode::Success, Outgoing::Type::PubComp);
+    } else {
+      write_ack<codec::PubComp>(a.packet_id, ReasonCode::PacketIdentifierNotFound,
+                                Outgoing::Type::PubComp);
+    }
+  }
+
+  void on_pubcomp(const codec::PubComp& a) {
+    OutPublish* s = pubs.find(a.packet_id);
+    if (!s || s->qos != QoS::ExactlyOnce || s->stage != OutPublish::Stage::AwaitComp) {
+      ++unknown_acks;
+      return;
+    }
+    if (is_failure(a.reason_code)) {
+      complete(s->completion, RequestError::Rejected,
+               "PUBCOMP: " + rc_text(a.reason_code, a.properties), {a.reason_code});
+    } else {
+      complete(s->completion, RequestError::None, {}, {a.reason_code});
+    }
+    publish_done(a.packet_id);
+  }
+
+  void on_suback(const codec::SubAck& a) {
+    PendingControl* p = find_control(a.packet_id, Request::Kind::Subscribe);
+    if (!p) {
+      ++unknown_acks;
+      return;
+    }
+    if (a.reason_codes.size() != p->filter_count) {
+      complete(p->completion, RequestError::ProtocolError,
+               "SUBACK has " + std::to_string(a.reason_codes.size()) + " reason codes for " +
+                   std::to_string(p->filter_count) + " filters",
+               a.reason_codes);
+    } else {
+      if (cfg().auto_resubscribe) remember_subscriptions(*p, a.reason_codes);
+      const bool refused =
+          std::any_of(a.reason_codes.begin(), a.reason_codes.end(), [](ReasonCode rc) { return is_failure(rc); });
+      complete(p->completion, refused ? RequestError::Rejected : RequestError::None,
+               refused ? "SUBACK refused a filter" : "", a.reason_codes);
+    }
+    erase_control(p);
+    drain_held_controls();
+  }
+
+  void on_unsuback(const codec::UnsubAck& a) {
+    PendingControl* p = find_control(a.packet_id, Request::Kind::Unsubscribe);
+    if (!p) {
+      ++unknown_acks;
+      return;
+    }
+    std::vector<ReasonCode> codes = a.reason_codes;
+    if (!v5()) codes.assign(p->filter_count, ReasonCode::Success);
+    if (codes.size() != p->filter_count) {
+      complete(p->completion, RequestError::ProtocolError,
+               "UNSUBACK has " + std::to_string(codes.size()) + " reason codes for " +
+                   std::to_string(p->filter_count) + " filters",
+               codes);
+    } else {
+      if (cfg().auto_resubscribe) forget_subscriptions(*p, codes);
+      const bool refused =
+          std::any_of(codes.begin(), codes.end(), [](ReasonCode rc) { return is_failure(rc); });
+      complete(p->completion, refused ? RequestError::Rejected : RequestError::None,
+               refused ? "UNSUBACK refused a filter" : "", codes);
+    }
+    erase_control(p);
+    drain_held_controls();
+  }
+
+  Result<void, ConnectionError> violation(std::string msg) {
+    return unexpected(make_error(ConnectionErrorCode::ProtocolViolation, std::move(msg)));
+  }
+
+  Result<void, ConnectionError> dispatch(std::span<const uint8_t> raw) {
+    const codec::PacketType type = codec::packet_type(packet);
+    if (self.state_ == SessionState::Connecting) {
+      self.observer_.on_incoming(raw, packet);
+      if (type == codec::PacketType::ConnAck) return on_connack(std::get<codec::ConnAck>(packet));
+      if (type == codec::PacketType::Auth)
+        return violation("AUTH received: enhanced authentication is not supported");
+      return violation(std::string(codec::to_string(type)) + " received before CONNACK");
+    }
+    if (type == codec::PacketType::Publish) {
+      on_publish(std::get<codec::Publish>(packet), raw);
+      return {};
+    }
+    self.observer_.on_incoming(raw, packet);
+    switch (type) {
+      case codec::PacketType::PubAck: on_puback(std::get<codec::PubAck>(packet)); return {};
+      case codec::PacketType::PubRec: on_pubrec(std::get<codec::PubRec>(packet)); return {};
+      case codec::PacketType::PubRel: on_pubrel(std::get<codec::PubRel>(packet)); return {};
+      case codec::PacketType::PubComp: on_pubcomp(std::get<codec::PubComp>(packet)); return {};
+      case codec::PacketType::SubAck: on_suback(std::get<codec::SubAck>(packet)); return {};
+      case codec::PacketType::UnsubAck: on_unsuback(std::get<codec::UnsubAck>(packet)); return {};
+      case codec::PacketType::PingResp:
+        if (ping_outstanding) {
+          ping_outstanding = false;
+          ping_deadline = TimePoint::max();
+          last_ping_rtt = now - ping_sent;
+        }
+        return {};
+      case codec::PacketType::Disconnect: {
+        if (!v5()) return violation("DISCONNECT from the broker (MQTT 3.1.1)");
+        const auto& d = std::get<codec::Disconnect>(packet);
+        ConnectionError e = make_error(ConnectionErrorCode::DisconnectedByBroker,
+                                       "DISCONNECT: " + rc_text(d.reason_code, d.properties));
+        e.reason_code = d.reason_code;
+        return unexpected(std::move(e));
+      }
+      case codec::PacketType::ConnAck: return violation("CONNACK received while connected");
+      case codec::PacketType::Auth:
+        return violation("AUTH received: enhanced authentication is not supported");
+      default:
+        return violation(std::string(codec::to_string(type)) +
+                         " is not a packet a broker sends");
+    }
+  }
+};
+
+// ----------------------------------------------------------------------------
+
+Session::Session(SessionConfig config, SessionObserver& observer)
+    : config_(config), observer_(observer), impl_(std::make_unique<Impl>(*this)) {}
+
+Session::~Session() = default;
+
+void Session::begin_connection(const codec::Connect& connect, TimePoint now,
+                               TimePoint connack_deadline) {
+  Impl& m = *impl_;
+  m.now = now;
+  if (!m.out.empty() || !m.qos0_tokens.empty()) connection_lost();
+  codec::Connect c = connect;
+  c.protocol_version = config_.version;
+  c.keep_alive = static_cast<uint16_t>(std::min<int64_t>(config_.keep_alive.count(), 65535));
+  if (!m.assigned_client_id.empty()) c.client_id = m.assigned_client_id;
+  if (config_.version == ProtocolVersion::V5) {
+    // Tell the broker our limit (it must not send larger packets).
+    if (!c.properties.maximum_packet_size && config_.max_incoming_packet_size < 268435460u) {
+      c.properties.maximum_packet_size = config_.max_incoming_packet_size;
+    }
+    m.our_receive_max = c.properties.receive_maximum.value_or(65535);
+  } else {
+    m.our_receive_max = 65535;
+  }
+  m.decode_opts.version = config_.version;
+  m.decode_opts.max_packet_size = config_.max_incoming_packet_size;
+  m.keep_alive = std::chrono::seconds(c.keep_alive);
+  m.connect_error.reset();
+  m.ping_outstanding = false;
+  m.ping_deadline = TimePoint::max();
+  m.paused = false;
+  m.last_received = now;
+  m.connack_deadline = connack_deadline;
+  state_ = SessionState::Connecting;
+
+  const codec::Packet packet(c);
+  auto size = codec::encoded_size(packet, config_.version);
+  if (size) {
+    auto dst = m.out.extend(*size);
+    auto n = codec::encode(packet, config_.version, dst);
+    if (n) {
+      m.emit(Outgoing::Type::Connect);
+      return;
+    }
+    m.out.shrink_back(*size);
+    size = unexpected(n.error());
+  }
+  ConnectionError e = make_error(ConnectionErrorCode::ProtocolViolation,
+                                 std::string("CONNECT cannot be encoded: ") +
+                                     std::string(codec::to_string(size.error())));
+  e.codec_error = size.error();
+  e.terminal = true;
+  m.connect_error = std::move(e);
+}
+
+Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> in, TimePoint now) {
+  Impl& m = *impl_;
+  m.now = now;
+  if (state_ == SessionState::Closed) return in.size();  // after DISCONNECT: ignore
+  if (state_ == SessionState::Disconnected) {
+    return unexpected(make_error(ConnectionErrorCode::ProtocolViolation,
+                                 "input while no connection is active"));
+  }
+  size_t pos = 0;
+  while (pos < in.size() && (state_ != SessionState::Closed)) {
+    auto rest = in.subspan(pos);
+    const codec::DecodeResult r = codec::decode(rest, m.decode_opts, m.packet);
+    if (r.status == codec::DecodeStatus::NeedMore) break;
+    if (r.status == codec::DecodeStatus::Error) {
+      const bool too_large = r.error == codec::CodecError::PacketTooLarge;
+      ConnectionError e = make_error(
+          too_large ? ConnectionErrorCode::PacketTooLarge : ConnectionErrorCode::MalformedPacket,
+          std::string(codec::to_string(r.error)) + " at offset " +
+              std::to_string(pos + r.error_offset) + " of the input" +
+              (too_large ? " (limit " + std::to_string(config_.max_incoming_packet_size) + " bytes)"
+                         : std::string()));
+      e.codec_error = r.error;
+      state_ = SessionState::Disconnected;
+      return unexpected(std::move(e));
+    }
+    m.last_received = now;
+    auto done = m.dispatch(rest.first(r.consumed));
+    pos += r.consumed;
+    if (!done) {
+      state_ = SessionState::Disconnected;
+      return unexpected(done.error());
+    }
+  }
+  if (state_ == SessionState::Closed) return in.size();
+  return pos;
+}
+
+void Session::connection_lost() {
+  Impl& m = *impl_;
+  m.out.clear();
+  while (!m.qos0_tokens.empty()) {
+    complete(m.qos0_tokens.front().completion, RequestError::ConnectionClosed,
+             "connection lost before the QoS 0 publish was written");
+    m.qos0_tokens.pop();
+  }
+  for (auto it = m.held_publishes.begin(); it != m.held_publishes.end();) {
+    if (it->qos == QoS::AtMostOnce) {
+      complete(it->completion, RequestError::ConnectionClosed,
+               "connection lost before the QoS 0 publish was written");
+      it = m.held_publishes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  m.ping_outstanding = false;
+  m.ping_deadline = TimePoint::max();
+  m.paused = false;
+  m.connack_deadline = TimePoint::max();
+  m.connect_error.reset();
+  if (state_ != SessionState::Closed) state_ = SessionState::Disconnected;
+}
+
+void Session::fail_all(RequestError why, std::string_view message) {
+  Impl& m = *impl_;
+  m.fail_pending(why, message, /*include_qos0=*/true);
+  if (m.disconnect) {
+    complete(m.disconnect->completion, why, std::string(message));
+    m.disconnect.reset();
+  }
+  state_ = SessionState::Closed;
+}
+
+TimePoint Session::next_deadline() const {
+  const Impl& m = *impl_;
+  if (m.connect_error) return TimePoint::min();
+  switch (state_) {
+    case SessionState::Connecting:
+      return m.connack_deadline;
+    case SessionState::Connected:
+    case SessionState::Disconnecting: {
+      TimePoint d = TimePoint::max();
+      if (m.keep_alive.count() > 0) {
+        if (m.ping_outstanding) {
+          if (!m.paused) d = std::min(d, m.ping_deadline);
+        } else {
+          d = std::min(d, std::min(m.last_sent, m.last_received) + m.keep_alive);
+        }
+      }
+      if (state_ == SessionState::Disconnecting) d = std::min(d, m.disconnect_deadline);
+      return d;
+    }
+    default:
+      return TimePoint::max();
+  }
+}
+
+Result<void, ConnectionError> Session::handle_timeout(TimePoint now) {
+  Impl& m = *impl_;
+  m.now = now;
+  if (m.connect_error) {
+    ConnectionError e = *m.connect_error;
+    m.connect_error.reset();
+    state_ = SessionState::Disconnected;
+    return unexpected(std::move(e));
+  }
+  switch (state_) {
+    case SessionState::Connecting:
+      if (now >= m.connack_deadline) {
+        state_ = SessionState::Disconnected;
+        return unexpected(make_error(ConnectionErrorCode::ConnectTimeout, "no CONNACK in time"));
+      }
+      return {};
+    case SessionState::Connected:
+    case SessionState::Disconnecting:
+      if (m.keep_alive.count() > 0) {
+        if (m.ping_outstanding) {
+          if (!m.paused && now >= m.ping_deadline) {
+            state_ = SessionState::Disconnected;
+            return unexpected(make_error(
+                ConnectionErrorCode::PingTimeout,
+                "no PINGRESP within " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       config_.ping_timeout)
+                                       .count()) +
+                    " ms of PINGREQ"));
+          }
+        } else if (now >= m.last_sent + m.keep_alive || now >= m.last_received + m.keep_alive) {
+          m.write_pingreq();
+        }
+      }
+      m.maybe_finish_disconnect();
+      return {};
+    default:
+      return {};
+  }
+}
+
+void Session::set_input_paused(bool paused, TimePoint now) {
+  Impl& m = *impl_;
+  m.now = now;
+  if (m.paused && !paused && m.ping_outstanding) m.ping_deadline = now + config_.ping_timeout;
+  m.paused = paused;
+}
+
+bool Session::can_send_publish(QoS qos) const {
+  if (state_ != SessionState::Connected) return false;
+  if (qos == QoS::AtMostOnce) return true;
+  return impl_->held_publishes.empty() && impl_->has_room();
+}
+
+void Session::submit(Request&& request, TimePoint now, TimePoint deadline) {
+  Impl& m = *impl_;
+  m.now = now;
+  const bool live = state_ == SessionState::Connected || state_ == SessionState::Disconnecting;
+  switch (request.kind) {
+    case Request::Kind::Publish: {
+      if (state_ == SessionState::Closed || state_ == SessionState::Disconnecting || m.disconnect) {
+        complete(request.completion, RequestError::ConnectionClosed, "the client is disconnecting");
+        return;
+      }
+      if (state_ == SessionState::Connected && m.held_publishes.empty() &&
+          (request.qos == QoS::AtMostOnce || m.has_room())) {
+        m.take_publish(std::move(request));
+      } else {
+        m.held_publishes.push_back(std::move(request));
+      }
+      return;
+    }
+    case Request::Kind::Subscribe:
+    case Request::Kind::Unsubscribe:
+    case Request::Kind::Ack: {
+      if (state_ == SessionState::Closed) {
+        complete(request.completion, RequestError::ConnectionClosed, "the session is closed");
+        return;
+      }
+      HeldControl h{std::move(request), false};
+      if (live && m.held_controls.empty() && m.write_control(h)) return;
+      m.held_controls.push_back(std::move(h));
+      return;
+    }
+    case Request::Kind::Disconnect: {
+      if (state_ == SessionState::Closed) {
+        complete(request.completion, RequestError::None);
+        return;
+      }
+      if (m.disconnect) {
+        complete(request.completion, RequestError::ConnectionClosed,
+                 "a disconnect is already in progress");
+        return;
+      }
+      m.disconnect = std::move(request);
+      m.disconnect_deadline = deadline;
+      if (state_ == SessionState::Disconnected) {
+        // No transport: nothing to send. The session ends here.
+        state_ = SessionState::Closed;
+        CompletionPtr token = std::move(m.disconnect->completion);
+        m.disconnect.reset();
+        complete(token, RequestError::None);
+        return;
+      }
+      if (state_ == SessionState::Connected) {
+        state_ = SessionState::Disconnecting;
+        m.maybe_finish_disconnect();
+      }
+      // Connecting: taken up after CONNACK.
+      return;
+    }
+  }
+}
+
+std::span<const uint8_t> Session::output() const { return impl_->out.data(); }
+
+void Session::consume_output(size_t n) {
+  Impl& m = *impl_;
+  m.out.consume(n);
+  const uint64_t pos = m.out.consumed_position();
+  while (!m.qos0_tokens.empty() && m.qos0_tokens.front().end <= pos) {
+    complete(m.qos0_tokens.front().completion, RequestError::None, {}, {ReasonCode::Success});
+    m.qos0_tokens.pop();
+  }
+}
+
+SessionStats Session::stats() const {
+  const Impl& m = *impl_;
+  SessionStats s;
+  s.inflight_publishes = m.pubs.count();
+  s.inflight_window = m.window_size;
+  s.pending_control = static_cast<uint32_t>(m.held_controls.size());
+  s.incoming_qos2_pending = m.in_qos2.size();
+  s.incoming_unacked = m.in_qos1_unacked.size() + m.in_qos2_unacked.size();
+  s.excess_incoming_qos2 = m.excess_incoming;
+  s.last_ping_rtt = m.last_ping_rtt;
+  s.session_present = m.session_present;
+  s.unknown_acks = m.unknown_acks;
+  return s;
+}
+
+const std::string& Session::assigned_client_id() const { return impl_->assigned_client_id; }
+
+std::chrono::seconds Session::effective_keep_alive() const { return impl_->keep_alive; }
+
+uint32_t Session::broker_max_packet_size() const { return impl_->broker_max_packet_size; }
+
+}  // namespace mqtt::session
