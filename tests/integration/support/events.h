@@ -51,6 +51,21 @@ class Watchdog {
   std::thread thread_;
 };
 
+// Joins a thread when leaving the scope, also when an assertion throws
+// (std::thread would terminate the process instead).
+class JoinGuard {
+ public:
+  explicit JoinGuard(std::thread& t) : t_(t) {}
+  ~JoinGuard() {
+    if (t_.joinable()) t_.join();
+  }
+  JoinGuard(const JoinGuard&) = delete;
+  JoinGuard& operator=(const JoinGuard&) = delete;
+
+ private:
+  std::thread& t_;
+};
+
 // The sanitizer this binary was built with, to widen timing slack.
 bool under_tsan();
 bool under_asan();
