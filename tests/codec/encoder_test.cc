@@ -637,3 +637,55 @@ TEST_CASE("encode: reason codes that the packet/version cannot carry", "[encoder
 
 }  // namespace
 }  // namespace mqtt::codec
+
+namespace mqtt::codec {
+namespace {
+
+using test::ack;
+using test::sub;
+
+TEST_CASE("encode: fields that 3.1.1 lacks must stay at their defaults", "[encoder][errors]") {
+  constexpr auto V311 = ProtocolVersion::V311;
+  ByteVec out(256);
+  // MQTT 5 subscription options.
+  Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions = {sub("a", QoS::AtMostOnce, true)};
+  CHECK_FALSE(encode(Packet{s}, V311, out).ok());
+  s.subscriptions = {sub("a", QoS::AtMostOnce, false, true)};
+  CHECK_FALSE(encode(Packet{s}, V311, out).ok());
+  s.subscriptions = {sub("a", QoS::AtMostOnce, false, false, RetainHandling::DoNotSend)};
+  CHECK_FALSE(encode(Packet{s}, V311, out).ok());
+  // Reason codes on packets that have none in 3.1.1.
+  CHECK_FALSE(encode(Packet{ack<PubAck>(1, ReasonCode::UnspecifiedError)}, V311, out).ok());
+  CHECK_FALSE(encode(Packet{ack<PubRel>(1, ReasonCode::PacketIdentifierNotFound)}, V311, out).ok());
+  Disconnect d;
+  d.reason_code = ReasonCode::ServerShuttingDown;
+  CHECK_FALSE(encode(Packet{d}, V311, out).ok());
+  UnsubAck ua;
+  ua.packet_id = 1;
+  ua.reason_codes = {ReasonCode::Success};
+  CHECK_FALSE(encode(Packet{ua}, V311, out).ok());
+  // AUTH does not exist.
+  CHECK_FALSE(encode(Packet{Auth{}}, V311, out).ok());
+}
+
+TEST_CASE("encode: out-of-range enum values", "[encoder][errors]") {
+  Publish p;
+  p.topic = "t";
+  p.packet_id = 1;
+  p.qos = static_cast<QoS>(3);
+  CHECK(test::encode_error(p, ProtocolVersion::V5) == CodecError::InvalidQoS);
+  Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions = {sub("a", static_cast<QoS>(3))};
+  CHECK(test::encode_error(s, ProtocolVersion::V311) == CodecError::InvalidQoS);
+  s.subscriptions = {sub("a", QoS::AtMostOnce, false, false, static_cast<RetainHandling>(3))};
+  CHECK(test::encode_error(s, ProtocolVersion::V5) == CodecError::InvalidSubscriptionOptions);
+  // No Local on a shared subscription [MQTT-3.8.3-4].
+  s.subscriptions = {sub("$share/g/a", QoS::AtMostOnce, true)};
+  CHECK(test::encode_error(s, ProtocolVersion::V5) == CodecError::InvalidSubscriptionOptions);
+}
+
+}  // namespace
+}  // namespace mqtt::codec
