@@ -1,7 +1,7 @@
 // The MQTT session state machine (sans-I/O). Behaviour follows rumqttc's
 // MqttState, with the decisions below where the spec leaves room.
 //
-// Decisions (also written up in docs/session.md):
+// Decisions where the spec and the design leave room (for the docs):
 // - Acks for a packet id that is not in flight (PUBACK, PUBREC, PUBCOMP,
 //   SUBACK, UNSUBACK) do not end the connection (rumqttc errors): they are
 //   ignored and counted in SessionStats::unknown_acks. Such a PUBREC is still

@@ -1,0 +1,103 @@
+#include "tests/session/harness.h"
+
+using namespace session_test;
+
+TEST_CASE("publish request: placeholder id at fixed header + 2 + topic length") {
+  for (auto v : {ProtocolVersion::V311, ProtocolVersion::V5}) {
+    codec::Publish p;
+    p.topic = "a/b";
+    p.qos = QoS::AtLeastOnce;
+    p.payload = codec::as_bytes("hello");
+    auto r = make_publish_request(p, v);
+    REQUIRE(r.ok());
+    CHECK(r->kind == Request::Kind::Publish);
+    CHECK(r->qos == QoS::AtLeastOnce);
+    CHECK(r->packet_id_offset == 2 + 2 + 3);
+    CHECK(r->bytes[r->packet_id_offset] == 0);
+    CHECK(r->bytes[r->packet_id_offset + 1] == 1);
+    CHECK(r->completion == nullptr);
+  }
+  // Two-byte remaining length.
+  codec::Publish big;
+  big.topic = "t";
+  big.qos = QoS::ExactlyOnce;
+  std::string payload(300, 'x');
+  big.payload = codec::as_bytes(payload);
+  auto r = make_publish_request(big, ProtocolVersion::V311);
+  REQUIRE(r.ok());
+  CHECK(r->packet_id_offset == 3 + 2 + 1);
+  CHECK(r->bytes[r->packet_id_offset + 1] == 1);
+}
+
+TEST_CASE("QoS 0 publish request has no packet id") {
+  codec::Publish p;
+  p.topic = "t";
+  auto r = make_publish_request(p, ProtocolVersion::V311);
+  REQUIRE(r.ok());
+  CHECK(r->packet_id_offset == 0);
+  CHECK(r->bytes.size() == 2 + 2 + 1);
+}
+
+TEST_CASE("subscribe/unsubscribe requests: id right after the fixed header") {
+  codec::Subscribe s;
+  s.subscriptions.push_back({"a/+", QoS::AtLeastOnce});
+  s.subscriptions.push_back({"b/#", QoS::ExactlyOnce});
+  auto r = make_subscribe_request(s, ProtocolVersion::V5);
+  REQUIRE(r.ok());
+  CHECK(r->kind == Request::Kind::Subscribe);
+  CHECK(r->filter_count == 2);
+  CHECK(r->packet_id_offset == 2);
+  CHECK(r->bytes[3] == 1);
+
+  codec::Unsubscribe u;
+  u.filters = {"a/+"};
+  auto ur = make_unsubscribe_request(u, ProtocolVersion::V311);
+  REQUIRE(ur.ok());
+  CHECK(ur->kind == Request::Kind::Unsubscribe);
+  CHECK(ur->filter_count == 1);
+  CHECK(ur->packet_id_offset == 2);
+}
+
+TEST_CASE("builders return the codec's error") {
+  codec::Publish p;
+  p.topic = "a/#";
+  auto r = make_publish_request(p, ProtocolVersion::V311);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == codec::CodecError::WildcardInTopicName);
+
+  codec::Subscribe s;
+  auto sr = make_subscribe_request(s, ProtocolVersion::V311);
+  REQUIRE_FALSE(sr.ok());
+  CHECK(sr.error() == codec::CodecError::NoTopicFilters);
+
+  codec::Disconnect d;
+  d.reason_code = ReasonCode::DisconnectWithWillMessage;
+  auto dr = make_disconnect_request(d, ProtocolVersion::V311);
+  CHECK_FALSE(dr.ok());
+  auto dr5 = make_disconnect_request(d, ProtocolVersion::V5);
+  REQUIRE(dr5.ok());
+  CHECK(dr5->kind == Request::Kind::Disconnect);
+}
+
+TEST_CASE("ack request") {
+  Request r = make_ack_request(42, QoS::ExactlyOnce);
+  CHECK(r.kind == Request::Kind::Ack);
+  CHECK(r.packet_id == 42);
+  CHECK(r.qos == QoS::ExactlyOnce);
+  CHECK(r.bytes.empty());
+}
+
+TEST_CASE("vocabulary names") {
+  CHECK(to_string(RequestError::SessionReset) == "session reset by the broker");
+  CHECK(to_string(Outgoing::Type::PubRel) == "PUBREL");
+  CHECK(to_string(ConnectionErrorCode::PingTimeout) == "ping timeout");
+  ConnectionError e;
+  e.code = ConnectionErrorCode::ConnectionRefused;
+  e.reason_code = ReasonCode::NotAuthorized;
+  e.message = "CONNACK";
+  e.terminal = true;
+  const std::string d = describe(e);
+  CHECK(d.find("connection refused") != std::string::npos);
+  CHECK(d.find("CONNACK") != std::string::npos);
+  CHECK(d.find("terminal") != std::string::npos);
+}
