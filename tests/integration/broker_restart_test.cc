@@ -38,6 +38,9 @@ struct Counts {
   std::mutex mu;
   std::vector<int> q1 = std::vector<int>(kMessages, 0);
   std::vector<int> q2 = std::vector<int>(kMessages, 0);
+  // Every delivery of a QoS 2 message: "pkid/dup" (to tell a broker
+  // redelivery from a resend that the client failed to recognize).
+  std::vector<std::string> q2_deliveries = std::vector<std::string>(kMessages);
   int unexpected = 0;
   int distinct() {
     int n = 0;
@@ -79,6 +82,8 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
       ++counts.q1[seq];
     } else if (topic_of(*p) == "persist/q2") {
       ++counts.q2[seq];
+      counts.q2_deliveries[seq] += "pkid " + std::to_string(p->packet_id) +
+                                   (p->dup ? " dup" : "") + "; ";
     } else {
       ++counts.unexpected;
     }
@@ -92,9 +97,17 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
   REQUIRE(subdone);
   REQUIRE(subdone->ok());
 
-  auto pub_pair = mqtt::Client::create(persistent("persist-pub", broker.port(), version), 64);
+  auto pub_opts = persistent("persist-pub", broker.port(), version);
+  pub_opts.outgoing_events = true;
+  auto pub_pair = mqtt::Client::create(pub_opts, 64);
   mqtt::Client& pub = pub_pair.first;
-  Pump pubpump(pub_pair.second);
+  std::atomic<int> pub_dup_publishes{0}, pub_pubrels{0};
+  Pump pubpump(pub_pair.second, [&](const mqtt::Event& e) {
+    const auto* out = e.outgoing();
+    if (!out) return;
+    if (out->type == mqtt::Outgoing::Type::Publish && out->dup) ++pub_dup_publishes;
+    if (out->type == mqtt::Outgoing::Type::PubRel) ++pub_pubrels;
+  });
   REQUIRE(pubpump.wait_until([](const Pump::Stats& s) { return s.connacks >= 1; }, 10s));
 
   // The publisher streams both QoS at a steady pace (about 2 s in all).
@@ -157,12 +170,16 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
 
   std::lock_guard<std::mutex> lock(counts.mu);
   int q1_missing = 0, q1_dups = 0, q2_missing = 0, q2_dups = 0;
-  std::string missing_list;
+  std::string missing_list, q2_dup_list;
   for (int i = 0; i < kMessages; ++i) {
     if (counts.q1[i] == 0) ++q1_missing;
     if (counts.q1[i] > 1) q1_dups += counts.q1[i] - 1;
     if (counts.q2[i] == 0) ++q2_missing;
-    if (counts.q2[i] > 1) q2_dups += counts.q2[i] - 1;
+    if (counts.q2[i] > 1) {
+      q2_dups += counts.q2[i] - 1;
+      if (q2_dup_list.size() < 2000)
+        q2_dup_list += "seq " + std::to_string(i) + ": " + counts.q2_deliveries[i] + "\n";
+    }
     if ((counts.q1[i] == 0 || counts.q2[i] == 0) && missing_list.size() < 300)
       missing_list += std::to_string(i) + (counts.q1[i] == 0 ? "(q1) " : "(q2) ");
   }
@@ -178,6 +195,9 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
               received_at_stop, reconnect_ms, q1_missing, q1_dups, q2_missing, q2_dups,
               tokens_text.c_str(), static_cast<unsigned long long>(subsnap.excess_incoming_qos2));
   INFO("missing: " << missing_list);
+  INFO("QoS 2 duplicates (deliveries at the subscriber):\n" << q2_dup_list);
+  INFO("publisher: " << pub_dup_publishes << " PUBLISH resent with DUP, " << pub_pubrels
+                     << " PUBREL sent");
   INFO("publisher events:\n" << pubpump.log_text());
   INFO("subscriber events:\n" << subpump.log_text());
   INFO("tokens: " << tokens_text);
