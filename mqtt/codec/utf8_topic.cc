@@ -83,7 +83,10 @@ constexpr std::string_view kSharePrefix = "$share/";
 
 }  // namespace
 
-CodecError check_utf8(const uint8_t* s, size_t n) {
+namespace {
+
+// Slow paths: byte by byte from the start, full UTF-8 decoding.
+CodecError check_utf8_slow(const uint8_t* s, size_t n) {
   size_t i = 0;
   for (;;) {
     while (n - i >= 8 && !not_plain_ascii(load8(s + i))) i += 8;
@@ -93,16 +96,9 @@ CodecError check_utf8(const uint8_t* s, size_t n) {
   }
 }
 
-CodecError check_topic_name_chars(const uint8_t* s, size_t n) {
-  constexpr uint64_t kPlus = 0x2B2B2B2B2B2B2B2Bull;
-  constexpr uint64_t kHash = 0x2323232323232323ull;
+CodecError check_topic_name_slow(const uint8_t* s, size_t n) {
   size_t i = 0;
   for (;;) {
-    while (n - i >= 8) {
-      const uint64_t v = load8(s + i);
-      if (not_plain_ascii(v) | has_byte(v, kPlus) | has_byte(v, kHash)) break;
-      i += 8;
-    }
     for (;;) {
       if (i == n) return kOk;
       const uint8_t c = s[i];
@@ -112,6 +108,36 @@ CodecError check_topic_name_chars(const uint8_t* s, size_t n) {
     }
     if (auto e = utf8_char(s, n, i); e != kOk) return e;
   }
+}
+
+constexpr uint64_t kPlus = 0x2B2B2B2B2B2B2B2Bull;
+constexpr uint64_t kHash = 0x2323232323232323ull;
+
+inline uint64_t topic_chunk_special(uint64_t v) {
+  return not_plain_ascii(v) | has_byte(v, kPlus) | has_byte(v, kHash);
+}
+
+}  // namespace
+
+// Fast path: whole 8-byte words (the last one overlapping) of plain ASCII.
+CodecError check_utf8(const uint8_t* s, size_t n) {
+  if (n >= 8) {
+    size_t i = 0;
+    for (; n - i >= 8; i += 8)
+      if (not_plain_ascii(load8(s + i))) return check_utf8_slow(s, n);
+    if (i == n || !not_plain_ascii(load8(s + n - 8))) return kOk;
+  }
+  return check_utf8_slow(s, n);
+}
+
+CodecError check_topic_name_chars(const uint8_t* s, size_t n) {
+  if (n >= 8) {
+    size_t i = 0;
+    for (; n - i >= 8; i += 8)
+      if (topic_chunk_special(load8(s + i))) return check_topic_name_slow(s, n);
+    if (i == n || !topic_chunk_special(load8(s + n - 8))) return kOk;
+  }
+  return check_topic_name_slow(s, n);
 }
 
 CodecError check_topic_filter(std::string_view f) {
