@@ -1,0 +1,418 @@
+// The public API: Client, Connection, Reactor.
+#include "mqtt/client.h"
+
+#include <chrono>
+#include <string>
+
+#include "mqtt/runtime/conn_core.h"
+#include "mqtt/runtime/driver.h"
+#include "mqtt/runtime/reactor.h"
+#include "mqtt/session/request.h"
+
+namespace mqtt {
+
+namespace detail {
+
+// Client copies share one (client_side = true): when the last goes, the loop
+// ends with RequestsDone. The Connection has its own, which also keeps the
+// reactor alive (and joins it when it owns the last reference).
+struct ClientShared {
+  std::shared_ptr<runtime::ConnCore> core;
+  std::shared_ptr<Reactor> reactor;
+  bool client_side = false;
+  ~ClientShared() {
+    if (client_side && core) core->clients_released();
+  }
+};
+
+}  // namespace detail
+
+using runtime::LaneItem;
+using runtime::PushResult;
+
+std::string_view to_string(ClientError::Code c) {
+  switch (c) {
+    case ClientError::Code::QueueFull: return "QueueFull";
+    case ClientError::Code::Closed: return "Closed";
+    case ClientError::Code::InvalidRequest: return "InvalidRequest";
+  }
+  return "Unknown";
+}
+
+std::string_view to_string(Snapshot::State s) {
+  switch (s) {
+    case Snapshot::State::Connecting: return "Connecting";
+    case Snapshot::State::Connected: return "Connected";
+    case Snapshot::State::Reconnecting: return "Reconnecting";
+    case Snapshot::State::Disconnecting: return "Disconnecting";
+    case Snapshot::State::Ended: return "Ended";
+  }
+  return "Unknown";
+}
+
+namespace {
+
+ClientError closed_error() {
+  return ClientError{ClientError::Code::Closed, {}, "the connection has ended"};
+}
+ClientError full_error() {
+  return ClientError{ClientError::Code::QueueFull, {}, "the request queue is full"};
+}
+ClientError invalid_error(codec::CodecError e, std::string_view what) {
+  return ClientError{ClientError::Code::InvalidRequest, e,
+                     "invalid " + std::string(what) + ": " + std::string(codec::to_string(e))};
+}
+
+enum class Mode : uint8_t { Blocking, Try };
+
+Result<void, ClientError> push(runtime::Lane<LaneItem>& lane, LaneItem& item, Mode mode) {
+  const PushResult r = mode == Mode::Blocking ? lane.push(item) : lane.try_push(item);
+  switch (r) {
+    case PushResult::Ok: return {};
+    case PushResult::Full: return unexpected(full_error());
+    case PushResult::Closed: break;
+  }
+  return unexpected(closed_error());
+}
+
+// Queues a request built on this thread; returns its token (empty when not
+// tracked).
+Result<Token, ClientError> submit(detail::ClientShared* shared, bool control,
+                                  Result<session::Request, codec::CodecError> built,
+                                  ProtocolVersion v, std::string_view what, bool tracked,
+                                  Mode mode) {
+  if (!built.ok()) return unexpected(invalid_error(built.error(), what));
+  LaneItem item;
+  item.req = std::move(built.value());
+  item.version = v;
+  Token token;
+  if (tracked) {
+    item.req.completion = std::make_shared<detail::CompletionState>();
+    token = Token(item.req.completion);
+  }
+  auto& core = *shared->core;
+  auto r = push(control ? core.control : core.publishes, item, mode);
+  if (!r.ok()) return unexpected(r.error());
+  return token;
+}
+
+Result<Token, ClientError> do_publish(detail::ClientShared* shared, std::string_view topic,
+                                      QoS qos, bool retain, std::span<const uint8_t> payload,
+                                      const Properties& properties, bool tracked, Mode mode) {
+  if (!shared || shared->core->publishes.closed()) return unexpected(closed_error());
+  const ProtocolVersion v = shared->core->version.load(std::memory_order_relaxed);
+  codec::Publish p;
+  p.qos = qos;
+  p.retain = retain;
+  p.topic = topic;
+  p.payload = payload;
+  p.properties = properties;
+  return submit(shared, false, session::make_publish_request(p, v), v, "publish", tracked, mode);
+}
+
+Result<void, ClientError> drop_token(Result<Token, ClientError> r) {
+  if (!r.ok()) return unexpected(r.error());
+  return {};
+}
+
+Result<Token, ClientError> do_subscribe(detail::ClientShared* shared,
+                                        std::span<const SubscribeFilter> filters,
+                                        const Properties& properties, Mode mode) {
+  if (!shared || shared->core->control.closed()) return unexpected(closed_error());
+  const ProtocolVersion v = shared->core->version.load(std::memory_order_relaxed);
+  codec::Subscribe s;
+  s.subscriptions.reserve(filters.size());
+  for (const auto& f : filters) {
+    s.subscriptions.push_back(
+        codec::Subscription{f.filter, f.qos, f.no_local, f.retain_as_published, f.retain_handling});
+  }
+  s.properties = properties;
+  return submit(shared, true, session::make_subscribe_request(s, v), v, "subscribe", true, mode);
+}
+
+Result<Token, ClientError> do_unsubscribe(detail::ClientShared* shared, std::string_view filter,
+                                          const Properties& properties, Mode mode) {
+  if (!shared || shared->core->control.closed()) return unexpected(closed_error());
+  const ProtocolVersion v = shared->core->version.load(std::memory_order_relaxed);
+  codec::Unsubscribe u;
+  u.filters.push_back(filter);
+  u.properties = properties;
+  return submit(shared, true, session::make_unsubscribe_request(u, v), v, "unsubscribe", true,
+                mode);
+}
+
+Result<void, ClientError> do_ack(detail::ClientShared* shared, const codec::Publish& p, Mode mode) {
+  if (!shared || shared->core->control.closed()) return unexpected(closed_error());
+  if (p.qos == QoS::AtMostOnce) return {};
+  LaneItem item;
+  item.req = session::make_ack_request(p.packet_id, p.qos);
+  item.version = shared->core->version.load(std::memory_order_relaxed);
+  return push(shared->core->control, item, mode);
+}
+
+Result<void, ClientError> do_disconnect(detail::ClientShared* shared,
+                                        std::chrono::milliseconds drain_timeout,
+                                        const codec::Disconnect& packet, Mode mode) {
+  if (!shared || shared->core->publishes.closed()) return unexpected(closed_error());
+  auto& core = *shared->core;
+  const ProtocolVersion v = core.version.load(std::memory_order_relaxed);
+  auto built = session::make_disconnect_request(packet, v);
+  if (!built.ok()) return unexpected(invalid_error(built.error(), "disconnect"));
+  LaneItem item;
+  item.req = std::move(built.value());
+  item.version = v;
+  item.drain_timeout = drain_timeout < std::chrono::milliseconds::zero()
+                           ? std::chrono::milliseconds::zero()
+                           : drain_timeout;
+  // The publish lane: per-thread FIFO puts it after this thread's publishes.
+  auto r = push(core.publishes, item, mode);
+  if (!r.ok()) return r;
+  // If the loop is not connected when this deadline passes, it ends without
+  // sending DISCONNECT.
+  const int64_t dl = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         (std::chrono::steady_clock::now() + drain_timeout).time_since_epoch())
+                         .count();
+  int64_t cur = core.disconnect_deadline_ns.load(std::memory_order_seq_cst);
+  while (dl < cur &&
+         !core.disconnect_deadline_ns.compare_exchange_weak(cur, dl, std::memory_order_seq_cst)) {
+  }
+  core.waker->wake();
+  return {};
+}
+
+Snapshot make_snapshot(const runtime::ConnCore& core) {
+  Snapshot s;
+  s.state = core.state.load(std::memory_order_relaxed);
+  s.queued_publishes = core.publishes.size();
+  s.queued_control = core.control.size();
+  s.queued_events = core.events.size();
+  s.inflight_publishes = core.inflight.load(std::memory_order_relaxed);
+  s.inflight_window = core.window.load(std::memory_order_relaxed);
+  const int64_t rtt = core.last_ping_rtt_ns.load(std::memory_order_relaxed);
+  if (rtt >= 0) s.last_ping_rtt = std::chrono::nanoseconds(rtt);
+  s.reconnects = core.reconnects.load(std::memory_order_relaxed);
+  s.connection_attempts = core.attempts.load(std::memory_order_relaxed);
+  s.excess_incoming_qos2 = core.excess_qos2.load(std::memory_order_relaxed);
+  s.reading_paused = core.reading_paused.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace
+
+// --- Reactor ---
+
+Reactor::Reactor(std::unique_ptr<detail::ReactorImpl> impl) : impl_(std::move(impl)) {}
+Reactor::~Reactor() = default;
+
+std::shared_ptr<Reactor> Reactor::create(Options options) {
+  return std::shared_ptr<Reactor>(
+      new Reactor(std::make_unique<detail::ReactorImpl>(std::move(options))));
+}
+
+// --- Client ---
+
+Client::Client(std::shared_ptr<detail::ClientShared> shared) : shared_(std::move(shared)) {}
+Client::~Client() = default;
+
+std::pair<Client, Connection> Client::create(const MqttOptions& options, size_t capacity) {
+  Reactor::Options r;
+  r.thread_name = options.reactor_thread_name;
+  r.cpu = options.reactor_cpu;
+  r.wait = options.reactor_wait;
+  r.spin_for = options.spin_for;
+  return create(options, capacity, Reactor::create(std::move(r)));
+}
+
+std::pair<Client, Connection> Client::create(const MqttOptions& options, size_t capacity,
+                                             std::shared_ptr<Reactor> reactor) {
+  auto& impl = *reactor->impl_;
+  auto core = std::make_shared<runtime::ConnCore>(options, capacity, impl.waker);
+  impl.add(std::make_unique<runtime::Driver>(core, options, impl.epoll_fd()));
+  auto client_shared = std::make_shared<detail::ClientShared>();
+  client_shared->core = core;
+  client_shared->client_side = true;
+  auto conn_shared = std::make_shared<detail::ClientShared>();
+  conn_shared->core = core;
+  conn_shared->reactor = std::move(reactor);
+  return {Client(std::move(client_shared)), Connection(std::move(conn_shared))};
+}
+
+Result<void, ClientError> Client::publish(std::string_view topic, QoS qos, bool retain,
+                                          std::span<const uint8_t> payload,
+                                          const Properties& properties) {
+  return drop_token(
+      do_publish(shared_.get(), topic, qos, retain, payload, properties, false, Mode::Blocking));
+}
+
+Result<void, ClientError> Client::publish(std::string_view topic, QoS qos, bool retain,
+                                          std::string_view payload, const Properties& properties) {
+  return drop_token(do_publish(shared_.get(), topic, qos, retain, codec::as_bytes(payload),
+                               properties, false, Mode::Blocking));
+}
+
+Result<void, ClientError> Client::try_publish(std::string_view topic, QoS qos, bool retain,
+                                              std::string_view payload,
+                                              const Properties& properties) {
+  return drop_token(do_publish(shared_.get(), topic, qos, retain, codec::as_bytes(payload),
+                               properties, false, Mode::Try));
+}
+
+Result<Token, ClientError> Client::publish_tracked(std::string_view topic, QoS qos, bool retain,
+                                                   std::string_view payload,
+                                                   const Properties& properties) {
+  return do_publish(shared_.get(), topic, qos, retain, codec::as_bytes(payload), properties, true,
+                    Mode::Blocking);
+}
+
+Result<Token, ClientError> Client::try_publish_tracked(std::string_view topic, QoS qos,
+                                                       bool retain, std::string_view payload,
+                                                       const Properties& properties) {
+  return do_publish(shared_.get(), topic, qos, retain, codec::as_bytes(payload), properties, true,
+                    Mode::Try);
+}
+
+Result<Token, ClientError> Client::subscribe(std::string_view filter, QoS qos,
+                                             const Properties& properties) {
+  SubscribeFilter f{filter, qos};
+  return do_subscribe(shared_.get(), std::span<const SubscribeFilter>(&f, 1), properties,
+                      Mode::Blocking);
+}
+
+Result<Token, ClientError> Client::subscribe_many(std::span<const SubscribeFilter> filters,
+                                                  const Properties& properties) {
+  return do_subscribe(shared_.get(), filters, properties, Mode::Blocking);
+}
+
+Result<Token, ClientError> Client::try_subscribe(std::string_view filter, QoS qos,
+                                                 const Properties& properties) {
+  SubscribeFilter f{filter, qos};
+  return do_subscribe(shared_.get(), std::span<const SubscribeFilter>(&f, 1), properties,
+                      Mode::Try);
+}
+
+Result<Token, ClientError> Client::unsubscribe(std::string_view filter,
+                                               const Properties& properties) {
+  return do_unsubscribe(shared_.get(), filter, properties, Mode::Blocking);
+}
+
+Result<Token, ClientError> Client::try_unsubscribe(std::string_view filter,
+                                                   const Properties& properties) {
+  return do_unsubscribe(shared_.get(), filter, properties, Mode::Try);
+}
+
+Result<void, ClientError> Client::ack(const codec::Publish& publish) {
+  return do_ack(shared_.get(), publish, Mode::Blocking);
+}
+
+Result<void, ClientError> Client::try_ack(const codec::Publish& publish) {
+  return do_ack(shared_.get(), publish, Mode::Try);
+}
+
+Result<void, ClientError> Client::disconnect(std::chrono::milliseconds drain_timeout,
+                                             codec::Disconnect packet) {
+  return do_disconnect(shared_.get(), drain_timeout, packet, Mode::Blocking);
+}
+
+Result<void, ClientError> Client::try_disconnect(std::chrono::milliseconds drain_timeout,
+                                                 codec::Disconnect packet) {
+  return do_disconnect(shared_.get(), drain_timeout, packet, Mode::Try);
+}
+
+void Client::update_options(const MqttOptions& options) {
+  if (!shared_) return;
+  auto& core = *shared_->core;
+  {
+    std::lock_guard<std::mutex> lock(core.options_mu);
+    core.new_options = options;
+  }
+  core.options_changed.store(true, std::memory_order_seq_cst);
+}
+
+Snapshot Client::snapshot() const {
+  if (!shared_) {
+    Snapshot s;
+    s.state = Snapshot::State::Ended;
+    return s;
+  }
+  return make_snapshot(*shared_->core);
+}
+
+// --- Connection ---
+
+Connection::Connection(std::shared_ptr<detail::ClientShared> shared) : shared_(std::move(shared)) {}
+
+Connection::Connection(Connection&& o) noexcept = default;
+
+Connection& Connection::operator=(Connection&& o) noexcept {
+  if (this != &o) {
+    if (shared_) shared_->core->request_shutdown();
+    shared_ = std::move(o.shared_);
+  }
+  return *this;
+}
+
+Connection::~Connection() {
+  if (shared_) {
+    shared_->core->request_shutdown();
+    // Dropping the last reference to an owned reactor joins its thread.
+    shared_.reset();
+  }
+}
+
+namespace {
+void after_take(runtime::ConnCore& core, const Event& e) {
+  if (const ConnectionError* err = e.error(); err && err->terminal) {
+    core.consumer_ended.store(true, std::memory_order_release);
+  }
+}
+}  // namespace
+
+std::optional<Event> Connection::next() {
+  if (!shared_) return std::nullopt;
+  auto& core = *shared_->core;
+  if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
+  Event e;
+  core.events.pop(e, core.consumer_wait, core.spin_for);
+  after_take(core, e);
+  return e;
+}
+
+std::optional<Event> Connection::try_next() {
+  if (!shared_) return std::nullopt;
+  auto& core = *shared_->core;
+  if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
+  Event e;
+  if (!core.events.try_pop(e)) return std::nullopt;
+  after_take(core, e);
+  return e;
+}
+
+std::optional<Event> Connection::next_for(std::chrono::nanoseconds timeout) {
+  if (!shared_) return std::nullopt;
+  auto& core = *shared_->core;
+  if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
+  Event e;
+  if (!core.events.pop_for(e, timeout)) return std::nullopt;
+  after_take(core, e);
+  return e;
+}
+
+bool Connection::ended() const {
+  return !shared_ || shared_->core->consumer_ended.load(std::memory_order_acquire);
+}
+
+int Connection::event_fd() const {
+  if (!shared_) return -1;
+  return shared_->core->events.fd();
+}
+
+Snapshot Connection::snapshot() const {
+  if (!shared_) {
+    Snapshot s;
+    s.state = Snapshot::State::Ended;
+    return s;
+  }
+  return make_snapshot(*shared_->core);
+}
+
+}  // namespace mqtt

@@ -1,0 +1,96 @@
+// State shared between the Client copies, the Connection and the reactor's
+// driver of one connection: the two request lanes, the event queue, the
+// flags the lifecycle needs and the atomics the snapshot reads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "mqtt/client.h"
+#include "mqtt/event.h"
+#include "mqtt/options.h"
+#include "mqtt/runtime/event_queue.h"
+#include "mqtt/runtime/lane.h"
+#include "mqtt/runtime/waker.h"
+#include "mqtt/session/request.h"
+
+namespace mqtt::runtime {
+
+// What travels in a lane: the encoded request plus what the reactor needs to
+// know about it.
+struct LaneItem {
+  session::Request req;
+  ProtocolVersion version = ProtocolVersion::V311;  // the request was encoded for it
+  std::chrono::milliseconds drain_timeout{0};       // Disconnect only
+};
+
+inline void abandon_item(LaneItem& item) {
+  if (item.req.completion) {
+    item.req.completion->complete(
+        Completion{RequestError::ConnectionClosed, {}, "the connection has ended"});
+  }
+}
+
+struct ConnCore {
+  ConnCore(const MqttOptions& o, size_t cap, std::shared_ptr<Waker> w)
+      : capacity(cap == 0 ? 1 : cap),
+        waker(w),
+        publishes(capacity, w, abandon_item),
+        control(capacity, w, abandon_item),
+        events(capacity, w),
+        consumer_wait(o.consumer_wait),
+        spin_for(o.spin_for),
+        version(o.protocol) {}
+
+  const size_t capacity;
+  std::shared_ptr<Waker> waker;
+  Lane<LaneItem> publishes;  // publishes and disconnect (ordered after them)
+  Lane<LaneItem> control;    // subscribe, unsubscribe, ack
+  EventQueue<Event> events;
+  const WaitStrategy consumer_wait;
+  const std::chrono::microseconds spin_for;
+
+  // Protocol version new requests are encoded for (update_options may change it).
+  std::atomic<ProtocolVersion> version;
+
+  // --- lifecycle flags (set by user threads, read by the reactor) ---
+  std::atomic<bool> clients_gone{false};   // the last Client copy is gone
+  std::atomic<bool> shutdown{false};       // the Connection is gone
+  std::atomic<bool> loop_ended{false};     // the final event was produced
+  // Earliest disconnect() give-up time (steady clock ns), for a disconnect
+  // requested while not connected. INT64_MAX: none.
+  std::atomic<int64_t> disconnect_deadline_ns{INT64_MAX};
+
+  // --- options for the next reconnect ---
+  std::mutex options_mu;
+  std::optional<MqttOptions> new_options;  // guarded by options_mu
+  std::atomic<bool> options_changed{false};
+
+  // --- consumer side ---
+  std::atomic<bool> consumer_ended{false};  // the final event was returned
+
+  // --- snapshot, published by the reactor ---
+  std::atomic<Snapshot::State> state{Snapshot::State::Connecting};
+  std::atomic<uint32_t> inflight{0};
+  std::atomic<uint32_t> window{0};
+  std::atomic<int64_t> last_ping_rtt_ns{-1};
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> attempts{0};
+  std::atomic<uint64_t> excess_qos2{0};
+  std::atomic<bool> reading_paused{false};
+
+  void request_shutdown() {
+    shutdown.store(true, std::memory_order_seq_cst);
+    waker->signal();
+  }
+  void clients_released() {
+    clients_gone.store(true, std::memory_order_seq_cst);
+    waker->signal();
+  }
+};
+
+}  // namespace mqtt::runtime

@@ -1,0 +1,690 @@
+#include "mqtt/runtime/driver.h"
+
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "mqtt/codec/decoder.h"
+#include "transport/tcp/tcp.h"
+
+namespace mqtt::runtime {
+
+namespace {
+
+constexpr size_t kReadBufferInitial = 64 * 1024;
+constexpr int kMaxReadsPerPoll = 8;
+constexpr int kMaxPublishesPerPoll = 1024;
+constexpr int kMaxControlPerPoll = 256;
+// Publishes are not pulled while more than this much output is unwritten.
+constexpr size_t kOutputHighWater = 512 * 1024;
+
+ConnectionError make_error(ConnectionErrorCode code, std::string message, int err = 0) {
+  ConnectionError e;
+  e.code = code;
+  e.message = std::move(message);
+  e.sys_errno = err;
+  return e;
+}
+
+void fail_item(LaneItem& item, RequestError why, std::string message) {
+  if (item.req.completion) item.req.completion->complete(Completion{why, {}, std::move(message)});
+}
+
+// Length of the longest prefix of `in` made of at most `max_packets` whole
+// packets. A malformed header makes it return all of `in`: the session then
+// reports the error.
+size_t whole_packets_prefix(std::span<const uint8_t> in, size_t max_packets,
+                            const codec::DecodeOptions& opts) {
+  size_t pos = 0;
+  for (size_t n = 0; n < max_packets && pos < in.size(); ++n) {
+    codec::FixedHeader fh;
+    codec::DecodeResult r = codec::decode_fixed_header(in.subspan(pos), opts, fh);
+    if (r.status == codec::DecodeStatus::Error) return in.size();
+    if (r.status == codec::DecodeStatus::NeedMore) break;
+    if (fh.packet_size() > in.size() - pos) break;
+    pos += fh.packet_size();
+  }
+  return pos;
+}
+
+}  // namespace
+
+Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int epoll_fd)
+    : core_(std::move(core)),
+      opts_(options),
+      epfd_(epoll_fd),
+      session_version_(options.protocol),
+      backoff_(options.backoff),
+      rate_(options.rate_limit, Clock::now()),
+      rbuf_(kReadBufferInitial) {
+  session_ = std::make_unique<session::Session>(session_config(), *this);
+}
+
+Driver::~Driver() {
+  close_stream();
+  if (pending_) abandon_item(*pending_);
+}
+
+session::SessionConfig Driver::session_config() const {
+  session::SessionConfig c;
+  c.version = opts_.protocol;
+  c.keep_alive = opts_.keep_alive;
+  c.ping_timeout = opts_.ping_timeout;
+  c.max_inflight = opts_.max_inflight == 0 ? 1 : opts_.max_inflight;
+  c.manual_acks = opts_.manual_acks;
+  c.auto_resubscribe = opts_.auto_resubscribe;
+  c.max_incoming_packet_size = opts_.max_incoming_packet_size;
+  return c;
+}
+
+// --- SessionObserver ---
+
+void Driver::on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) {
+  emit(Event(Incoming(raw, packet, session_version_)));
+}
+
+void Driver::on_outgoing(const Outgoing& out) {
+  if (opts_.outgoing_events) emit(Event(out));
+}
+
+void Driver::on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) {
+  emit(Event(SessionReset{dropped_publishes, dropped_pubrels}));
+}
+
+// --- events ---
+
+void Driver::emit(Event&& e) {
+  ++produced_;
+  if (overflow_.empty() && core_->events.try_push(e)) return;
+  overflow_.push_back(std::move(e));
+  core_->events.want_progress();
+}
+
+void Driver::flush_overflow() {
+  while (!overflow_.empty() && core_->events.try_push(overflow_.front())) overflow_.pop_front();
+  if (!overflow_.empty()) core_->events.want_progress();
+}
+
+// --- polling ---
+
+void Driver::poll(TimePoint now) {
+  busy_ = false;
+  try {
+    step(now);
+  } catch (const std::exception& ex) {
+    try {
+      end(make_error(ConnectionErrorCode::Io, std::string("internal error: ") + ex.what()));
+    } catch (...) {
+      phase_ = Phase::Ended;
+    }
+  } catch (...) {
+    try {
+      end(make_error(ConnectionErrorCode::Io, "internal error"));
+    } catch (...) {
+      phase_ = Phase::Ended;
+    }
+  }
+  compute_deadline(now);
+  publish_snapshot();
+}
+
+void Driver::step(TimePoint now) {
+  if (phase_ == Phase::Ended) {
+    flush_overflow();
+    return;
+  }
+  if (core_->shutdown.load(std::memory_order_seq_cst)) {
+    end(make_error(ConnectionErrorCode::Shutdown, "the connection was shut down"));
+    return;
+  }
+  flush_overflow();
+  update_pause(now);
+  pull_control(now);
+  switch (phase_) {
+    case Phase::Start:
+      start_attempt(now);
+      break;
+    case Phase::Connecting:
+      advance_connect(now);
+      break;
+    case Phase::Handshake:
+    case Phase::Connected:
+      io(now);
+      break;
+    case Phase::ErrorWait:
+      if (core_->events.taken() >= error_event_seq_) {
+        phase_ = Phase::Backoff;
+        backoff_until_ = now + backoff_.next_delay();
+        if (backoff_until_ <= now) start_attempt(now);
+      } else {
+        core_->events.want_progress();
+      }
+      break;
+    case Phase::Backoff:
+      if (now >= backoff_until_) start_attempt(now);
+      break;
+    case Phase::Ended:
+      break;
+  }
+  if (phase_ != Phase::Ended) check_ends(now);
+}
+
+void Driver::on_ready(uint32_t ev) {
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+}
+
+// --- connecting ---
+
+void Driver::apply_new_options() {
+  if (!core_->options_changed.exchange(false, std::memory_order_seq_cst)) return;
+  MqttOptions n;
+  {
+    std::lock_guard<std::mutex> lock(core_->options_mu);
+    if (!core_->new_options) return;
+    n = *core_->new_options;
+  }
+  const session::SessionConfig old_cfg = session_config();
+  opts_ = std::move(n);
+  backoff_.set_config(opts_.backoff);
+  rate_ = RateLimiter(opts_.rate_limit, Clock::now());
+  const session::SessionConfig c = session_config();
+  const bool same = c.version == old_cfg.version && c.keep_alive == old_cfg.keep_alive &&
+                    c.ping_timeout == old_cfg.ping_timeout &&
+                    c.max_inflight == old_cfg.max_inflight &&
+                    c.manual_acks == old_cfg.manual_acks &&
+                    c.auto_resubscribe == old_cfg.auto_resubscribe &&
+                    c.max_incoming_packet_size == old_cfg.max_incoming_packet_size;
+  if (same) return;
+  // The session takes its configuration at construction: a new one is made.
+  // Its state (in-flight QoS 1/2, held requests) does not carry over, so
+  // those requests fail with SessionReset.
+  session_->fail_all(RequestError::SessionReset,
+                     "session options changed by update_options(): in-flight state dropped");
+  session_ = std::make_unique<session::Session>(c, *this);
+  session_version_ = c.version;
+  core_->version.store(c.version, std::memory_order_seq_cst);
+}
+
+void Driver::start_attempt(TimePoint now) {
+  apply_new_options();
+  core_->attempts.fetch_add(1, std::memory_order_relaxed);
+  transport::tcp::Options t;
+  t.host = opts_.host;
+  t.port = opts_.port;
+  stream_ = transport::tcp::open(t);
+  attempt_deadline_ = now + opts_.connect_timeout;
+  readable_ = writable_ = true;  // check progress at once
+  phase_ = Phase::Connecting;
+  if (core_->state.load(std::memory_order_relaxed) != Snapshot::State::Connecting && ever_connected_) {
+    core_->state.store(Snapshot::State::Reconnecting, std::memory_order_relaxed);
+  }
+  advance_connect(now);
+}
+
+void Driver::advance_connect(TimePoint now) {
+  if (!readable_ && !writable_) {
+    if (now >= attempt_deadline_) {
+      connection_failed(make_error(ConnectionErrorCode::ConnectTimeout,
+                                   "TCP connect to " + opts_.host + ":" +
+                                       std::to_string(opts_.port) + " took longer than " +
+                                       std::to_string(opts_.connect_timeout.count()) + " ms"),
+                        now);
+    }
+    return;
+  }
+  readable_ = writable_ = false;
+  const transport::Status s = stream_->connect();
+  sync_registration();
+  switch (s) {
+    case transport::Status::Ok: {
+      // Build CONNECT from the options (views into opts_, encoded at once).
+      codec::Connect c;
+      c.protocol_version = opts_.protocol;
+      c.client_id = opts_.client_id;
+      c.clean_start = opts_.clean_session;
+      c.keep_alive = static_cast<uint16_t>(std::min<int64_t>(opts_.keep_alive.count(), 65535));
+      std::vector<codec::UserProperty> will_props;
+      std::vector<codec::UserProperty> connect_props;
+      if (opts_.last_will) {
+        const LastWill& w = *opts_.last_will;
+        codec::Will will;
+        will.topic = w.topic;
+        will.payload = codec::as_bytes(w.payload);
+        will.qos = w.qos;
+        will.retain = w.retain;
+        if (opts_.protocol == ProtocolVersion::V5) {
+          will.properties.will_delay_interval = w.delay_interval_s;
+          will.properties.message_expiry_interval = w.message_expiry_interval_s;
+          if (w.content_type) will.properties.content_type = *w.content_type;
+          for (const auto& p : w.user_properties) will_props.push_back({p.key, p.value});
+          will.properties.user_properties = will_props;
+        }
+        c.will = std::move(will);
+      }
+      if (opts_.username) c.username = *opts_.username;
+      if (opts_.password) c.password = codec::as_bytes(*opts_.password);
+      if (opts_.protocol == ProtocolVersion::V5) {
+        c.properties.session_expiry_interval = opts_.session_expiry_interval_s;
+        c.properties.receive_maximum = opts_.receive_maximum;
+        for (const auto& p : opts_.connect_user_properties) connect_props.push_back({p.key, p.value});
+        c.properties.user_properties = connect_props;
+      }
+      session_->begin_connection(c, now, attempt_deadline_);
+      phase_ = Phase::Handshake;
+      readable_ = writable_ = true;
+      busy_ = true;
+      return;
+    }
+    case transport::Status::WouldBlock:
+      if (now >= attempt_deadline_) {
+        connection_failed(make_error(ConnectionErrorCode::ConnectTimeout,
+                                     "connecting to " + opts_.host + ":" +
+                                         std::to_string(opts_.port) + " took longer than " +
+                                         std::to_string(opts_.connect_timeout.count()) + " ms"),
+                          now);
+      }
+      return;
+    default: {
+      const transport::Error& e = stream_->error();
+      connection_failed(make_error(e.kind == transport::ErrorKind::Dns ? ConnectionErrorCode::Dns
+                                                                       : ConnectionErrorCode::Io,
+                                   e.message, e.sys_errno),
+                        now);
+      return;
+    }
+  }
+}
+
+void Driver::sync_registration() {
+  const int fd = stream_ ? stream_->fd() : -1;
+  if (registered_fd_ >= 0 && fd != registered_fd_) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, registered_fd_, nullptr);  // may be closed already
+    registered_fd_ = -1;
+  }
+  if (fd < 0) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = this;
+  if (registered_fd_ == fd) {
+    // Same number, but it may be a new descriptor (the old one closed and
+    // its number reused): MOD, or ADD if epoll dropped the old one.
+    if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) return;
+  }
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+    if (errno == EEXIST) ::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
+    registered_fd_ = fd;
+  }
+}
+
+void Driver::close_stream() {
+  if (registered_fd_ >= 0) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, registered_fd_, nullptr);
+    registered_fd_ = -1;
+  }
+  if (stream_) {
+    stream_->close();
+    stream_.reset();
+  }
+  readable_ = writable_ = false;
+}
+
+// --- connected I/O ---
+
+size_t Driver::output_size() const { return session_->output().size(); }
+
+bool Driver::input_paused() const { return !overflow_.empty() || core_->events.full(); }
+
+void Driver::update_pause(TimePoint now) {
+  const bool p = input_paused();
+  if (p != paused_) {
+    paused_ = p;
+    if (phase_ == Phase::Handshake || phase_ == Phase::Connected) {
+      session_->set_input_paused(p, now);
+    }
+  }
+  if (paused_) core_->events.want_progress();
+}
+
+void Driver::io(TimePoint now) {
+  if (!read_input(now)) return;
+  pull_publishes(now);
+  if (now >= session_->next_deadline()) {
+    auto r = session_->handle_timeout(now);
+    if (!r.ok()) {
+      connection_failed(r.error(), now);
+      return;
+    }
+  }
+  if (!flush_output()) {
+    const transport::Error& e = stream_->error();
+    connection_failed(make_error(ConnectionErrorCode::Io, "write failed: " + e.message, e.sys_errno),
+                      now);
+    return;
+  }
+}
+
+bool Driver::feed_input(TimePoint now) {
+  codec::DecodeOptions dopts;
+  dopts.version = session_version_;
+  dopts.max_packet_size = opts_.max_incoming_packet_size;
+  while (rpos_ < rlen_) {
+    if (!overflow_.empty()) break;
+    const size_t queued = core_->events.size();
+    const size_t cap = core_->events.capacity();
+    if (queued >= cap) break;
+    std::span<const uint8_t> in(rbuf_.data() + rpos_, rlen_ - rpos_);
+    const size_t limit = whole_packets_prefix(in, cap - queued, dopts);
+    if (limit == 0) break;
+    auto r = session_->handle_input(in.first(limit), now);
+    if (!r.ok()) {
+      connection_failed(r.error(), now);
+      return false;
+    }
+    if (*r == 0) break;
+    rpos_ += *r;
+    if (phase_ == Phase::Handshake && session_->connected()) {
+      phase_ = Phase::Connected;
+      connected_since_ = now;
+      if (ever_connected_) core_->reconnects.fetch_add(1, std::memory_order_relaxed);
+      ever_connected_ = true;
+      core_->state.store(Snapshot::State::Connected, std::memory_order_relaxed);
+    }
+  }
+  if (rpos_ == rlen_) rpos_ = rlen_ = 0;
+  update_pause(now);
+  return true;
+}
+
+bool Driver::read_input(TimePoint now) {
+  if (!feed_input(now)) return false;
+  for (int reads = 0; readable_ && !paused_;) {
+    if (reads == kMaxReadsPerPoll) {
+      busy_ = true;  // let the others run; come back at once
+      break;
+    }
+    if (rlen_ == rbuf_.size()) {
+      if (rpos_ > 0) {
+        std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rlen_ - rpos_);
+        rlen_ -= rpos_;
+        rpos_ = 0;
+      } else {
+        // One partial packet fills the buffer: grow to hold it.
+        size_t want = rbuf_.size() * 2;
+        codec::FixedHeader fh;
+        codec::DecodeOptions dopts;
+        dopts.version = session_version_;
+        dopts.max_packet_size = opts_.max_incoming_packet_size;
+        if (codec::decode_fixed_header({rbuf_.data(), rlen_}, dopts, fh).status ==
+            codec::DecodeStatus::Ok) {
+          want = std::max(want, fh.packet_size());
+        }
+        rbuf_.resize(want);
+      }
+    }
+    const transport::IoResult r = stream_->read({rbuf_.data() + rlen_, rbuf_.size() - rlen_});
+    switch (r.status) {
+      case transport::Status::Ok:
+        rlen_ += r.bytes;
+        ++reads;
+        if (!feed_input(now)) return false;
+        break;
+      case transport::Status::WouldBlock:
+        readable_ = false;
+        break;
+      case transport::Status::Closed:
+        connection_failed(make_error(ConnectionErrorCode::ClosedByBroker,
+                                     "the broker closed the connection"),
+                          now);
+        return false;
+      case transport::Status::Error: {
+        const transport::Error& e = stream_->error();
+        connection_failed(
+            make_error(ConnectionErrorCode::Io, "read failed: " + e.message, e.sys_errno), now);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool Driver::flush_output() {
+  while (writable_) {
+    const std::span<const uint8_t> out = session_->output();
+    if (out.empty()) break;
+    const transport::IoResult r = stream_->write(out);
+    if (r.status == transport::Status::Ok) {
+      session_->consume_output(r.bytes);
+    } else if (r.status == transport::Status::WouldBlock) {
+      writable_ = false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- requests ---
+
+bool Driver::can_pull_control() const {
+  if (opts_.outgoing_events && (!overflow_.empty() || core_->events.full())) return false;
+  return session_->stats().pending_control < core_->capacity;
+}
+
+bool Driver::can_pull_publishes() const {
+  if (phase_ != Phase::Connected || disconnecting_ || !session_->connected()) return false;
+  if (output_size() >= kOutputHighWater) return false;
+  if (opts_.outgoing_events && (!overflow_.empty() || core_->events.full())) return false;
+  return true;
+}
+
+void Driver::pull_control(TimePoint now) {
+  if (phase_ == Phase::Ended) return;
+  for (int i = 0; i < kMaxControlPerPoll; ++i) {
+    if (!can_pull_control()) return;
+    LaneItem item;
+    if (!core_->control.try_pop(item)) return;
+    if (item.version != session_version_) {
+      fail_item(item, RequestError::ProtocolError,
+                "request encoded for another protocol version than the connection's");
+      continue;
+    }
+    session_->submit(std::move(item.req), now);
+  }
+  busy_ = true;
+}
+
+void Driver::pull_publishes(TimePoint now) {
+  rate_wait_until_ = TimePoint::max();
+  for (int i = 0; i < kMaxPublishesPerPoll; ++i) {
+    if (!can_pull_publishes()) return;
+    if (!pending_) {
+      LaneItem item;
+      if (!core_->publishes.try_pop(item)) return;
+      pending_.emplace(std::move(item));
+    }
+    LaneItem& it = *pending_;
+    if (it.req.kind == session::Request::Kind::Disconnect) {
+      // Every publish its thread queued before it has been taken.
+      if (it.version != session_version_) {
+        auto fresh = session::make_disconnect_request(codec::Disconnect{}, session_version_);
+        if (fresh.ok()) {
+          fresh->completion = std::move(it.req.completion);
+          it.req = std::move(fresh.value());
+        }
+      }
+      session_->submit(std::move(it.req), now, now + it.drain_timeout);
+      pending_.reset();
+      disconnecting_ = true;
+      core_->state.store(Snapshot::State::Disconnecting, std::memory_order_relaxed);
+      return;
+    }
+    if (it.version != session_version_) {
+      fail_item(it, RequestError::ProtocolError,
+                "publish encoded for another protocol version than the connection's");
+      pending_.reset();
+      continue;
+    }
+    if (!session_->can_send_publish(it.req.qos)) return;
+    if (rate_.enabled() && !rate_.try_acquire(it.req.bytes.size(), now)) {
+      rate_wait_until_ = rate_.ready_at(it.req.bytes.size(), now);
+      return;
+    }
+    session_->submit(std::move(it.req), now);
+    pending_.reset();
+  }
+  busy_ = true;
+}
+
+// --- ends ---
+
+void Driver::connection_failed(ConnectionError e, TimePoint now) {
+  close_stream();
+  session_->connection_lost();
+  rpos_ = rlen_ = 0;
+  paused_ = false;
+  if (phase_ == Phase::Connected) backoff_.connection_lasted(now - connected_since_);
+  if (e.code == ConnectionErrorCode::ConnectionRefused && opts_.reconnect_on_fatal_refusal) {
+    e.terminal = false;
+  }
+  if (e.terminal) {
+    end(std::move(e));
+    return;
+  }
+  if (disconnecting_) {
+    std::string why = describe(e);
+    emit(Event(std::move(e)));
+    end(make_error(ConnectionErrorCode::Disconnected,
+                   "the connection was lost while disconnecting (" + why +
+                       "): ended without DISCONNECT"));
+    return;
+  }
+  emit(Event(std::move(e)));
+  error_event_seq_ = produced_;
+  phase_ = Phase::ErrorWait;
+  if (ever_connected_) core_->state.store(Snapshot::State::Reconnecting, std::memory_order_relaxed);
+  core_->events.want_progress();
+}
+
+void Driver::end(ConnectionError e) {
+  e.terminal = true;
+  close_stream();
+  const std::string msg = "the connection has ended: " + std::string(to_string(e.code));
+  session_->fail_all(RequestError::ConnectionClosed, msg);
+  if (pending_) {
+    abandon_item(*pending_);
+    pending_.reset();
+  }
+  core_->loop_ended.store(true, std::memory_order_seq_cst);
+  core_->publishes.close();
+  core_->control.close();
+  phase_ = Phase::Ended;
+  core_->state.store(Snapshot::State::Ended, std::memory_order_relaxed);
+  emit(Event(std::move(e)));
+}
+
+void Driver::force_shutdown(TimePoint) {
+  if (phase_ != Phase::Ended) {
+    end(make_error(ConnectionErrorCode::Shutdown, "the reactor was shut down"));
+  }
+}
+
+void Driver::check_ends(TimePoint now) {
+  // Graceful disconnect done: DISCONNECT written.
+  if (disconnecting_ && session_->state() == session::SessionState::Closed &&
+      output_size() == 0) {
+    end(make_error(ConnectionErrorCode::Disconnected, "disconnected by the client"));
+    return;
+  }
+  // disconnect() while not connected: give up at its deadline.
+  const int64_t dl = core_->disconnect_deadline_ns.load(std::memory_order_seq_cst);
+  seen_disconnect_deadline_ = dl;
+  if (dl != INT64_MAX && phase_ != Phase::Connected &&
+      now >= TimePoint(std::chrono::nanoseconds(dl))) {
+    end(make_error(ConnectionErrorCode::Disconnected,
+                   "disconnect() while not connected: ended without DISCONNECT after its "
+                   "drain timeout"));
+    return;
+  }
+  // Every Client is gone: end once what they queued has been handed over.
+  if (core_->clients_gone.load(std::memory_order_seq_cst)) {
+    clients_gone_seen_ = true;
+    const bool lanes_empty =
+        core_->publishes.size() == 0 && core_->control.size() == 0 && !pending_;
+    if (!lanes_empty) return;
+    const bool held = session_->stats().pending_control > 0;
+    if (phase_ == Phase::Connected) {
+      if (held || output_size() > 0) return;
+    } else if (held) {
+      return;  // needs a connection to send them
+    }
+    end(make_error(ConnectionErrorCode::RequestsDone,
+                   "every Client handle is gone and their requests were sent"));
+  }
+}
+
+bool Driver::finished() const {
+  return phase_ == Phase::Ended &&
+         (overflow_.empty() || core_->shutdown.load(std::memory_order_relaxed));
+}
+
+bool Driver::has_external_work() const {
+  if (phase_ == Phase::Ended) {
+    return !overflow_.empty() &&
+           (!core_->events.full() || core_->shutdown.load(std::memory_order_seq_cst));
+  }
+  if (core_->shutdown.load(std::memory_order_seq_cst)) return true;
+  if (!clients_gone_seen_ && core_->clients_gone.load(std::memory_order_seq_cst)) return true;
+  if (core_->disconnect_deadline_ns.load(std::memory_order_seq_cst) != seen_disconnect_deadline_) {
+    return true;
+  }
+  if ((paused_ || !overflow_.empty()) && !core_->events.full()) return true;
+  if (phase_ == Phase::ErrorWait && core_->events.taken() >= error_event_seq_) return true;
+  if (core_->control.size() > 0 && can_pull_control()) return true;
+  if (core_->publishes.size() > 0 && !pending_ && can_pull_publishes()) return true;
+  return false;
+}
+
+void Driver::compute_deadline(TimePoint now) {
+  TimePoint d = TimePoint::max();
+  switch (phase_) {
+    case Phase::Start:
+      busy_ = true;
+      break;
+    case Phase::Connecting:
+      d = attempt_deadline_;
+      break;
+    case Phase::Handshake:
+    case Phase::Connected:
+      d = session_->next_deadline();
+      if (writable_ && output_size() > 0) busy_ = true;
+      break;
+    case Phase::Backoff:
+      d = backoff_until_;
+      break;
+    default:
+      break;
+  }
+  if (pending_ && rate_wait_until_ != TimePoint::max()) d = std::min(d, rate_wait_until_);
+  if (phase_ != Phase::Ended && phase_ != Phase::Connected) {
+    const int64_t dl = core_->disconnect_deadline_ns.load(std::memory_order_relaxed);
+    if (dl != INT64_MAX) d = std::min(d, TimePoint(std::chrono::nanoseconds(dl)));
+  }
+  if (d <= now) busy_ = true;
+  deadline_ = d;
+}
+
+void Driver::publish_snapshot() {
+  const session::SessionStats s = session_->stats();
+  core_->inflight.store(s.inflight_publishes, std::memory_order_relaxed);
+  core_->window.store(s.inflight_window, std::memory_order_relaxed);
+  core_->last_ping_rtt_ns.store(s.last_ping_rtt ? s.last_ping_rtt->count() : -1,
+                                std::memory_order_relaxed);
+  core_->excess_qos2.store(s.excess_incoming_qos2, std::memory_order_relaxed);
+  core_->reading_paused.store(paused_, std::memory_order_relaxed);
+}
+
+}  // namespace mqtt::runtime

@@ -1,0 +1,127 @@
+// One connection on the reactor thread: owns the transport stream and the
+// session, moves requests from the lanes into the session, bytes between the
+// session and the socket, and events into the event queue; runs connect,
+// reconnect with backoff, and the ends of the loop. Reactor thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "mqtt/runtime/backoff.h"
+#include "mqtt/runtime/conn_core.h"
+#include "mqtt/runtime/rate_limiter.h"
+#include "mqtt/session/session.h"
+#include "transport/stream.h"
+
+namespace mqtt::runtime {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+class Driver final : public session::SessionObserver {
+ public:
+  Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int epoll_fd);
+  ~Driver() override;
+
+  // One round of work. Never throws (internal failures end the connection).
+  void poll(TimePoint now);
+  // epoll readiness for this driver's descriptor.
+  void on_ready(uint32_t epoll_events);
+
+  // Earliest time poll() must run again without outside events.
+  TimePoint deadline() const { return deadline_; }
+  // More work can be done right away (do not sleep).
+  bool busy() const { return busy_; }
+  // Something a user thread changed that poll() would act on (the re-check
+  // of the sleep/wake handshake, after Waker::set_sleeping(true)).
+  bool has_external_work() const;
+  // The driver can be dropped: ended and its final event delivered (or
+  // nobody is left to read it).
+  bool finished() const;
+  // The reactor is going away: end with Shutdown now.
+  void force_shutdown(TimePoint now);
+
+  // SessionObserver
+  void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) override;
+  void on_outgoing(const Outgoing& out) override;
+  void on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) override;
+
+ private:
+  enum class Phase : uint8_t {
+    Start,       // nothing yet: connect on the next poll
+    Connecting,  // transport connect (DNS, TCP) in progress
+    Handshake,   // CONNECT written, waiting for CONNACK
+    Connected,
+    ErrorWait,   // a non-terminal error was reported: wait until it is taken
+    Backoff,     // waiting before the next attempt
+    Ended,
+  };
+
+  void step(TimePoint now);
+  void start_attempt(TimePoint now);
+  void advance_connect(TimePoint now);
+  void io(TimePoint now);
+  bool read_input(TimePoint now);
+  bool feed_input(TimePoint now);
+  bool flush_output();
+  void pull_control(TimePoint now);
+  void pull_publishes(TimePoint now);
+  void update_pause(TimePoint now);
+  void check_ends(TimePoint now);
+  void connection_failed(ConnectionError e, TimePoint now);
+  void end(ConnectionError e);
+  void close_stream();
+  void sync_registration();
+  void emit(Event&& e);
+  void flush_overflow();
+  void publish_snapshot();
+  void compute_deadline(TimePoint now);
+  void apply_new_options();
+  session::SessionConfig session_config() const;
+  bool can_pull_publishes() const;
+  bool can_pull_control() const;
+  bool input_paused() const;
+  size_t output_size() const;
+
+  std::shared_ptr<ConnCore> core_;
+  MqttOptions opts_;
+  int epfd_;
+  std::unique_ptr<session::Session> session_;
+  ProtocolVersion session_version_;
+  std::unique_ptr<transport::Stream> stream_;
+  int registered_fd_ = -1;
+  bool readable_ = false;
+  bool writable_ = false;
+
+  Phase phase_ = Phase::Start;
+  bool ever_connected_ = false;
+  bool disconnecting_ = false;   // the Disconnect request went to the session
+  bool clients_gone_seen_ = false;
+  bool paused_ = false;          // input paused (event queue full)
+  TimePoint attempt_deadline_ = TimePoint::max();
+  TimePoint backoff_until_ = TimePoint::max();
+  TimePoint connected_since_{};
+  TimePoint rate_wait_until_ = TimePoint::max();
+  int64_t seen_disconnect_deadline_ = INT64_MAX;
+  uint64_t produced_ = 0;        // events produced (queue + overflow)
+  uint64_t error_event_seq_ = 0; // produced_ count after the awaited error event
+
+  BackoffPolicy backoff_;
+  RateLimiter rate_;
+
+  std::vector<uint8_t> rbuf_;
+  size_t rpos_ = 0;  // first unconsumed byte
+  size_t rlen_ = 0;  // end of received bytes
+
+  std::optional<LaneItem> pending_;  // a publish taken but not sendable yet
+  std::deque<Event> overflow_;       // events that did not fit the queue
+
+  TimePoint deadline_ = TimePoint::max();
+  bool busy_ = false;
+};
+
+}  // namespace mqtt::runtime

@@ -1,0 +1,227 @@
+// Incoming (owning copy of a received packet) and the one-line Event format.
+#include <cstdint>
+#include <ostream>
+#include <sstream>
+#include <type_traits>
+
+#include "mqtt/event.h"
+
+namespace mqtt {
+
+namespace {
+
+// Moves every view of a decoded packet from one buffer to a copy of it.
+struct Rebase {
+  uintptr_t old_begin;
+  uintptr_t old_end;
+  const uint8_t* new_begin;
+
+  template <class P>
+  bool inside(const P* p, size_t n) const {
+    const auto q = reinterpret_cast<uintptr_t>(p);
+    return p != nullptr && q >= old_begin && q + n <= old_end;
+  }
+  void sv(std::string_view& s) const {
+    if (inside(s.data(), s.size())) {
+      s = std::string_view(reinterpret_cast<const char*>(new_begin) +
+                               (reinterpret_cast<uintptr_t>(s.data()) - old_begin),
+                           s.size());
+    }
+  }
+  void bytes(codec::Bytes& b) const {
+    if (inside(b.data(), b.size())) {
+      b = codec::Bytes(new_begin + (reinterpret_cast<uintptr_t>(b.data()) - old_begin), b.size());
+    }
+  }
+  template <class T>
+  void opt_sv(std::optional<T>& o) const {
+    if (o) sv(*o);
+  }
+  void opt_bytes(std::optional<codec::Bytes>& o) const {
+    if (o) bytes(*o);
+  }
+  void props(codec::Properties& p) const {
+    opt_sv(p.content_type);
+    opt_sv(p.response_topic);
+    opt_bytes(p.correlation_data);
+    opt_sv(p.assigned_client_identifier);
+    opt_sv(p.authentication_method);
+    opt_bytes(p.authentication_data);
+    opt_sv(p.response_information);
+    opt_sv(p.server_reference);
+    opt_sv(p.reason_string);
+    for (auto& u : p.user_properties) {
+      sv(u.key);
+      sv(u.value);
+    }
+  }
+  void packet(codec::Packet& pk) const {
+    std::visit(
+        [&](auto& p) {
+          using T = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<T, codec::Connect>) {
+            sv(p.client_id);
+            if (p.will) {
+              sv(p.will->topic);
+              bytes(p.will->payload);
+              props(p.will->properties);
+            }
+            opt_sv(p.username);
+            opt_bytes(p.password);
+            props(p.properties);
+          } else if constexpr (std::is_same_v<T, codec::Publish>) {
+            sv(p.topic);
+            bytes(p.payload);
+            props(p.properties);
+          } else if constexpr (std::is_same_v<T, codec::Subscribe>) {
+            for (auto& s : p.subscriptions) sv(s.filter);
+            props(p.properties);
+          } else if constexpr (std::is_same_v<T, codec::Unsubscribe>) {
+            for (auto& f : p.filters) sv(f);
+            props(p.properties);
+          } else if constexpr (std::is_same_v<T, codec::PingReq> ||
+                               std::is_same_v<T, codec::PingResp>) {
+          } else {
+            props(p.properties);
+          }
+        },
+        pk);
+  }
+};
+
+void rebase(codec::Packet& p, const uint8_t* old_data, size_t n, const uint8_t* new_data) {
+  const auto b = reinterpret_cast<uintptr_t>(old_data);
+  Rebase{b, b + n, new_data}.packet(p);
+}
+
+const char* boolstr(bool b) { return b ? "true" : "false"; }
+
+const char* outgoing_name(Outgoing::Type t) {
+  switch (t) {
+    case Outgoing::Type::Connect: return "Connect";
+    case Outgoing::Type::Publish: return "Publish";
+    case Outgoing::Type::Subscribe: return "Subscribe";
+    case Outgoing::Type::Unsubscribe: return "Unsubscribe";
+    case Outgoing::Type::PubAck: return "PubAck";
+    case Outgoing::Type::PubRec: return "PubRec";
+    case Outgoing::Type::PubRel: return "PubRel";
+    case Outgoing::Type::PubComp: return "PubComp";
+    case Outgoing::Type::PingReq: return "PingReq";
+    case Outgoing::Type::Disconnect: return "Disconnect";
+    case Outgoing::Type::Auth: return "Auth";
+  }
+  return "Unknown";
+}
+
+void print_codes(std::ostream& os, const std::vector<ReasonCode>& codes) {
+  os << '[';
+  for (size_t i = 0; i < codes.size(); ++i) {
+    if (i) os << ", ";
+    os << to_string(codes[i]);
+  }
+  os << ']';
+}
+
+void print_packet(std::ostream& os, const codec::Packet& pk) {
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, codec::Publish>) {
+          os << "Publish { topic: \"" << p.topic << "\", qos: " << static_cast<int>(p.qos)
+             << ", pkid: " << p.packet_id << ", retain: " << boolstr(p.retain)
+             << ", dup: " << boolstr(p.dup) << ", payload: " << p.payload.size() << " bytes }";
+        } else if constexpr (std::is_same_v<T, codec::ConnAck>) {
+          os << "ConnAck { session_present: " << boolstr(p.session_present)
+             << ", code: " << to_string(p.reason_code) << " }";
+        } else if constexpr (std::is_same_v<T, codec::PubAck> || std::is_same_v<T, codec::PubRec> ||
+                             std::is_same_v<T, codec::PubRel> ||
+                             std::is_same_v<T, codec::PubComp>) {
+          os << (std::is_same_v<T, codec::PubAck>   ? "PubAck"
+                 : std::is_same_v<T, codec::PubRec> ? "PubRec"
+                 : std::is_same_v<T, codec::PubRel> ? "PubRel"
+                                                    : "PubComp")
+             << " { pkid: " << p.packet_id << ", code: " << to_string(p.reason_code) << " }";
+        } else if constexpr (std::is_same_v<T, codec::SubAck>) {
+          os << "SubAck { pkid: " << p.packet_id << ", return_codes: ";
+          print_codes(os, p.reason_codes);
+          os << " }";
+        } else if constexpr (std::is_same_v<T, codec::UnsubAck>) {
+          os << "UnsubAck { pkid: " << p.packet_id;
+          if (!p.reason_codes.empty()) {
+            os << ", reasons: ";
+            print_codes(os, p.reason_codes);
+          }
+          os << " }";
+        } else if constexpr (std::is_same_v<T, codec::PingResp>) {
+          os << "PingResp";
+        } else if constexpr (std::is_same_v<T, codec::PingReq>) {
+          os << "PingReq";
+        } else if constexpr (std::is_same_v<T, codec::Disconnect>) {
+          os << "Disconnect { reason: " << to_string(p.reason_code) << " }";
+        } else if constexpr (std::is_same_v<T, codec::Auth>) {
+          os << "Auth { reason: " << to_string(p.reason_code) << " }";
+        } else if constexpr (std::is_same_v<T, codec::Subscribe>) {
+          os << "Subscribe { pkid: " << p.packet_id << ", filters: " << p.subscriptions.size()
+             << " }";
+        } else if constexpr (std::is_same_v<T, codec::Unsubscribe>) {
+          os << "Unsubscribe { pkid: " << p.packet_id << ", filters: " << p.filters.size() << " }";
+        } else {
+          os << "Connect { client_id: \"" << p.client_id << "\" }";
+        }
+      },
+      pk);
+}
+
+}  // namespace
+
+Incoming::Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v)
+    : bytes_(raw.begin(), raw.end()), packet_(decoded), version_(v) {
+  rebase(packet_, raw.data(), raw.size(), bytes_.data());
+}
+
+Incoming::Incoming(const Incoming& o) : bytes_(o.bytes_), packet_(o.packet_), version_(o.version_) {
+  rebase(packet_, o.bytes_.data(), o.bytes_.size(), bytes_.data());
+}
+
+Incoming& Incoming::operator=(const Incoming& o) {
+  if (this != &o) {
+    bytes_ = o.bytes_;
+    packet_ = o.packet_;
+    version_ = o.version_;
+    rebase(packet_, o.bytes_.data(), o.bytes_.size(), bytes_.data());
+  }
+  return *this;
+}
+
+std::ostream& operator<<(std::ostream& os, const Event& e) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Incoming>) {
+          os << "Incoming(";
+          print_packet(os, v.packet());
+          os << ')';
+        } else if constexpr (std::is_same_v<T, Outgoing>) {
+          os << "Outgoing(" << outgoing_name(v.type);
+          if (v.packet_id != 0 || v.dup) {
+            os << " { pkid: " << v.packet_id << ", dup: " << boolstr(v.dup) << " }";
+          }
+          os << ')';
+        } else if constexpr (std::is_same_v<T, SessionReset>) {
+          os << "SessionReset { dropped_publishes: " << v.dropped_publishes
+             << ", dropped_pubrels: " << v.dropped_pubrels << " }";
+        } else {
+          os << "Error(" << describe(v) << (v.terminal ? ", terminal" : "") << ')';
+        }
+      },
+      e.variant());
+  return os;
+}
+
+std::string to_string(const Event& e) {
+  std::ostringstream os;
+  os << e;
+  return os.str();
+}
+
+}  // namespace mqtt

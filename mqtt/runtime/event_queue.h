@@ -1,0 +1,145 @@
+// The bounded single-producer single-consumer event queue (reactor ->
+// consumer), with an eventfd that is readable while events wait.
+//
+// BlockingReaderWriterCircularBuffer(n) holds exactly n. Our own seq_cst
+// `count_` drives the eventfd (written when the queue turns non-empty, read
+// when it turns empty, then re-checked) and the reactor's wake-up: when the
+// reactor waits for the consumer (queue full, or an error event to be taken)
+// it sets `want_progress`, and the consumer wakes it after its next take.
+// The eventfd is only maintained once someone asked for it (fd()), so a
+// consumer that just blocks in pop() costs no eventfd system calls.
+#pragma once
+
+#include <readerwriterqueue/readerwritercircularbuffer.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "mqtt/options.h"
+#include "mqtt/runtime/waker.h"
+
+namespace mqtt::runtime {
+
+template <class T>
+class EventQueue {
+ public:
+  EventQueue(size_t capacity, std::shared_ptr<Waker> waker)
+      : capacity_(capacity == 0 ? 1 : capacity),
+        buf_(capacity_),
+        efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        waker_(std::move(waker)) {}
+  ~EventQueue() {
+    if (efd_ >= 0) ::close(efd_);
+  }
+  EventQueue(const EventQueue&) = delete;
+  EventQueue& operator=(const EventQueue&) = delete;
+
+  size_t capacity() const { return capacity_; }
+  size_t size() const {
+    const int64_t n = count_.load(std::memory_order_seq_cst);
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  bool full() const { return size() >= capacity_; }
+  // Events pushed / taken so far.
+  uint64_t pushed() const { return pushed_; }
+  uint64_t taken() const { return taken_.load(std::memory_order_seq_cst); }
+
+  // --- producer (reactor) ---
+  // false when full (`item` untouched).
+  bool try_push(T& item) {
+    if (!buf_.try_enqueue(std::move(item))) return false;
+    ++pushed_;
+    if (count_.fetch_add(1, std::memory_order_seq_cst) == 0 &&
+        fd_enabled_.load(std::memory_order_seq_cst)) {
+      signal_fd();
+    }
+    return true;
+  }
+  // Ask to be woken (through the Waker) after the consumer's next take.
+  void want_progress() { want_progress_.store(true, std::memory_order_seq_cst); }
+
+  // --- consumer ---
+  bool try_pop(T& out) {
+    if (!buf_.try_dequeue(out)) {
+      if (fd_enabled_.load(std::memory_order_relaxed)) clear_fd_if_empty();
+      return false;
+    }
+    after_pop();
+    return true;
+  }
+  void pop(T& out, WaitStrategy wait, std::chrono::microseconds spin_for) {
+    if (wait != WaitStrategy::Block) {
+      auto until = std::chrono::steady_clock::now() + spin_for;
+      for (uint32_t i = 0;; ++i) {
+        if (buf_.try_dequeue(out)) {
+          after_pop();
+          return;
+        }
+        if (wait == WaitStrategy::SpinThenBlock && (i & 63) == 63 &&
+            std::chrono::steady_clock::now() >= until) {
+          break;
+        }
+      }
+    }
+    buf_.wait_dequeue(out);
+    after_pop();
+  }
+  bool pop_for(T& out, std::chrono::nanoseconds timeout) {
+    if (timeout <= std::chrono::nanoseconds::zero()) return try_pop(out);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+    if (us == 0) us = 1;
+    if (!buf_.wait_dequeue_timed(out, static_cast<std::int64_t>(us))) return false;
+    after_pop();
+    return true;
+  }
+  // The readiness descriptor; enables its upkeep.
+  int fd() {
+    if (!fd_enabled_.exchange(true, std::memory_order_seq_cst)) {
+      if (count_.load(std::memory_order_seq_cst) > 0) signal_fd();
+    }
+    return efd_;
+  }
+
+ private:
+  void after_pop() {
+    taken_.fetch_add(1, std::memory_order_seq_cst);
+    if (count_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        fd_enabled_.load(std::memory_order_seq_cst)) {
+      clear_fd_if_empty();
+    }
+    if (want_progress_.load(std::memory_order_seq_cst) &&
+        want_progress_.exchange(false, std::memory_order_seq_cst) && waker_) {
+      waker_->wake();
+    }
+  }
+  void clear_fd_if_empty() {
+    uint64_t v;
+    ssize_t n = ::read(efd_, &v, sizeof v);
+    (void)n;
+    // The reactor may have pushed between our decrement and the read, and
+    // its write may have been swallowed by the read: re-arm.
+    if (count_.load(std::memory_order_seq_cst) > 0) signal_fd();
+  }
+  void signal_fd() {
+    uint64_t one = 1;
+    ssize_t n = ::write(efd_, &one, sizeof one);
+    (void)n;
+  }
+
+  size_t capacity_;
+  moodycamel::BlockingReaderWriterCircularBuffer<T> buf_;
+  int efd_;
+  std::shared_ptr<Waker> waker_;
+  // Signed: a take may run before the push that made it possible is counted.
+  std::atomic<int64_t> count_{0};
+  std::atomic<uint64_t> taken_{0};
+  uint64_t pushed_ = 0;  // reactor only
+  std::atomic<bool> fd_enabled_{false};
+  std::atomic<bool> want_progress_{false};
+};
+
+}  // namespace mqtt::runtime

@@ -1,0 +1,143 @@
+// A bounded multi-producer request lane (user threads -> reactor).
+//
+// moodycamel::ConcurrentQueue is not bounded by its constructor argument, so
+// the bound is ours: a semaphore holds one permit per free slot. Producers
+// take a permit (try_push fails at once without one; push waits for one),
+// enqueue (the queue may allocate a block the first time a thread uses it;
+// blocks are recycled afterwards), then bump the seq_cst `count_` and wake
+// the reactor if it may be asleep. The consumer gives the permit back after
+// dequeuing. Order is kept per producing thread (moodycamel's guarantee).
+//
+// close() makes later pushes fail with Closed and wakes blocked producers. A
+// producer that enqueued concurrently with close() drains the lane itself so
+// that no request is stranded: every request left in a closed lane is handed
+// to the `abandon` function (which fails its token).
+#pragma once
+
+#include <concurrentqueue/concurrentqueue.h>
+#include <concurrentqueue/lightweightsemaphore.h>
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "mqtt/runtime/waker.h"
+
+namespace mqtt::runtime {
+
+enum class PushResult : uint8_t { Ok, Full, Closed };
+
+template <class T>
+class Lane {
+ public:
+  using Abandon = std::function<void(T&)>;
+
+  Lane(size_t capacity, std::shared_ptr<Waker> waker, Abandon abandon = {})
+      : capacity_(capacity == 0 ? 1 : capacity),
+        queue_(capacity_),
+        free_(static_cast<ssize_t>(capacity_), /*maxSpins=*/1000),
+        waker_(std::move(waker)),
+        abandon_(std::move(abandon)) {}
+
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+
+  ~Lane() { drain(); }
+
+  // Never blocks. On Full/Closed `item` is left untouched.
+  PushResult try_push(T& item) {
+    if (closed_.load(std::memory_order_acquire)) return PushResult::Closed;
+    if (!free_.tryWait()) {
+      return closed_.load(std::memory_order_acquire) ? PushResult::Closed : PushResult::Full;
+    }
+    return admitted(item);
+  }
+
+  // Waits while the lane is full. On Closed `item` may have been consumed
+  // (its token failed) if the lane closed during the call.
+  PushResult push(T& item) {
+    for (;;) {
+      if (closed_.load(std::memory_order_acquire)) return PushResult::Closed;
+      if (free_.wait()) break;
+    }
+    return admitted(item);
+  }
+
+  // Consumer side (normally the reactor only). false when empty or when an
+  // enqueue is still in flight.
+  bool try_pop(T& out) {
+    if (count_.load(std::memory_order_relaxed) <= 0) return false;
+    if (!queue_.try_dequeue(out)) return false;
+    count_.fetch_sub(1, std::memory_order_seq_cst);
+    free_.signal(1);
+    return true;
+  }
+
+  // Requests queued and not yet taken (seq_cst: the sleep/wake handshake).
+  size_t size() const {
+    const int64_t n = count_.load(std::memory_order_seq_cst);
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  size_t capacity() const { return capacity_; }
+
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+  // Refuses further requests, wakes blocked producers and abandons what is
+  // queued.
+  void close() {
+    closed_.store(true, std::memory_order_seq_cst);
+    // Enough permits for every thread that could be waiting.
+    free_.signal(static_cast<ssize_t>(1) << 30);
+    drain();
+  }
+
+ private:
+  PushResult admitted(T& item) {
+    if (closed_.load(std::memory_order_acquire)) {
+      free_.signal(1);
+      return PushResult::Closed;
+    }
+    if (!queue_.enqueue(std::move(item))) {  // out of memory only
+      free_.signal(1);
+      return PushResult::Full;
+    }
+    count_.fetch_add(1, std::memory_order_seq_cst);
+    if (closed_.load(std::memory_order_seq_cst)) {
+      // close() may have drained before our item was counted: drain again
+      // so nothing stays behind with a token that never completes.
+      drain();
+      return PushResult::Closed;
+    }
+    if (waker_) waker_->wake();
+    return PushResult::Ok;
+  }
+
+  void drain() {
+    T item;
+    int idle = 0;
+    while (count_.load(std::memory_order_seq_cst) > 0 && idle < 1000) {
+      if (queue_.try_dequeue(item)) {
+        count_.fetch_sub(1, std::memory_order_seq_cst);
+        if (abandon_) abandon_(item);
+        item = T{};
+        idle = 0;
+      } else {
+        ++idle;  // another thread is dequeuing it, or an enqueue is in flight
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  size_t capacity_;
+  moodycamel::ConcurrentQueue<T> queue_;
+  moodycamel::LightweightSemaphore free_;
+  // Signed: a take may run before the push that made it possible is counted.
+  std::atomic<int64_t> count_{0};
+  std::atomic<bool> closed_{false};
+  std::shared_ptr<Waker> waker_;
+  Abandon abandon_;
+};
+
+}  // namespace mqtt::runtime
