@@ -51,6 +51,17 @@ class Watchdog {
   std::thread thread_;
 };
 
+// Polls `pred` every 5 ms for at most `timeout`. True once it holds.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (int i = 0; i < 1'000'000; ++i) {
+    if (pred()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred();
+}
+
 // Joins a thread when leaving the scope, also when an assertion throws
 // (std::thread would terminate the process instead).
 class JoinGuard {
