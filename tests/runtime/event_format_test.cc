@@ -1,0 +1,51 @@
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "mqtt/event.h"
+
+using namespace mqtt;
+
+TEST_CASE("Incoming owns its bytes: views survive copies and moves of the source") {
+  std::vector<uint8_t> buf = {0x32, 0x0a, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x05, 'h', 'e', 'y'};
+  codec::Publish p;
+  p.qos = QoS::AtLeastOnce;
+  p.packet_id = 5;
+  p.topic = std::string_view(reinterpret_cast<const char*>(buf.data() + 4), 3);
+  p.payload = codec::Bytes(buf.data() + 9, 3);
+  Incoming in(buf, codec::Packet(p), ProtocolVersion::V311);
+  std::fill(buf.begin(), buf.end(), 0);  // the source goes away
+  REQUIRE(in.publish());
+  CHECK(in.publish()->topic == "a/b");
+  CHECK(codec::as_string(in.publish()->payload) == "hey");
+  CHECK(in.raw().size() == 12);
+  Incoming copy = in;
+  Incoming moved = std::move(in);
+  CHECK(copy.publish()->topic == "a/b");
+  CHECK(moved.publish()->topic == "a/b");
+  CHECK(copy.publish()->topic.data() != moved.publish()->topic.data());
+  Event e(std::move(copy));
+  CHECK(to_string(e) ==
+        "Incoming(Publish { topic: \"a/b\", qos: 1, pkid: 5, retain: false, dup: false, payload: "
+        "3 bytes })");
+}
+
+TEST_CASE("Event one-line forms") {
+  CHECK(to_string(Event(Outgoing{Outgoing::Type::Publish, 3, false})) ==
+        "Outgoing(Publish { pkid: 3, dup: false })");
+  CHECK(to_string(Event(Outgoing{Outgoing::Type::PingReq, 0, false})) == "Outgoing(PingReq)");
+  CHECK(to_string(Event(SessionReset{2, 1})) ==
+        "SessionReset { dropped_publishes: 2, dropped_pubrels: 1 }");
+  ConnectionError err;
+  err.code = ConnectionErrorCode::Disconnected;
+  err.terminal = true;
+  const std::string s = to_string(Event(err));
+  CHECK(s.rfind("Error(", 0) == 0);
+  CHECK(s.find("terminal") != std::string::npos);
+  std::vector<uint8_t> raw = {0x20, 0x02, 0x01, 0x00};
+  codec::ConnAck ack;
+  ack.session_present = true;
+  CHECK(to_string(Event(Incoming(raw, codec::Packet(ack), ProtocolVersion::V311))) ==
+        "Incoming(ConnAck { session_present: true, code: " +
+            std::string(to_string(ReasonCode::Success)) + " })");
+}

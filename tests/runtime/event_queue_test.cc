@@ -1,0 +1,124 @@
+#include <poll.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "mqtt/runtime/event_queue.h"
+
+using mqtt::WaitStrategy;
+using mqtt::runtime::EventQueue;
+using mqtt::runtime::Waker;
+using namespace std::chrono_literals;
+
+namespace {
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+}  // namespace
+
+TEST_CASE("event queue: holds exactly its capacity") {
+  EventQueue<std::string> q(3, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    std::string s = "e" + std::to_string(i);
+    REQUIRE(q.try_push(s));
+  }
+  CHECK(q.full());
+  std::string s = "x";
+  CHECK_FALSE(q.try_push(s));
+  CHECK(s == "x");
+  std::string out;
+  REQUIRE(q.try_pop(out));
+  CHECK(out == "e0");
+  CHECK(q.taken() == 1);
+  CHECK_FALSE(q.full());
+}
+
+TEST_CASE("event queue: the eventfd is readable exactly while events wait") {
+  EventQueue<int> q(8, nullptr);
+  const int fd = q.fd();
+  CHECK_FALSE(readable(fd));
+  int v = 1;
+  REQUIRE(q.try_push(v));
+  CHECK(readable(fd));
+  v = 2;
+  REQUIRE(q.try_push(v));
+  int out;
+  REQUIRE(q.try_pop(out));
+  CHECK(readable(fd));
+  REQUIRE(q.try_pop(out));
+  CHECK_FALSE(readable(fd));
+  CHECK_FALSE(q.try_pop(out));
+  CHECK_FALSE(readable(fd));
+}
+
+TEST_CASE("event queue: fd enabled after events were queued is readable at once") {
+  EventQueue<int> q(8, nullptr);
+  int v = 1;
+  REQUIRE(q.try_push(v));
+  CHECK(readable(q.fd()));
+}
+
+TEST_CASE("event queue: blocking pop with each wait strategy, and pop_for timeout") {
+  for (WaitStrategy w : {WaitStrategy::Block, WaitStrategy::SpinThenBlock, WaitStrategy::Spin}) {
+    EventQueue<int> q(4, nullptr);
+    std::thread producer([&] {
+      std::this_thread::sleep_for(20ms);
+      int v = 7;
+      REQUIRE(q.try_push(v));
+    });
+    int out = 0;
+    q.pop(out, w, 100us);
+    CHECK(out == 7);
+    producer.join();
+  }
+  EventQueue<int> q(4, nullptr);
+  int out = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(q.pop_for(out, 30ms));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 25ms);
+}
+
+TEST_CASE("event queue: a consumer take wakes a producer that asked for progress") {
+  auto waker = std::make_shared<Waker>();
+  EventQueue<int> q(1, waker);
+  int v = 1;
+  REQUIRE(q.try_push(v));
+  waker->set_sleeping(true);
+  q.want_progress();
+  int out;
+  REQUIRE(q.try_pop(out));
+  CHECK(waker->wakes() == 1);
+  CHECK(readable(waker->fd()));
+  // No progress wanted: no wake.
+  REQUIRE(q.try_push(v));
+  waker->set_sleeping(true);
+  REQUIRE(q.try_pop(out));
+  CHECK(waker->wakes() == 1);
+}
+
+TEST_CASE("event queue: SPSC stress with the fd enabled keeps order and readiness") {
+  EventQueue<int> q(16, nullptr);
+  const int fd = q.fd();
+  constexpr int kN = 20000;
+  std::thread producer([&] {
+    for (int i = 0; i < kN; ++i) {
+      int v = i;
+      while (!q.try_push(v)) std::this_thread::yield();
+    }
+  });
+  for (int i = 0; i < kN; ++i) {
+    int out;
+    if (i % 3 == 0) {
+      q.pop(out, WaitStrategy::Block, 0us);
+    } else {
+      while (!q.try_pop(out)) {
+      }
+    }
+    REQUIRE(out == i);
+  }
+  producer.join();
+  CHECK_FALSE(readable(fd));
+}
