@@ -327,7 +327,7 @@ DecodeResult decode_fixed_header(std::span<const uint8_t> in, const DecodeOption
   const uint8_t b0 = in[0];
   const uint8_t type = b0 >> 4;
   const uint8_t flags = b0 & 0x0F;
-  if (type == 0 || (type == 15 && opts.version == ProtocolVersion::V311))
+  if (type == 0 || (type == 15 && opts.version != ProtocolVersion::V5))
     return error_result(CodecError::InvalidPacketType, 0);
   switch (static_cast<PacketType>(type)) {
     case PacketType::Publish:
@@ -372,7 +372,10 @@ DecodeResult decode(std::span<const uint8_t> in, const DecodeOptions& opts, Pack
   const size_t size = h.packet_size();
   if (in.size() < size) return DecodeResult{};  // NeedMore
   Reader r{in.data(), h.header_size, size, 0};
-  if (auto e = decode_body(r, h, opts.version, out); e != kOk) return error_result(e, r.err_off);
+  // Anything but MQTT 5 is treated as 3.1.1 (CONNECT announces its own version).
+  const ProtocolVersion v =
+      opts.version == ProtocolVersion::V5 ? ProtocolVersion::V5 : ProtocolVersion::V311;
+  if (auto e = decode_body(r, h, v, out); e != kOk) return error_result(e, r.err_off);
   if (r.pos != size) return error_result(CodecError::TrailingBytes, r.pos);
   DecodeResult res;
   res.status = DecodeStatus::Ok;

@@ -395,6 +395,8 @@ void write_body(const Auth& p, ProtocolVersion, const Plan& pl, Writer& w) {
 
 template <class T>
 inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v) {
+  if (v != ProtocolVersion::V311 && v != ProtocolVersion::V5)
+    return unexpected(CodecError::UnsupportedProtocolVersion);
   Plan pl;
   if (auto e = plan(p, v, pl); e != kOk) return unexpected(e);
   if (pl.remaining > kMaxRemainingLength) return unexpected(CodecError::PacketTooLarge);
@@ -405,6 +407,8 @@ inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v) {
 template <class T>
 inline Result<size_t, CodecError> encode_one(const T& p, ProtocolVersion v,
                                              std::span<uint8_t> out) {
+  if (v != ProtocolVersion::V311 && v != ProtocolVersion::V5)
+    return unexpected(CodecError::UnsupportedProtocolVersion);
   Plan pl;
   if (auto e = plan(p, v, pl); e != kOk) return unexpected(e);
   if (pl.remaining > kMaxRemainingLength) return unexpected(CodecError::PacketTooLarge);
