@@ -193,12 +193,15 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
       ++token_results[!done ? "pending" : done->ok() ? "ok" : std::string(mqtt::to_string(done->error))];
     }
   }
-  bool all_arrived = subpump.wait_until([&](const Pump::Stats&) {
+  bool all_arrived = subpump.wait_for([&] {
     std::lock_guard<std::mutex> lock(counts.mu);
     return counts.distinct() >= 2 * kMessages;
   }, 60s);
   std::this_thread::sleep_for(1s);  // late duplicates
 
+  // Pump state first: never take a pump's lock while holding counts.mu.
+  const std::string publog = pubpump.log_text(), sublog = subpump.log_text();
+  const Pump::Stats ps = pubpump.stats(), ss = subpump.stats();
   std::lock_guard<std::mutex> lock(counts.mu);
   int q1_missing = 0, q1_dups = 0, q2_missing = 0, q2_dups = 0;
   // Duplicates that the broker caused: it sent the PUBLISH again (new flow)
@@ -244,8 +247,8 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
                 "'>' = sent by the subscriber):\n%s", q2_dup_list.c_str());
   INFO("publisher: " << pub_dup_publishes << " PUBLISH resent with DUP, " << pub_pubrels
                      << " PUBREL sent");
-  INFO("publisher events:\n" << pubpump.log_text());
-  INFO("subscriber events:\n" << subpump.log_text());
+  INFO("publisher events:\n" << publog);
+  INFO("subscriber events:\n" << sublog);
   INFO("tokens: " << tokens_text);
   CHECK(issued_at_stop < kMessages);  // the stop really was mid-stream
   CHECK(reconnected);
@@ -267,8 +270,6 @@ TEST_CASE("broker restart mid-stream: persistent sessions keep QoS 1 and QoS 2 m
             "instead of PUBREL): duplicates not caused by the client");
   CHECK(counts.unexpected == 0);
   // The broker resumed both sessions.
-  auto ps = pubpump.stats();
-  auto ss = subpump.stats();
   REQUIRE(ps.session_present.size() >= 2);
   REQUIRE(ss.session_present.size() >= 2);
   CHECK(ps.session_present[1]);

@@ -124,7 +124,7 @@ TEST_CASE("100k QoS 1 messages from 4 threads arrive exactly once and in order",
   for (auto& th : threads) th.join();  // publish() blocks at most until the watchdog
   double publish_ms = ms_since(start);
 
-  bool all = subpump.wait_until([&](const Pump::Stats&) {
+  bool all = subpump.wait_for([&] {
     std::lock_guard<std::mutex> lock(checker.mu);
     return checker.received >= kTotal;
   }, std::chrono::duration_cast<std::chrono::milliseconds>(deadline_s - (Clock::now() - start)));
@@ -132,6 +132,9 @@ TEST_CASE("100k QoS 1 messages from 4 threads arrive exactly once and in order",
   // A short quiet period to catch duplicates that come late.
   std::this_thread::sleep_for(300ms);
 
+  // Pump state first: never take a pump's lock while holding checker.mu.
+  const std::string publog = pubpump.log_text(), sublog = subpump.log_text();
+  const Pump::Stats pubstats = pubpump.stats(), substats = subpump.stats();
   std::lock_guard<std::mutex> lock(checker.mu);
   std::printf("[throughput] %u QoS 1 messages from %u threads: publish calls done in %.0f ms, "
               "all received in %.0f ms (%.0f msg/s end to end); received=%llu dup/reordered=%llu "
@@ -144,8 +147,8 @@ TEST_CASE("100k QoS 1 messages from 4 threads arrive exactly once and in order",
   std::string problems;
   for (const auto& p : checker.first_problems) problems += p + "\n";
   INFO("first ordering problems:\n" << problems);
-  INFO("publisher events:\n" << pubpump.log_text());
-  INFO("subscriber events:\n" << subpump.log_text());
+  INFO("publisher events:\n" << publog);
+  INFO("subscriber events:\n" << sublog);
   CHECK(publish_errors == 0);
   CHECK(all);
   CHECK(checker.received == kTotal);
@@ -154,8 +157,8 @@ TEST_CASE("100k QoS 1 messages from 4 threads arrive exactly once and in order",
   CHECK(checker.malformed == 0);
   CHECK(checker.wrong_topic == 0);
   for (uint32_t t = 0; t < kThreads; ++t) CHECK(checker.next_seq[t] == kPerThread);
-  CHECK(pubpump.stats().errors.empty());
-  CHECK(subpump.stats().errors.empty());
-  CHECK(pubpump.stats().connacks == 1);
+  CHECK(pubstats.errors.empty());
+  CHECK(substats.errors.empty());
+  CHECK(pubstats.connacks == 1);
   CHECK(pub->snapshot().inflight_publishes == 0);
 }

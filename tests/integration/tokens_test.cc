@@ -72,7 +72,7 @@ TEST_CASE("publish tokens complete on write, PUBACK and PUBCOMP", "[integration]
     CHECK(done->reason_codes ==
           std::vector<ReasonCode>{version == mqtt::ProtocolVersion::V5 ? ReasonCode::NoMatchingSubscribers
                                                                        : ReasonCode::Success});
-    CHECK(pump.wait_until([&](const Pump::Stats&) {
+    CHECK(pump.wait_for([&] {
       std::lock_guard<std::mutex> lock(mu);
       return !acks.empty();
     }, 2s));
@@ -91,7 +91,7 @@ TEST_CASE("publish tokens complete on write, PUBACK and PUBCOMP", "[integration]
     CHECK(done->ok());
     CHECK(done->reason_codes == std::vector<ReasonCode>{ReasonCode::Success});
     // The PUBCOMP has been received by the time the token completed.
-    CHECK(pump.wait_until([&](const Pump::Stats&) {
+    CHECK(pump.wait_for([&] {
       std::lock_guard<std::mutex> lock(mu);
       return acks.size() == 2;
     }, 2s));

@@ -224,6 +224,17 @@ bool Pump::wait_until(const std::function<bool(const Stats&)>& pred,
   return pred(stats_);
 }
 
+bool Pump::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (int i = 0; i < 10'000'000; ++i) {
+    if (pred()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_until(lock, std::min(deadline, Clock::now() + 50ms));
+  }
+  return pred();
+}
+
 std::string Pump::log_text() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;

@@ -133,6 +133,10 @@ class Pump {
   // Waits at most `timeout` until pred(stats) holds (checked on every event
   // and every 50 ms). True when it did.
   bool wait_until(const std::function<bool(const Stats&)>& pred, std::chrono::milliseconds timeout);
+  // As wait_until, for a predicate over the test's own state: it runs
+  // WITHOUT the pump's lock held (so it may take the test's locks that the
+  // event handler takes too, with no lock-order inversion).
+  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
   std::string log_text() const;
 
  private:
