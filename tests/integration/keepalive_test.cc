@@ -52,8 +52,10 @@ TEST_CASE("black-holed connection is detected by the keepalive within its bound"
   JoinGuard guard(publisher);
 
   // A healthy link with a steady publisher does not time out (several
-  // keepalive periods, PINGREQ/PINGRESP in between).
-  std::this_thread::sleep_for(3s);
+  // keepalive periods, PINGREQ/PINGRESP in between). The stop then falls
+  // between two pings (not right after one), which is closer to the worst
+  // case of keep_alive + ping_timeout.
+  std::this_thread::sleep_for(3400ms);
   size_t errors_before = pump->stats().errors.size();
 
   auto t0 = Clock::now();
