@@ -83,6 +83,11 @@ session::SessionConfig Driver::session_config() const {
 // --- SessionObserver ---
 
 void Driver::on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) {
+  // Count the connection before its CONNACK becomes visible to the consumer.
+  if (const auto* ack = std::get_if<codec::ConnAck>(&packet);
+      ack && !is_failure(ack->reason_code)) {
+    mark_connected();
+  }
   emit(Event(Incoming(raw, packet, session_version_)));
 }
 
@@ -92,6 +97,15 @@ void Driver::on_outgoing(const Outgoing& out) {
 
 void Driver::on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) {
   emit(Event(SessionReset{dropped_publishes, dropped_pubrels}));
+}
+
+void Driver::mark_connected() {
+  if (phase_ != Phase::Handshake) return;
+  phase_ = Phase::Connected;
+  connected_since_ = now_;
+  if (ever_connected_) core_->reconnects.fetch_add(1, std::memory_order_relaxed);
+  ever_connected_ = true;
+  core_->state.store(Snapshot::State::Connected, std::memory_order_relaxed);
 }
 
 // --- events ---
@@ -112,6 +126,7 @@ void Driver::flush_overflow() {
 
 void Driver::poll(TimePoint now) {
   busy_ = false;
+  now_ = now;
   try {
     step(now);
   } catch (const std::exception& ex) {
@@ -386,13 +401,7 @@ bool Driver::feed_input(TimePoint now) {
     }
     if (*r == 0) break;
     rpos_ += *r;
-    if (phase_ == Phase::Handshake && session_->connected()) {
-      phase_ = Phase::Connected;
-      connected_since_ = now;
-      if (ever_connected_) core_->reconnects.fetch_add(1, std::memory_order_relaxed);
-      ever_connected_ = true;
-      core_->state.store(Snapshot::State::Connected, std::memory_order_relaxed);
-    }
+    if (session_->connected()) mark_connected();
   }
   if (rpos_ == rlen_) rpos_ = rlen_ = 0;
   update_pause(now);

@@ -63,6 +63,7 @@ class Driver final : public session::SessionObserver {
 
   void step(TimePoint now);
   void start_attempt(TimePoint now);
+  void mark_connected();
   void advance_connect(TimePoint now);
   void io(TimePoint now);
   bool read_input(TimePoint now);
@@ -122,6 +123,7 @@ class Driver final : public session::SessionObserver {
 
   TimePoint deadline_ = TimePoint::max();
   bool busy_ = false;
+  TimePoint now_{};  // time of the current poll()
 };
 
 }  // namespace mqtt::runtime

@@ -157,3 +157,24 @@ TEST_CASE("refused connection (unreachable port) reports Io errors and stops whe
   // The loop waits for the consumer: exactly one more attempt was made.
   CHECK(conn.snapshot().connection_attempts == 2);
 }
+
+TEST_CASE("shared reactor hosts two connections; destroying a Connection stops it promptly") {
+  Broker broker;
+  auto reactor = mqtt::Reactor::create({});
+  auto [c1, conn1] = mqtt::Client::create(opts(broker.port, "smoke-4a"), 8, reactor);
+  auto [c2, conn2] = mqtt::Client::create(opts(broker.port, "smoke-4b"), 8, reactor);
+  auto e1 = conn1.next_for(5s);
+  auto e2 = conn2.next_for(5s);
+  REQUIRE(e1);
+  REQUIRE(e2);
+  CHECK(e1->incoming());
+  CHECK(e2->incoming());
+  const auto t0 = std::chrono::steady_clock::now();
+  { auto gone = std::move(conn1); }
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  std::this_thread::sleep_for(100ms);
+  CHECK(c1.publish("a", mqtt::QoS::AtMostOnce, false, "b").error().code ==
+        mqtt::ClientError::Code::Closed);
+  CHECK(c2.publish("a", mqtt::QoS::AtMostOnce, false, "b").ok());
+  CHECK(conn2.snapshot().state == mqtt::Snapshot::State::Connected);
+}
