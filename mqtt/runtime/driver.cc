@@ -213,10 +213,10 @@ void Driver::apply_new_options() {
                     c.manual_acks == old_cfg.manual_acks &&
                     c.auto_resubscribe == old_cfg.auto_resubscribe &&
                     c.max_incoming_packet_size == old_cfg.max_incoming_packet_size;
-  if (same) return;
-  // The session takes its configuration at construction: a new one is made.
-  // Its state (in-flight QoS 1/2, held requests) does not carry over, so
-  // those requests fail with SessionReset.
+  if (same || session_->reconfigure(c)) return;
+  // A new protocol version or window needs a new session: its state
+  // (in-flight QoS 1/2, held requests) does not carry over, so those
+  // requests fail with SessionReset.
   session_->fail_all(RequestError::SessionReset,
                      "session options changed by update_options(): in-flight state dropped");
   session_ = std::make_unique<session::Session>(c, *this);

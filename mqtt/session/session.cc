@@ -792,6 +792,14 @@ Session::Session(SessionConfig config, SessionObserver& observer)
 
 Session::~Session() = default;
 
+bool Session::reconfigure(const SessionConfig& config) {
+  if (config.version != config_.version || config.max_inflight != config_.max_inflight) {
+    return false;
+  }
+  config_ = config;
+  return true;
+}
+
 void Session::begin_connection(const codec::Connect& connect, TimePoint now,
                                TimePoint connack_deadline) {
   Impl& m = *impl_;

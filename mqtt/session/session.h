@@ -138,6 +138,14 @@ class Session {
   // now fully written.
   void consume_output(size_t n);
 
+  // New settings for the same session (Client::update_options). Keeps every
+  // in-flight message, held request and subscription. Keep alive and the
+  // incoming size limit apply from the next begin_connection(); manual acks,
+  // auto-resubscribe and the ping timeout at once. Returns false, changing
+  // nothing, when the protocol version or max_inflight differ: those shape the
+  // stored packets and the packet id space, so they need a new Session.
+  bool reconfigure(const SessionConfig& config);
+
   // --- state for diagnostics and reconnects ---
   SessionStats stats() const;
   // The client identifier the broker assigned (MQTT 5), reused on reconnect.

@@ -134,3 +134,44 @@ TEST_CASE("held control requests go out after CONNACK in submission order") {
   CHECK(after[2]->as<codec::Subscribe>().subscriptions[0].filter == "three");
   CHECK_FALSE(after[3]->as<codec::Publish>().dup);
 }
+
+TEST_CASE("reconfigure keeps in-flight state; version or window changes are refused") {
+  Harness h;
+  h.connect();
+  auto t = h.pub("a/b", QoS::AtLeastOnce, "kept");
+  auto sent = h.take();
+  REQUIRE(sent.size() == 1);
+  const uint16_t id = sent[0]->as<codec::Publish>().packet_id;
+  h.s.connection_lost();
+
+  SessionConfig changed = h.cfg;
+  changed.keep_alive = 7s;
+  changed.manual_acks = true;
+  REQUIRE(h.s.reconfigure(changed));
+
+  SessionConfig other_version = changed;
+  other_version.version = ProtocolVersion::V5;
+  CHECK_FALSE(h.s.reconfigure(other_version));
+  SessionConfig other_window = changed;
+  other_window.max_inflight = 5;
+  CHECK_FALSE(h.s.reconfigure(other_window));
+
+  // The next CONNECT carries the new keep alive; the resumed session resends
+  // the message that was in flight, and its token completes on PUBACK.
+  h.s.begin_connection(h.connect_packet(), h.now, h.now + 10s);
+  auto c = h.take();
+  REQUIRE(c.size() == 1);
+  CHECK(c[0]->as<codec::Connect>().keep_alive == 7);
+  codec::ConnAck ack;
+  ack.session_present = true;
+  h.feed_ok(ack);
+  auto resent = h.take();
+  REQUIRE(resent.size() == 1);
+  CHECK(resent[0]->as<codec::Publish>().dup);
+  CHECK(resent[0]->as<codec::Publish>().packet_id == id);
+  codec::PubAck puback;
+  puback.packet_id = id;
+  h.feed_ok(puback);
+  REQUIRE(t->done());
+  CHECK(t->result().ok());
+}
