@@ -211,7 +211,7 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
           os << "SessionReset { dropped_publishes: " << v.dropped_publishes
              << ", dropped_pubrels: " << v.dropped_pubrels << " }";
         } else {
-          os << "Error(" << describe(v) << (v.terminal ? ", terminal" : "") << ')';
+          os << "Error(" << describe(v) << ')';  // describe() marks terminal ones
         }
       },
       e.variant());
