@@ -131,6 +131,10 @@ TEST_CASE("backpressure: blocking publish, QueueFull, reconnect after broker res
               succeeded, reset, other);
   CHECK(other == 0);
   CHECK(succeeded >= 1);  // the blocked publish at least
+  // The SessionReset event follows the CONNACK event and may reach the pump
+  // thread after the tokens have failed.
+  CHECK(pump.wait_until([](const Pump::Stats& s) { return !s.resets.empty(); }, 10s));
+  stats = pump.stats();
   REQUIRE(stats.resets.size() == 1);
   CHECK(static_cast<int>(stats.resets[0].dropped_publishes) == reset);
   CHECK(reset == 2);  // the in-flight window
