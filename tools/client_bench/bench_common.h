@@ -27,7 +27,13 @@ struct RunResult {
   uint32_t completed = 0;  // acks or messages received
   double seconds = 0;
   std::string error;
+  // C++ heap allocations per completed message during the timed part; < 0
+  // when not measured (C libraries allocate with malloc).
+  double allocations_per_message = -1;
 };
+
+// Process-wide count of operator new calls (alloc_counter.cc).
+uint64_t allocations();
 
 RunResult run_ours(const RunConfig& c);
 RunResult run_mosquitto(const RunConfig& c);

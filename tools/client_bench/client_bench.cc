@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   int failures = 0;
   for (auto scenario : scenarios) {
     std::vector<std::vector<double>> rates(std::size(kLibraries));
+    std::vector<std::vector<double>> allocs(std::size(kLibraries));
     for (int run = 0; run < runs; ++run) {
       for (size_t l = 0; l < std::size(kLibraries); ++l) {
         bench::RunConfig c = base;
@@ -85,14 +86,15 @@ int main(int argc, char** argv) {
           continue;
         }
         rates[l].push_back(r.completed / r.seconds);
+        if (r.allocations_per_message >= 0) allocs[l].push_back(r.allocations_per_message);
       }
     }
     const double ours = median(rates[0]);
     if (!json) {
       std::printf("\n%s: %u messages of %u B, median of %d runs\n", scenario_name(scenario),
                   base.messages, base.payload, runs);
-      std::printf("  %-14s %14s %14s %14s %10s\n", "library", "median msg/s", "min msg/s",
-                  "max msg/s", "vs ours");
+      std::printf("  %-14s %14s %14s %14s %10s %12s\n", "library", "median msg/s", "min msg/s",
+                  "max msg/s", "vs ours", "allocs/msg");
     }
     for (size_t l = 0; l < std::size(kLibraries); ++l) {
       const auto& v = rates[l];
@@ -100,15 +102,19 @@ int main(int argc, char** argv) {
       double lo = v.empty() ? 0 : *std::min_element(v.begin(), v.end());
       double hi = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
       double ratio = med > 0 ? ours / med : 0;
+      const double apm = allocs[l].empty() ? -1 : median(allocs[l]);
       if (json) {
         std::printf(
             "{\"scenario\":\"%s\",\"library\":\"%s\",\"messages\":%u,\"payload\":%u,\"runs_ok\":%zu,"
             "\"median_msgs_per_s\":%.0f,\"min_msgs_per_s\":%.0f,\"max_msgs_per_s\":%.0f,"
-            "\"ours_over_this\":%.3f}\n",
+            "\"ours_over_this\":%.3f,\"allocations_per_message\":%.2f}\n",
             scenario_name(scenario), kLibraries[l].name, base.messages, base.payload, v.size(), med, lo,
-            hi, ratio);
+            hi, ratio, apm);
       } else {
-        std::printf("  %-14s %14.0f %14.0f %14.0f %9.2fx\n", kLibraries[l].name, med, lo, hi, ratio);
+        char a[32] = "n/a";
+        if (apm >= 0) std::snprintf(a, sizeof a, "%.2f", apm);
+        std::printf("  %-14s %14.0f %14.0f %14.0f %9.2fx %12s\n", kLibraries[l].name, med, lo, hi, ratio,
+                    a);
       }
     }
   }

@@ -28,6 +28,7 @@ RunResult run_ours(const RunConfig& c) {
   const std::string payload(c.payload, 'p');
   const auto qos = echo ? mqtt::QoS::AtMostOnce : mqtt::QoS::AtLeastOnce;
   const auto t0 = Clock::now();
+  const uint64_t allocs0 = allocations();
   std::thread publisher([&, client = client]() mutable {
     for (uint32_t i = 0; i < c.messages; ++i) {
       if (!client.publish(c.topic, qos, false, payload)) break;
@@ -48,6 +49,8 @@ RunResult run_ours(const RunConfig& c) {
   }
   r.seconds = seconds_since(t0);
   publisher.join();
+  if (r.completed > 0)
+    r.allocations_per_message = static_cast<double>(allocations() - allocs0) / r.completed;
   r.ok = r.completed == c.messages;
   if (!r.ok && r.error.empty()) r.error = "timed out";
   (void)client.disconnect(std::chrono::seconds(1));
