@@ -650,6 +650,11 @@ bool Driver::has_external_work() const {
   if (core_->disconnect_deadline_ns.load(std::memory_order_seq_cst) != seen_disconnect_deadline_) {
     return true;
   }
+  // Waiting for the consumer: re-arm the one-shot wake-up request here, after
+  // the reactor announced it may sleep. An earlier take (say of the CONNACK
+  // before the awaited error) may have used up the request while we were not
+  // asleep yet; the take we wait for must still wake us.
+  if (paused_ || !overflow_.empty() || phase_ == Phase::ErrorWait) core_->events.want_progress();
   if ((paused_ || !overflow_.empty()) && !core_->events.full()) return true;
   if (phase_ == Phase::ErrorWait && core_->events.taken() >= error_event_seq_) return true;
   if (core_->control.size() > 0 && can_pull_control()) return true;

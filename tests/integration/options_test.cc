@@ -187,7 +187,7 @@ struct ExampleRun {
 
 // Runs an example binary against 127.0.0.1:port; killed (by pid) after 60 s.
 ExampleRun run_example(const std::string& name, uint16_t port) {
-  // A data dependency of options_examples_test (tests/integration/BUILD).
+  // A data dependency of examples_test (tests/integration/BUILD).
   const std::string bin = runfile("examples/" + name);
   INFO("example binary " << bin);
   REQUIRE(::access(bin.c_str(), X_OK) == 0);
@@ -485,7 +485,7 @@ TEST_CASE("event_fd with poll(2), try_next() and ended()", "[integration]") {
 }
 
 // Hidden ("[.examples]"): they need the example binaries in the runfiles, which
-// only options_examples_test has; it runs them with the argument "[examples]".
+// only examples_test has; it runs them with the argument "[examples]".
 TEST_CASE("example sync_pubsub runs against a broker", "[integration][.examples]") {
   Watchdog watchdog("sync_pubsub example", 120s);
   Broker broker;
