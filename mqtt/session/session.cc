@@ -66,6 +66,12 @@ void complete(const CompletionPtr& c, RequestError e, std::string message = {},
   c->complete(std::move(done));
 }
 
+// Success with one reason code; builds nothing for an untracked request (the
+// common case on the publish path, which must not allocate).
+void complete_ok(const CompletionPtr& c, ReasonCode code) {
+  if (c) complete(c, RequestError::None, {}, {code});
+}
+
 ConnectionError make_error(ConnectionErrorCode code, std::string message) {
   ConnectionError e;
   e.code = code;
@@ -331,7 +337,7 @@ struct Session::Impl {
           in_qos2_unacked.erase(r.packet_id);
           write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
         }
-        complete(r.completion, RequestError::None, {}, {ReasonCode::Success});
+        complete_ok(r.completion, ReasonCode::Success);
         return true;
       case Request::Kind::Subscribe:
       case Request::Kind::Unsubscribe: {
@@ -637,7 +643,7 @@ struct Session::Impl {
       complete(s->completion, RequestError::Rejected, "PUBACK: " + rc_text(a.reason_code, a.properties),
                {a.reason_code});
     } else {
-      complete(s->completion, RequestError::None, {}, {a.reason_code});
+      complete_ok(s->completion, a.reason_code);
     }
     publish_done(a.packet_id);
   }
@@ -684,7 +690,7 @@ struct Session::Impl {
       complete(s->completion, RequestError::Rejected,
                "PUBCOMP: " + rc_text(a.reason_code, a.properties), {a.reason_code});
     } else {
-      complete(s->completion, RequestError::None, {}, {a.reason_code});
+      complete_ok(s->completion, a.reason_code);
     }
     publish_done(a.packet_id);
   }
@@ -1066,7 +1072,7 @@ void Session::consume_output(size_t n) {
   m.out.consume(n);
   const uint64_t pos = m.out.consumed_position();
   while (!m.qos0_tokens.empty() && m.qos0_tokens.front().end <= pos) {
-    complete(m.qos0_tokens.front().completion, RequestError::None, {}, {ReasonCode::Success});
+    complete_ok(m.qos0_tokens.front().completion, ReasonCode::Success);
     m.qos0_tokens.pop();
   }
 }

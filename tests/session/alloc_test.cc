@@ -71,3 +71,45 @@ TEST_CASE("steady-state QoS 0 publish and receive do not allocate") {
   CHECK(h.obs.outgoing_count - out_before == kRounds);
   CHECK(h.s.connected());
 }
+
+TEST_CASE("steady-state untracked QoS 1 publish and its PUBACK do not allocate") {
+  if (!kCounting) {
+    WARN("allocation counting disabled under AddressSanitizer");
+    return;
+  }
+  Harness h;
+  h.connect();
+  constexpr int kRounds = 200;
+  std::vector<Request> reqs;
+  for (int i = 0; i < kRounds + 20; ++i) {
+    Request r = h.publish("out/topic", QoS::AtLeastOnce, "hello");
+    r.completion.reset();
+    reqs.push_back(std::move(r));
+  }
+  // The PUBACKs for ids 1..100 (the default window), encoded up front.
+  std::vector<std::vector<uint8_t>> acks;
+  for (uint16_t id = 1; id <= 100; ++id) {
+    codec::PubAck a;
+    a.packet_id = id;
+    acks.push_back(h.encode(a));
+  }
+  auto round = [&](int i) {
+    h.s.submit(std::move(reqs[static_cast<size_t>(i)]), h.now);
+    // Ids cycle through the window: the i-th publish takes id (i % 100) + 1.
+    const auto& ack = acks[static_cast<size_t>(i % 100)];
+    auto r = h.s.handle_input(ack, h.now);
+    h.s.consume_output(h.s.output().size());
+    return r.ok() && *r == ack.size();
+  };
+  for (int i = 0; i < 20; ++i) REQUIRE(round(i));
+  h.obs.record = false;
+  g_allocs = 0;
+  g_counting = true;
+  bool ok = true;
+  for (int i = 20; i < kRounds + 20 && ok; ++i) ok = round(i);
+  g_counting = false;
+  CHECK(ok);
+  CHECK(g_allocs.load() == 0);
+  CHECK(h.s.stats().inflight_publishes == 0);
+  CHECK(h.s.stats().unknown_acks == 0);
+}

@@ -3,7 +3,7 @@
 // on this shared machine hits all three alike. Reports the median of --runs.
 //
 //   client_bench --port P [--host H] [--messages N] [--payload B] [--runs R]
-//                [--scenario qos1_publish|qos0_echo|all] [--json]
+//                [--scenario qos1_publish|qos0_echo|all] [--library NAME] [--json]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +39,8 @@ double median(std::vector<double> v) {
 int usage() {
   std::fprintf(stderr,
                "usage: client_bench --port P [--host H] [--messages N] [--payload B] [--runs R]\n"
-               "                    [--scenario qos1_publish|qos0_echo|all] [--json]\n");
+               "                    [--scenario qos1_publish|qos0_echo|all] [--library ours|libmosquitto|paho-async]\n"
+               "                    [--json]\n");
   return 2;
 }
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   bool json = false;
   std::vector<bench::Scenario> scenarios = {bench::Scenario::Qos1Publish, bench::Scenario::Qos0Echo};
   bool have_port = false;
+  std::string only;  // --library NAME: run just that one
   for (int i = 1; i < argc; ++i) {
     auto arg = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };
     if (arg("--host")) base.host = argv[++i];
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     else if (arg("--messages")) base.messages = static_cast<uint32_t>(std::atol(argv[++i]));
     else if (arg("--payload")) base.payload = static_cast<uint32_t>(std::atol(argv[++i]));
     else if (arg("--runs")) runs = std::max(1, std::atoi(argv[++i]));
+    else if (arg("--library")) only = argv[++i];
     else if (arg("--scenario")) {
       std::string s = argv[++i];
       if (s == "qos1_publish") scenarios = {bench::Scenario::Qos1Publish};
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> allocs(std::size(kLibraries));
     for (int run = 0; run < runs; ++run) {
       for (size_t l = 0; l < std::size(kLibraries); ++l) {
+        if (!only.empty() && only != kLibraries[l].name) continue;
         bench::RunConfig c = base;
         c.scenario = scenario;
         c.topic = std::string("bench/") + kLibraries[l].name + "/" + scenario_name(scenario) + "/" +
