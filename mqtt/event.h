@@ -17,25 +17,34 @@ namespace mqtt {
 
 // An incoming packet that owns its bytes: `packet()`'s views (topic, payload,
 // string properties) point into this object's own buffer and stay valid as
-// long as it lives, also after it is moved.
+// long as it lives, also after it is moved or copied. Packets of up to
+// kInlineBytes (acks, small publishes) are stored inline: no heap allocation.
 class Incoming {
  public:
+  static constexpr size_t kInlineBytes = 128;
+
   Incoming() = default;
   // Copies `raw` (one whole packet) and rebinds `decoded`'s views to the copy.
   Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v);
   Incoming(const Incoming& o);
   Incoming& operator=(const Incoming& o);
-  Incoming(Incoming&&) noexcept = default;
-  Incoming& operator=(Incoming&&) noexcept = default;
+  Incoming(Incoming&& o) noexcept;
+  Incoming& operator=(Incoming&& o) noexcept;
 
   const codec::Packet& packet() const { return packet_; }
   codec::PacketType type() const { return codec::packet_type(packet_); }
   // Non-null when the packet is a PUBLISH.
   const codec::Publish* publish() const { return std::get_if<codec::Publish>(&packet_); }
-  std::span<const uint8_t> raw() const { return bytes_; }
+  std::span<const uint8_t> raw() const { return {data(), size_}; }
 
  private:
-  std::vector<uint8_t> bytes_;
+  const uint8_t* data() const { return size_ <= kInlineBytes ? inline_ : heap_.data(); }
+  // Stores `raw` and points packet_'s views (which point into `raw`) at it.
+  void assign(std::span<const uint8_t> raw, const codec::Packet& decoded);
+
+  uint8_t inline_[kInlineBytes];
+  std::vector<uint8_t> heap_;  // used when size_ > kInlineBytes
+  size_t size_ = 0;
   codec::Packet packet_;
   ProtocolVersion version_ = ProtocolVersion::V311;
 };

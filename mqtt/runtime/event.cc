@@ -1,5 +1,6 @@
 // Incoming (owning copy of a received packet) and the one-line Event format.
 #include <cstdint>
+#include <cstring>
 #include <ostream>
 #include <sstream>
 #include <type_traits>
@@ -174,21 +175,58 @@ void print_packet(std::ostream& os, const codec::Packet& pk) {
 
 }  // namespace
 
-Incoming::Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v)
-    : bytes_(raw.begin(), raw.end()), packet_(decoded), version_(v) {
-  rebase(packet_, raw.data(), raw.size(), bytes_.data());
+void Incoming::assign(std::span<const uint8_t> raw, const codec::Packet& decoded) {
+  size_ = raw.size();
+  uint8_t* dst;
+  if (size_ <= kInlineBytes) {
+    heap_.clear();
+    dst = inline_;
+  } else {
+    heap_.assign(raw.begin(), raw.end());
+    dst = heap_.data();
+  }
+  if (dst != heap_.data() && size_ > 0) std::memcpy(dst, raw.data(), size_);
+  packet_ = decoded;
+  rebase(packet_, raw.data(), raw.size(), dst);
 }
 
-Incoming::Incoming(const Incoming& o) : bytes_(o.bytes_), packet_(o.packet_), version_(o.version_) {
-  rebase(packet_, o.bytes_.data(), o.bytes_.size(), bytes_.data());
+Incoming::Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v)
+    : version_(v) {
+  assign(raw, decoded);
 }
+
+Incoming::Incoming(const Incoming& o) : version_(o.version_) { assign(o.raw(), o.packet_); }
 
 Incoming& Incoming::operator=(const Incoming& o) {
   if (this != &o) {
-    bytes_ = o.bytes_;
-    packet_ = o.packet_;
     version_ = o.version_;
-    rebase(packet_, o.bytes_.data(), o.bytes_.size(), bytes_.data());
+    assign(o.raw(), o.packet_);
+  }
+  return *this;
+}
+
+// Heap bytes move with their vector (views stay valid); inline bytes are
+// copied and the views rebased.
+Incoming::Incoming(Incoming&& o) noexcept
+    : heap_(std::move(o.heap_)), size_(o.size_), packet_(std::move(o.packet_)), version_(o.version_) {
+  if (size_ <= kInlineBytes) {
+    if (size_ > 0) std::memcpy(inline_, o.inline_, size_);
+    rebase(packet_, o.inline_, size_, inline_);
+  }
+  o.size_ = 0;
+}
+
+Incoming& Incoming::operator=(Incoming&& o) noexcept {
+  if (this != &o) {
+    heap_ = std::move(o.heap_);
+    size_ = o.size_;
+    packet_ = std::move(o.packet_);
+    version_ = o.version_;
+    if (size_ <= kInlineBytes) {
+      if (size_ > 0) std::memcpy(inline_, o.inline_, size_);
+      rebase(packet_, o.inline_, size_, inline_);
+    }
+    o.size_ = 0;
   }
   return *this;
 }

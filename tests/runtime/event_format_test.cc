@@ -30,6 +30,50 @@ TEST_CASE("Incoming owns its bytes: views survive copies and moves of the source
         "3 bytes })");
 }
 
+// True when every byte of `v` lies inside `owner`'s own copy of the packet.
+static bool inside(const Incoming& owner, const void* v, size_t n) {
+  auto raw = owner.raw();
+  auto p = static_cast<const uint8_t*>(v);
+  return p >= raw.data() && p + n <= raw.data() + raw.size();
+}
+
+TEST_CASE("Incoming stores small packets inline and large ones on the heap; views follow moves") {
+  for (size_t payload_size : {size_t{3}, Incoming::kInlineBytes, size_t{4000}}) {
+    INFO("payload " << payload_size);
+    const std::string topic = "t/x";
+    std::vector<uint8_t> body = {0x00, 0x03, 't', '/', 'x'};
+    body.insert(body.end(), payload_size, 'p');
+    std::vector<uint8_t> buf = {0x30};
+    size_t len = body.size();
+    do {  // remaining length
+      uint8_t b = len % 128;
+      len /= 128;
+      buf.push_back(static_cast<uint8_t>(b | (len ? 0x80 : 0)));
+    } while (len);
+    const size_t header = buf.size();
+    buf.insert(buf.end(), body.begin(), body.end());
+    codec::Publish p;
+    p.topic = std::string_view(reinterpret_cast<const char*>(buf.data() + header + 2), 3);
+    p.payload = codec::Bytes(buf.data() + header + 5, payload_size);
+
+    Incoming a(buf, codec::Packet(p), ProtocolVersion::V311);
+    std::fill(buf.begin(), buf.end(), 0);
+    Incoming b = std::move(a);
+    Incoming c;
+    c = b;
+    Incoming d;
+    d = std::move(c);
+    for (const Incoming* in : {&b, &d}) {
+      REQUIRE(in->publish());
+      CHECK(in->publish()->topic == topic);
+      CHECK(in->publish()->payload.size() == payload_size);
+      CHECK(codec::as_string(in->publish()->payload) == std::string(payload_size, 'p'));
+      CHECK(inside(*in, in->publish()->topic.data(), 3));
+      CHECK(inside(*in, in->publish()->payload.data(), payload_size));
+    }
+  }
+}
+
 TEST_CASE("Event one-line forms") {
   CHECK(to_string(Event(Outgoing{Outgoing::Type::Publish, 3, false})) ==
         "Outgoing(Publish { pkid: 3, dup: false })");
