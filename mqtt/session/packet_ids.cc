@@ -21,7 +21,7 @@ void PublishWindow::release(uint16_t id) {
   if (s.stage == OutPublish::Stage::Free) return;
   s.stage = OutPublish::Stage::Free;
   s.completion.reset();
-  s.bytes = std::vector<uint8_t>();
+  s.bytes = PacketBytes();  // frees a large packet's heap buffer
   --count_;
 }
 

@@ -17,6 +17,7 @@
 
 #include "mqtt/codec/types.h"
 #include "mqtt/completion.h"
+#include "mqtt/session/packet_bytes.h"
 
 namespace mqtt::session::detail {
 
@@ -38,7 +39,7 @@ struct OutPublish {
   Stage stage = Stage::Free;
   QoS qos = QoS::AtLeastOnce;
   uint64_t seq = 0;  // order of the last packet (PUBLISH or PUBREL) sent for it
-  std::vector<uint8_t> bytes;  // the PUBLISH, id filled in (kept for resend)
+  PacketBytes bytes;  // the PUBLISH, id filled in (kept for resend)
   std::shared_ptr<mqtt::detail::CompletionState> completion;
 };
 

@@ -10,20 +10,21 @@ namespace {
 
 // Size of the fixed header at the start of an encoded packet: the first byte
 // plus the Remaining Length's Variable Byte Integer.
-uint32_t fixed_header_size(const std::vector<uint8_t>& bytes) {
+uint32_t fixed_header_size(const PacketBytes& bytes) {
   uint32_t n = 1;
   while (n < bytes.size() && n < 5 && (bytes[n] & 0x80) != 0) ++n;
   return n + 1;
 }
 
 template <class P>
-Result<std::vector<uint8_t>, codec::CodecError> encode_to_vector(const P& p, ProtocolVersion v) {
+Result<PacketBytes, codec::CodecError> encode_to_bytes(const P& p, ProtocolVersion v) {
   auto size = codec::encoded_size(p, v);
   if (!size) return unexpected(size.error());
-  std::vector<uint8_t> bytes(*size);
-  auto written = codec::encode(p, v, std::span<uint8_t>(bytes));
+  PacketBytes bytes;
+  bytes.resize_for_write(*size);
+  auto written = codec::encode(p, v, bytes.span());
   if (!written) return unexpected(written.error());
-  bytes.resize(*written);
+  bytes.truncate(*written);
   return bytes;
 }
 
@@ -33,7 +34,7 @@ Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
                                                         ProtocolVersion v) {
   codec::Publish copy = p;
   copy.packet_id = p.qos == QoS::AtMostOnce ? 0 : 1;
-  auto bytes = encode_to_vector(copy, v);
+  auto bytes = encode_to_bytes(copy, v);
   if (!bytes) return unexpected(bytes.error());
   Request r;
   r.kind = Request::Kind::Publish;
@@ -51,7 +52,7 @@ Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe
                                                           ProtocolVersion v) {
   codec::Subscribe copy = s;
   copy.packet_id = 1;
-  auto bytes = encode_to_vector(codec::Packet(std::move(copy)), v);
+  auto bytes = encode_to_bytes(codec::Packet(std::move(copy)), v);
   if (!bytes) return unexpected(bytes.error());
   Request r;
   r.kind = Request::Kind::Subscribe;
@@ -65,7 +66,7 @@ Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubsc
                                                             ProtocolVersion v) {
   codec::Unsubscribe copy = u;
   copy.packet_id = 1;
-  auto bytes = encode_to_vector(codec::Packet(std::move(copy)), v);
+  auto bytes = encode_to_bytes(codec::Packet(std::move(copy)), v);
   if (!bytes) return unexpected(bytes.error());
   Request r;
   r.kind = Request::Kind::Unsubscribe;
@@ -77,7 +78,7 @@ Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubsc
 
 Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconnect& d,
                                                            ProtocolVersion v) {
-  auto bytes = encode_to_vector(codec::Packet(d), v);
+  auto bytes = encode_to_bytes(codec::Packet(d), v);
   if (!bytes) return unexpected(bytes.error());
   Request r;
   r.kind = Request::Kind::Disconnect;

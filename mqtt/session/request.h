@@ -11,6 +11,7 @@
 #include "mqtt/codec/packets.h"
 #include "mqtt/completion.h"
 #include "mqtt/result.h"
+#include "mqtt/session/packet_bytes.h"
 
 namespace mqtt::session {
 
@@ -31,7 +32,7 @@ struct Request {
   uint32_t packet_id_offset = 0;  // 0 when the packet has no identifier
   uint16_t filter_count = 0;      // Subscribe/Unsubscribe
   // The whole encoded packet (empty for Ack: the session encodes PUBACK/PUBREC).
-  std::vector<uint8_t> bytes;
+  PacketBytes bytes;
   // Completed when the request completes or fails; null for untracked requests.
   std::shared_ptr<detail::CompletionState> completion;
 };

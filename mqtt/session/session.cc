@@ -93,7 +93,7 @@ bool terminal_refusal(ReasonCode rc) {
   }
 }
 
-void put_id(std::vector<uint8_t>& bytes, uint32_t offset, uint16_t id) {
+void put_id(PacketBytes& bytes, uint32_t offset, uint16_t id) {
   bytes[offset] = static_cast<uint8_t>(id >> 8);
   bytes[offset + 1] = static_cast<uint8_t>(id & 0xFF);
 }
@@ -121,7 +121,7 @@ struct PendingControl {
   Request::Kind kind = Request::Kind::Subscribe;
   uint16_t filter_count = 0;
   bool internal = false;
-  std::vector<uint8_t> bytes;
+  PacketBytes bytes;
   CompletionPtr completion;
 };
 
@@ -664,7 +664,7 @@ struct Session::Impl {
     }
     if (s->stage == OutPublish::Stage::AwaitAck) {
       s->stage = OutPublish::Stage::AwaitComp;
-      s->bytes = std::vector<uint8_t>();  // the PUBLISH is never resent now
+      s->bytes = PacketBytes();  // the PUBLISH is never resent now
     }
     s->seq = ++seq;
     write_ack<codec::PubRel>(a.packet_id, ReasonCode::Success, Outgoing::Type::PubRel);
