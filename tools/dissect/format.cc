@@ -112,8 +112,10 @@ std::string hex_byte(unsigned v) {
   return buf;
 }
 
-// A C-like quoted string for text output; non-ASCII UTF-8 is kept as is.
-std::string text_quote(std::string_view s) {
+// A quoted string: quotes, backslashes and common controls escaped, other
+// control bytes as `control_format` (one %02x/%04x conversion); non-ASCII
+// UTF-8 is kept as is.
+std::string quote(std::string_view s, const char* control_format) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
@@ -125,7 +127,7 @@ std::string text_quote(std::string_view s) {
       default:
         if (c < 0x20 || c == 0x7F) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          std::snprintf(buf, sizeof buf, control_format, c);
           out += buf;
         } else {
           out += static_cast<char>(c);
@@ -135,6 +137,9 @@ std::string text_quote(std::string_view s) {
   out += '"';
   return out;
 }
+
+// A C-like quoted string for text output.
+std::string text_quote(std::string_view s) { return quote(s, "\\x%02x"); }
 
 std::string_view version_name(ProtocolVersion v) {
   switch (v) {
@@ -561,28 +566,7 @@ std::string to_hex(Bytes b) {
   return out;
 }
 
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string json_quote(std::string_view s) { return quote(s, "\\u%04x"); }
 
 std::string format_text(const codec::Packet& p, const PacketInfo& info,
                         const FormatOptions& opts) {
