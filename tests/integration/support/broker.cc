@@ -94,18 +94,8 @@ bool Broker::try_start(std::string& why) {
 
 void Broker::start() {
   if (process_.running()) throw std::runtime_error("Broker::start: already running");
-  std::string why;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (!port_fixed_) port_ = pick_free_port();
-    if (try_start(why)) {
-      port_fixed_ = true;
-      return;
-    }
-    if (why.find("in use") == std::string::npos) break;  // not a port clash: give up
-    std::this_thread::sleep_for(100ms);
-  }
-  throw std::runtime_error("cannot start mosquitto on 127.0.0.1:" + std::to_string(port_) +
-                           ": " + why);
+  start_on_free_port("mosquitto", port_, port_fixed_,
+                     [this](std::string& why) { return try_start(why); });
 }
 
 void Broker::stop(int sig, std::chrono::milliseconds timeout) { process_.stop(sig, timeout); }

@@ -248,3 +248,23 @@ std::string Process::describe_status() const {
 }
 
 }  // namespace itest
+
+namespace itest {
+
+void start_on_free_port(const std::string& what, uint16_t& port, bool& port_fixed,
+                        const std::function<bool(std::string& why)>& try_start) {
+  std::string why;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (!port_fixed) port = pick_free_port();
+    if (try_start(why)) {
+      port_fixed = true;
+      return;
+    }
+    if (why.find("in use") == std::string::npos) break;  // not a port clash: give up
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error("cannot start " + what + " on 127.0.0.1:" + std::to_string(port) +
+                           ": " + why);
+}
+
+}  // namespace itest

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,6 +36,13 @@ void write_file(const std::string& path, const std::string& text);
 // A port that was free a moment ago (bind 127.0.0.1:0, read it, close).
 // Peers that get it may still find it taken: callers retry.
 uint16_t pick_free_port();
+
+// Starts a peer on a free loopback port: calls try_start(why) with `port` set
+// (a fresh free port until one start succeeded, then always the same one),
+// retrying (bounded) while `why` says the address is in use. Throws
+// std::runtime_error naming `what` when it cannot.
+void start_on_free_port(const std::string& what, uint16_t& port, bool& port_fixed,
+                        const std::function<bool(std::string& why)>& try_start);
 
 // True when a TCP connect to 127.0.0.1:port succeeds at once.
 bool port_accepts(uint16_t port);

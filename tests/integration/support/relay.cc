@@ -48,17 +48,8 @@ bool Relay::try_start(std::string& why) {
 
 void Relay::start() {
   if (process_.running()) throw std::runtime_error("Relay::start: already running");
-  std::string why;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (!port_fixed_) port_ = pick_free_port();
-    if (try_start(why)) {
-      port_fixed_ = true;
-      return;
-    }
-    if (why.find("in use") == std::string::npos) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  throw std::runtime_error("cannot start socat on 127.0.0.1:" + std::to_string(port_) + ": " + why);
+  start_on_free_port("socat", port_, port_fixed_,
+                     [this](std::string& why) { return try_start(why); });
 }
 
 std::string Relay::log() const { return read_file(log_path_); }
