@@ -9,13 +9,24 @@
 //
 // Threads: every Client member may be called from any thread at the same time
 // (copies share one request queue). A Connection is used by one thread at a
-// time. No user code ever runs on the reactor thread.
+// time: a second thread calling next()/try_next()/next_for() while another
+// is inside one of them aborts the process with a message naming the misuse
+// (in release builds too). No user code ever runs on the reactor thread.
 //
 // Ordering: requests from one thread keep their order within a lane (publishes
-// in one lane; subscribe, unsubscribe, ack and disconnect in the other). A
-// subscribe may overtake a publish queued before it; wait on the publish's
-// token if that order matters. disconnect() is ordered after the publishes the
-// same thread queued before it.
+// in one lane; subscribe, unsubscribe and ack in the other). A subscribe may
+// overtake a publish queued before it; wait on the publish's token if that
+// order matters. disconnect() is ordered after the publishes the same thread
+// queued before it.
+//
+// Errors: a call that cannot queue its request returns a ClientError at once
+// (nothing was queued). A request that was queued and fails later reports
+// through its Token when it has one, else as a RequestFailed event on the
+// Connection: no accepted request disappears without a word. The end of every
+// connection, and of the loop, is a ConnectionError event.
+//
+// Durations: every duration the API takes saturates: max() means "no limit",
+// a negative one counts as zero, none overflows.
 #pragma once
 
 #include <chrono>
@@ -57,6 +68,25 @@ struct ClientError {
 
 std::string_view to_string(ClientError::Code c);
 
+// Why Client::try_create() could not build a connection. Nothing was started.
+struct CreateError {
+  enum class Code : uint8_t {
+    InvalidOptions,   // an option is out of range (message says which)
+    InvalidCapacity,  // capacity is 0 or above Client::kMaxCapacity
+    Resources,        // a descriptor or memory could not be had (sys_errno)
+  };
+  Code code = Code::InvalidOptions;
+  int sys_errno = 0;
+  std::string message;
+};
+
+std::string_view to_string(CreateError::Code c);
+
+// Checks options for create()/update_options(): keep_alive 0..65535 s,
+// non-negative timeouts and backoff, jitter 0..1, multiplier >= 1,
+// max_incoming_packet_size >= 2. The message of the first problem, or empty.
+std::string validate(const MqttOptions& options);
+
 // Per-request MQTT 5 properties (ignored fields for 3.1.1 must stay empty:
 // setting any is an InvalidRequest there). Views: copied during the call.
 using Properties = codec::Properties;
@@ -83,6 +113,10 @@ struct Snapshot {
   uint64_t connection_attempts = 0;
   uint64_t excess_incoming_qos2 = 0;  // broker ignored our Receive Maximum (tolerated)
   bool reading_paused = false;     // the consumer is behind: socket reads stopped
+  // Bytes encoded but not yet written to the socket. Above 512 KiB the
+  // reactor stops reading too (a peer that does not read is pushed back on
+  // through TCP) and takes no new publishes.
+  size_t unwritten_bytes = 0;
 };
 
 std::string_view to_string(Snapshot::State s);
@@ -100,7 +134,11 @@ class Reactor {
     WaitStrategy wait = WaitStrategy::Block;
     std::chrono::microseconds spin_for{50};
   };
+  // Starts the thread. Throws std::system_error when the epoll or eventfd
+  // descriptor (or the thread) cannot be had, e.g. out of file descriptors.
   static std::shared_ptr<Reactor> create(Options options);
+  // As create(), with the failure as a value (Code::Resources).
+  static Result<std::shared_ptr<Reactor>, CreateError> try_create(Options options);
   ~Reactor();
 
  private:
@@ -111,11 +149,21 @@ class Reactor {
 
 class Client {
  public:
+  // Largest `capacity`: each lane and the event queue hold at most this
+  // many entries (the event ring reserves capacity * sizeof(Event) bytes).
+  static constexpr size_t kMaxCapacity = 65536;
+
   // Starts connecting at once on the reactor thread. `capacity` bounds each
-  // request lane and the event queue (at least 1).
+  // request lane and the event queue (1..kMaxCapacity). Never blocks on the
+  // network. Throws std::invalid_argument for invalid options or capacity
+  // (see validate()) and std::system_error when descriptors or memory run
+  // out; nothing is left running then. try_create() reports the same as a
+  // value.
   static std::pair<Client, Connection> create(const MqttOptions& options, size_t capacity);
   static std::pair<Client, Connection> create(const MqttOptions& options, size_t capacity,
                                               std::shared_ptr<Reactor> reactor);
+  static Result<std::pair<Client, Connection>, CreateError> try_create(
+      const MqttOptions& options, size_t capacity, std::shared_ptr<Reactor> reactor = nullptr);
 
   Client(const Client&) = default;
   Client(Client&&) noexcept = default;
@@ -123,19 +171,34 @@ class Client {
   Client& operator=(Client&&) noexcept = default;
   ~Client();
 
+  // Every call below may be made from any thread. Errors, common to all:
+  //   Closed          the loop has ended (or this Client was moved from);
+  //                   nothing was queued.
+  //   InvalidRequest  the request is invalid (codec_error and message say
+  //                   why): bad topic or filter, bad UTF-8, properties on
+  //                   3.1.1, too large, packet id 0 to ack...
+  //   QueueFull       try_ forms only: the lane is full; nothing was queued,
+  //                   the caller's data is untouched, retry later.
+  // Blocking forms wait (without limit) while their lane is full: the reactor
+  // frees a slot as it takes requests, also while disconnected; they return
+  // Closed if the loop ends meanwhile.
+
   // --- publish ---
-  // Blocks while the publish lane is full. Errors: Closed, InvalidRequest.
+  // Blocks while the publish lane is full. A queued publish that fails later
+  // (broker limit, session reset, connection lost before a QoS 0 was
+  // written, disconnect drain expired, end of the loop) is reported as a
+  // RequestFailed event.
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
                                     std::span<const uint8_t> payload,
                                     const Properties& properties = {});
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
                                     std::string_view payload, const Properties& properties = {});
-  // Never blocks: QueueFull when the lane is full. The caller's data is left
-  // untouched (it was only viewed), so the request can simply be retried.
+  // Never blocks: QueueFull when the lane is full.
   Result<void, ClientError> try_publish(std::string_view topic, QoS qos, bool retain,
                                         std::string_view payload,
                                         const Properties& properties = {});
-  // As publish(), returning a token that completes with the acknowledgement.
+  // As publish(), returning a token that completes with the acknowledgement
+  // (or fails with the RequestError; no RequestFailed event then).
   Result<Token, ClientError> publish_tracked(std::string_view topic, QoS qos, bool retain,
                                              std::string_view payload,
                                              const Properties& properties = {});
@@ -144,40 +207,70 @@ class Client {
                                                  const Properties& properties = {});
 
   // --- subscribe / unsubscribe ---
-  // Blocking forms wait while the control lane is full. Tokens complete with
-  // one reason code per filter (SUBACK / UNSUBACK).
+  // Blocking forms wait while the control lane is full; try_ forms never
+  // block. Tokens complete with one reason code per filter (SUBACK /
+  // UNSUBACK). 1..65535 filters per request (InvalidRequest otherwise).
   Result<Token, ClientError> subscribe(std::string_view filter, QoS qos,
                                        const Properties& properties = {});
   Result<Token, ClientError> subscribe_many(std::span<const SubscribeFilter> filters,
                                             const Properties& properties = {});
   Result<Token, ClientError> try_subscribe(std::string_view filter, QoS qos,
                                            const Properties& properties = {});
+  Result<Token, ClientError> try_subscribe_many(std::span<const SubscribeFilter> filters,
+                                                const Properties& properties = {});
   Result<Token, ClientError> unsubscribe(std::string_view filter,
                                          const Properties& properties = {});
+  Result<Token, ClientError> unsubscribe_many(std::span<const std::string_view> filters,
+                                              const Properties& properties = {});
   Result<Token, ClientError> try_unsubscribe(std::string_view filter,
                                              const Properties& properties = {});
+  Result<Token, ClientError> try_unsubscribe_many(std::span<const std::string_view> filters,
+                                                  const Properties& properties = {});
 
   // --- manual acks (options.manual_acks) ---
   // Acknowledges an incoming QoS 1/2 PUBLISH (PUBACK / PUBREC). QoS 0: no-op.
+  // InvalidRequest for packet id 0 (not a received QoS 1/2 PUBLISH). An ack
+  // dropped later (connection lost first, session reset) is reported as a
+  // RequestFailed event; the broker then redelivers the message.
   Result<void, ClientError> ack(const codec::Publish& publish);
   Result<void, ClientError> try_ack(const codec::Publish& publish);
 
   // --- disconnect ---
-  // Queues a graceful disconnect: publishes this thread queued before it are
-  // sent, in-flight QoS 1/2 are awaited for at most `drain_timeout`, then
-  // DISCONNECT is sent and the connection ends (next() yields a Disconnected
-  // error, then std::nullopt). Returns once queued; wait on the Connection.
+  // Queues a graceful disconnect and returns at once (never waits for lane
+  // room: a disconnect needs no slot; never QueueFull). The publishes this
+  // thread queued before it are sent and in-flight QoS 1/2 awaited, then
+  // DISCONNECT is sent and the loop ends with a Disconnected event.
+  // `drain_timeout` counts from this call and bounds the whole of it, in
+  // every state (window full, socket not drained, not connected): when it
+  // passes, whatever is still queued or in flight fails (ConnectionClosed,
+  // by token or RequestFailed event), DISCONNECT is written if the socket
+  // takes it, and Disconnected follows (within about 200 ms of the deadline
+  // if the consumer is reading). A second disconnect() can only bring the
+  // deadline forward.
   Result<void, ClientError> disconnect(std::chrono::milliseconds drain_timeout =
                                            std::chrono::seconds(5),
                                        codec::Disconnect packet = {});
   Result<void, ClientError> try_disconnect(std::chrono::milliseconds drain_timeout =
                                                std::chrono::seconds(5),
                                            codec::Disconnect packet = {});
+  // As disconnect(), with a token that completes when the loop has ended:
+  // ok once DISCONNECT was written after a complete drain; fails with
+  // ConnectionClosed when the loop ended otherwise (drain timeout expired,
+  // connection lost, never connected). Lets a program learn that the
+  // disconnect finished without reading events.
+  Result<Token, ClientError> disconnect_tracked(
+      std::chrono::milliseconds drain_timeout = std::chrono::seconds(5),
+      codec::Disconnect packet = {});
 
   // Options for the next reconnect attempt (credentials, will, keep alive,
-  // backoff...). host/port/protocol changes apply too. Thread-safe.
-  void update_options(const MqttOptions& options);
+  // backoff...). host/port/protocol changes apply too. Thread-safe, never
+  // blocks. InvalidRequest when validate() rejects them (nothing changes).
+  // Changing the protocol or max_inflight needs a new session: in-flight
+  // and queued-in-session requests fail with SessionReset and a
+  // SessionReset event (cause OptionsChanged) is emitted.
+  Result<void, ClientError> update_options(const MqttOptions& options);
 
+  // Never blocks.
   Snapshot snapshot() const;
 
  private:
@@ -199,17 +292,27 @@ class Connection {
   // joins the reactor thread.
   ~Connection();
 
+  // The loop advances only while it is polled, as in rumqttc: after a
+  // non-terminal connection error has been returned, the next attempt (its
+  // backoff included) waits for the next call to next(), try_next() or
+  // next_for(). A consumer that stops calling them stops the reconnecting;
+  // set_reconnect(false) stops it while still reading events.
+  //
   // Blocks until the next event. After the loop's final error (Disconnected,
-  // RequestsDone, a terminal refusal) has been returned, returns std::nullopt.
-  // Calling next() after a non-terminal error lets the loop reconnect: a
-  // consumer that stops calling it stops the reconnecting.
+  // RequestsDone, Shutdown, a terminal refusal) has been returned, returns
+  // std::nullopt at once.
   std::optional<Event> next();
   // Never blocks: std::nullopt when no event is waiting (see ended()).
   std::optional<Event> try_next();
-  // Blocks at most `timeout`.
+  // Blocks at most `timeout` (max() = like next()).
   std::optional<Event> next_for(std::chrono::nanoseconds timeout);
   // True once the final event has been returned: no more events will come.
   bool ended() const;
+
+  // false: after a connection is lost, do not connect again until
+  // set_reconnect(true) (the error is still reported; queued requests wait;
+  // disconnect() and the other ends still work). Any thread; never blocks.
+  void set_reconnect(bool enabled);
 
   // Readable (level-triggered) while events are waiting, for a user's own
   // epoll/poll loop. Owned by the Connection: do not close it.

@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "mqtt/codec/types.h"
+#include "mqtt/session/deadline.h"
 
 namespace mqtt {
 
@@ -41,17 +43,34 @@ struct Completion {
 
 namespace detail {
 
+// A waiter of wait_any(): woken by any of the states it registered with.
+struct AnyWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
+  void fire() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      fired = true;
+    }
+    cv.notify_all();
+  }
+};
+
 // Completed at most once; later calls are ignored.
 class CompletionState {
  public:
   void complete(Completion c) {
+    std::vector<std::shared_ptr<AnyWaiter>> waiters;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (done_) return;
       result_ = std::move(c);
       done_ = true;
+      waiters.swap(waiters_);  // usually empty: no allocation
     }
     cv_.notify_all();
+    for (auto& w : waiters) w->fire();
   }
   bool done() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -62,8 +81,12 @@ class CompletionState {
     cv_.wait(lock, [&] { return done_; });
     return result_;
   }
-  // false on timeout
+  // false on timeout; a timeout of kForever or more waits without limit.
   bool wait_for(std::chrono::nanoseconds d, Completion& out) const {
+    if (d >= kForever) {
+      out = wait();
+      return true;
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (!cv_.wait_for(lock, d, [&] { return done_; })) return false;
     out = result_;
@@ -73,12 +96,24 @@ class CompletionState {
     std::lock_guard<std::mutex> lock(mu_);
     return result_;
   }
+  // wait_any(): false (not registered) when already done.
+  bool add_waiter(const std::shared_ptr<AnyWaiter>& w) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return false;
+    waiters_.push_back(w);
+    return true;
+  }
+  void remove_waiter(const AnyWaiter* w) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(waiters_, [w](const std::shared_ptr<AnyWaiter>& x) { return x.get() == w; });
+  }
 
  private:
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool done_ = false;
   Completion result_;
+  std::vector<std::shared_ptr<AnyWaiter>> waiters_;
 };
 
 }  // namespace detail

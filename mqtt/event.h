@@ -1,15 +1,18 @@
 // What Connection::next() yields: an incoming packet, an outgoing packet (when
-// asked for), a session reset notice, or a connection error.
+// asked for), a session reset notice, a connection error, or a failed
+// untracked request.
 #pragma once
 
 #include <cstdint>
 #include <iosfwd>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "mqtt/codec/packets.h"
+#include "mqtt/completion.h"
 #include "mqtt/connection_error.h"
 #include "mqtt/outgoing.h"
 
@@ -49,27 +52,70 @@ class Incoming {
   ProtocolVersion version_ = ProtocolVersion::V311;
 };
 
-// The broker did not resume the session; these in-flight messages were
-// dropped (their tokens fail with RequestError::SessionReset).
+// Session state was dropped: the broker did not resume the session (CONNACK
+// with session present = 0 after an earlier connection), or update_options()
+// changed the protocol version or max_inflight, which needs a new session.
+// The dropped in-flight messages' tokens fail with RequestError::SessionReset;
+// untracked ones are also reported one by one as RequestFailed events.
 struct SessionReset {
-  uint32_t dropped_publishes = 0;
-  uint32_t dropped_pubrels = 0;
+  enum class Cause : uint8_t {
+    BrokerLostSession,  // CONNACK session present = 0 on a reconnect
+    OptionsChanged,     // update_options() needed a new session
+  };
+  uint32_t dropped_publishes = 0;  // QoS 1/2 PUBLISHes awaiting PUBACK/PUBREC
+  uint32_t dropped_pubrels = 0;    // QoS 2 PUBRELs awaiting PUBCOMP
+  Cause cause = Cause::BrokerLostSession;
+  // The broker no longer holds the subscriptions this client made earlier
+  // (at least one filter had been granted). With auto_resubscribe they are
+  // being sent again: `resubscribing` filters.
+  bool subscriptions_lost = false;
+  uint32_t resubscribing = 0;
 };
+
+std::string_view to_string(SessionReset::Cause c);
+
+// A request that a Client call accepted (it returned ok) but that failed
+// afterwards, reported for requests WITHOUT a token (a tracked request
+// reports through its token instead, never both). Causes: a broker limit
+// learnt from an MQTT 5 CONNACK (PacketTooLarge, QoSNotSupported,
+// RetainNotSupported), a refusal by the broker (Rejected: PUBACK/PUBREC/
+// PUBCOMP with a failure reason code), a session reset (SessionReset), the connection lost
+// before a QoS 0 publish or a manual ack was written, a disconnect whose drain
+// timeout expired, or the end of the loop (ConnectionClosed).
+//
+// When the event queue is full, failures are coalesced: one event per reason
+// with `count` > 1, whose other fields describe the first of them. So a flood
+// of failing publishes costs bounded memory.
+struct RequestFailed {
+  enum class Kind : uint8_t { Publish, Subscribe, Unsubscribe, Ack, Disconnect };
+  Kind kind = Kind::Publish;
+  RequestError reason = RequestError::ConnectionClosed;
+  std::string topic;          // Publish: the topic name
+  QoS qos = QoS::AtMostOnce;  // Publish, Ack
+  uint16_t packet_id = 0;     // assigned packet identifier; 0 when none was
+  uint64_t count = 1;         // requests this event stands for
+  std::string message;        // human-readable detail (of the first)
+};
+
+std::string_view to_string(RequestFailed::Kind k);
 
 class Event {
  public:
-  using Variant = std::variant<Incoming, Outgoing, SessionReset, ConnectionError>;
+  using Variant =
+      std::variant<Incoming, Outgoing, SessionReset, ConnectionError, RequestFailed>;
 
   Event() = default;
   Event(Incoming i) : v_(std::move(i)) {}         // NOLINT
   Event(Outgoing o) : v_(o) {}                    // NOLINT
   Event(SessionReset s) : v_(s) {}                // NOLINT
   Event(ConnectionError e) : v_(std::move(e)) {}  // NOLINT
+  Event(RequestFailed f) : v_(std::move(f)) {}    // NOLINT
 
   const Incoming* incoming() const { return std::get_if<Incoming>(&v_); }
   const Outgoing* outgoing() const { return std::get_if<Outgoing>(&v_); }
   const SessionReset* session_reset() const { return std::get_if<SessionReset>(&v_); }
   const ConnectionError* error() const { return std::get_if<ConnectionError>(&v_); }
+  const RequestFailed* request_failed() const { return std::get_if<RequestFailed>(&v_); }
   // Shortcut: the incoming PUBLISH, or null.
   const codec::Publish* publish() const { return incoming() ? incoming()->publish() : nullptr; }
 

@@ -3,6 +3,7 @@
 // through Client::update_options(); they take effect at the next reconnect.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -71,11 +72,14 @@ struct MqttOptions {
 
   // --- session ---
   bool clean_session = true;  // "Clean Start" in MQTT 5
-  std::chrono::seconds keep_alive{60};  // 0 disables keepalive
-  // How long a PINGREQ may go unanswered. Dead-link detection bound:
-  // keep_alive + ping_timeout.
-  std::chrono::milliseconds ping_timeout{10000};
-  // Bounds TCP connect plus the CONNACK wait.
+  // 0 disables keepalive; 0..65535 s (MQTT's range), else create() fails.
+  std::chrono::seconds keep_alive{60};
+  // How long a PINGREQ may go unanswered. 0 (the default) = automatic: half
+  // the keep alive, at least 500 ms and at most 10 s. A dead link is
+  // detected within keep_alive + effective_ping_timeout() of the last packet
+  // received (e.g. 6 s at keep alive 4 s, 70 s at 60 s). max() = never.
+  std::chrono::milliseconds ping_timeout{0};
+  // Bounds TCP connect plus the CONNACK wait. max() = no limit.
   std::chrono::milliseconds connect_timeout{10000};
   uint16_t max_inflight = 100;  // outgoing QoS 1/2 window (MQTT 5: also <= Receive Maximum)
   uint32_t max_incoming_packet_size = 1024 * 1024;  // larger incoming packets end the connection
@@ -104,6 +108,13 @@ struct MqttOptions {
   WaitStrategy reactor_wait = WaitStrategy::Block;
   WaitStrategy consumer_wait = WaitStrategy::Block;  // Connection::next()
   std::chrono::microseconds spin_for{50};            // for SpinThenBlock
+
+  // The ping timeout in force: ping_timeout, or the automatic one.
+  std::chrono::milliseconds effective_ping_timeout() const {
+    if (ping_timeout.count() > 0) return ping_timeout;
+    const int64_t ka_s = std::clamp<int64_t>(keep_alive.count(), 0, 65535);
+    return std::chrono::milliseconds(std::clamp<int64_t>(ka_s * 500, 500, 10000));
+  }
 
   // rumqttc-style setters, chainable.
   MqttOptions& set_keep_alive(std::chrono::seconds s) { keep_alive = s; return *this; }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "mqtt/completion.h"
 
@@ -25,13 +26,23 @@ class Token {
   // Blocks until completion. A default-constructed Token returns at once with
   // RequestError::ConnectionClosed.
   Completion wait() const;
-  // Blocks at most `timeout`; std::nullopt if still pending then.
+  // Blocks at most `timeout` (max() = like wait()); std::nullopt if still
+  // pending then.
   std::optional<Completion> wait_for(std::chrono::nanoseconds timeout) const;
   // The result if ready, std::nullopt otherwise. Never blocks.
   std::optional<Completion> poll() const;
 
  private:
+  friend std::optional<size_t> wait_any(std::span<const Token> tokens,
+                                        std::chrono::nanoseconds timeout);
   std::shared_ptr<detail::CompletionState> state_;
 };
+
+// Blocks until at least one of `tokens` is ready, at most `timeout` (max() =
+// no limit). Returns the index of the first ready one (lowest index), or
+// std::nullopt on timeout or when `tokens` is empty. A default-constructed
+// Token counts as ready (as wait() returns at once for it). Any thread; any
+// number of threads may wait on the same tokens.
+std::optional<size_t> wait_any(std::span<const Token> tokens, std::chrono::nanoseconds timeout);
 
 }  // namespace mqtt

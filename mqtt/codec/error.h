@@ -53,6 +53,9 @@ enum class CodecError : uint8_t {
 
   // --- encoding ---
   BufferTooSmall,  // the output buffer cannot hold the encoded packet
+
+  // --- requests ---
+  TooManyFilters,  // more than 65535 filters in one SUBSCRIBE/UNSUBSCRIBE request
 };
 
 // A short English description, e.g. "remaining length longer than 4 bytes".

@@ -135,6 +135,7 @@ std::string_view to_string(CodecError e) {
     case CodecError::UnexpectedPacketIdentifier: return "packet identifier on a QoS 0 PUBLISH";
     case CodecError::InvalidSubscriptionOptions: return "invalid subscription options";
     case CodecError::BufferTooSmall: return "output buffer too small";
+    case CodecError::TooManyFilters: return "more than 65535 topic filters in one request";
   }
   return "unknown codec error";
 }

@@ -24,8 +24,9 @@ class BackoffPolicy {
   // The delay before the next attempt; each call counts one more failure.
   std::chrono::nanoseconds next_delay() {
     using namespace std::chrono;
-    const double initial = static_cast<double>(duration_cast<nanoseconds>(config_.initial).count());
-    const double max = static_cast<double>(duration_cast<nanoseconds>(config_.max).count());
+    // In doubles: milliseconds::max() in nanoseconds would overflow int64.
+    const double initial = static_cast<double>(config_.initial.count()) * 1e6;
+    const double max = static_cast<double>(config_.max.count()) * 1e6;
     const double mult = config_.multiplier < 1.0 ? 1.0 : config_.multiplier;
     double d = initial * std::pow(mult, static_cast<double>(attempt_));
     if (!(d <= max)) d = max;  // also catches overflow to inf/NaN
@@ -36,13 +37,16 @@ class BackoffPolicy {
       d *= dist(rng_);
     }
     if (attempt_ < 1000) ++attempt_;
+    // Saturate: callers add this to a time point with saturating_add.
+    if (!(d < 9.0e18)) return nanoseconds::max();
     return nanoseconds(static_cast<int64_t>(d));
   }
 
   // A connection ended after being up for `up`: a stable one resets the
   // sequence.
   void connection_lasted(std::chrono::nanoseconds up) {
-    if (up >= config_.reset_after) reset();
+    // Compared in milliseconds: reset_after = max() must not overflow.
+    if (std::chrono::duration_cast<std::chrono::milliseconds>(up) >= config_.reset_after) reset();
   }
   void reset() { attempt_ = 0; }
   uint32_t attempt() const { return attempt_; }

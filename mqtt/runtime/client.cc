@@ -1,8 +1,15 @@
 // The public API: Client, Connection, Reactor.
 #include "mqtt/client.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "mqtt/runtime/conn_core.h"
 #include "mqtt/runtime/driver.h"
@@ -130,12 +137,13 @@ Result<Token, ClientError> do_subscribe(detail::ClientShared* shared,
   return submit(shared, true, session::make_subscribe_request(s, v), v, "subscribe", true, mode);
 }
 
-Result<Token, ClientError> do_unsubscribe(detail::ClientShared* shared, std::string_view filter,
+Result<Token, ClientError> do_unsubscribe(detail::ClientShared* shared,
+                                          std::span<const std::string_view> filters,
                                           const Properties& properties, Mode mode) {
   if (!shared || shared->core->control.closed()) return unexpected(closed_error());
   const ProtocolVersion v = shared->core->version.load(std::memory_order_relaxed);
   codec::Unsubscribe u;
-  u.filters.push_back(filter);
+  u.filters.assign(filters.begin(), filters.end());
   u.properties = properties;
   return submit(shared, true, session::make_unsubscribe_request(u, v), v, "unsubscribe", true,
                 mode);
@@ -144,34 +152,44 @@ Result<Token, ClientError> do_unsubscribe(detail::ClientShared* shared, std::str
 Result<void, ClientError> do_ack(detail::ClientShared* shared, const codec::Publish& p, Mode mode) {
   if (!shared || shared->core->control.closed()) return unexpected(closed_error());
   if (p.qos == QoS::AtMostOnce) return {};
+  if (p.packet_id == 0) {
+    return unexpected(invalid_error(codec::CodecError::ZeroPacketIdentifier, "ack"));
+  }
   LaneItem item;
   item.req = session::make_ack_request(p.packet_id, p.qos);
   item.version = shared->core->version.load(std::memory_order_relaxed);
   return push(shared->core->control, item, mode);
 }
 
+// Never waits for lane room: the first call queues a marker in the publish
+// lane without a slot (after this thread's publishes); every call brings
+// the deadline forward. The reactor ends the loop by that deadline.
 Result<void, ClientError> do_disconnect(detail::ClientShared* shared,
                                         std::chrono::milliseconds drain_timeout,
-                                        const codec::Disconnect& packet, Mode mode) {
+                                        const codec::Disconnect& packet) {
   if (!shared || shared->core->publishes.closed()) return unexpected(closed_error());
   auto& core = *shared->core;
   const ProtocolVersion v = core.version.load(std::memory_order_relaxed);
   auto built = session::make_disconnect_request(packet, v);
   if (!built.ok()) return unexpected(invalid_error(built.error(), "disconnect"));
-  LaneItem item;
-  item.req = std::move(built.value());
-  item.version = v;
-  item.drain_timeout = drain_timeout < std::chrono::milliseconds::zero()
-                           ? std::chrono::milliseconds::zero()
-                           : drain_timeout;
-  // The publish lane: per-thread FIFO puts it after this thread's publishes.
-  auto r = push(core.publishes, item, mode);
-  if (!r.ok()) return r;
-  // If the loop is not connected when this deadline passes, it ends without
-  // sending DISCONNECT.
-  const int64_t dl = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         (std::chrono::steady_clock::now() + drain_timeout).time_since_epoch())
-                         .count();
+  const auto deadline =
+      mqtt::detail::saturating_add(std::chrono::steady_clock::now(), drain_timeout);
+  const int64_t dl = deadline == std::chrono::steady_clock::time_point::max()
+                         ? INT64_MAX - 1  // "no limit", but distinct from "none"
+                         : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               deadline.time_since_epoch())
+                               .count();
+  if (!core.disconnect_queued.exchange(true, std::memory_order_seq_cst)) {
+    LaneItem item;
+    item.req = std::move(built.value());
+    item.version = v;
+    const PushResult r = core.publishes.push_extra(item);
+    if (r == PushResult::Closed) return unexpected(closed_error());
+    if (r != PushResult::Ok) {
+      core.disconnect_queued.store(false, std::memory_order_seq_cst);
+      return unexpected(full_error());
+    }
+  }
   int64_t cur = core.disconnect_deadline_ns.load(std::memory_order_seq_cst);
   while (dl < cur &&
          !core.disconnect_deadline_ns.compare_exchange_weak(cur, dl, std::memory_order_seq_cst)) {
@@ -194,6 +212,7 @@ Snapshot make_snapshot(const runtime::ConnCore& core) {
   s.connection_attempts = core.attempts.load(std::memory_order_relaxed);
   s.excess_incoming_qos2 = core.excess_qos2.load(std::memory_order_relaxed);
   s.reading_paused = core.reading_paused.load(std::memory_order_relaxed);
+  s.unwritten_bytes = core.unwritten.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -204,9 +223,55 @@ Snapshot make_snapshot(const runtime::ConnCore& core) {
 Reactor::Reactor(std::unique_ptr<detail::ReactorImpl> impl) : impl_(std::move(impl)) {}
 Reactor::~Reactor() = default;
 
+Result<std::shared_ptr<Reactor>, CreateError> Reactor::try_create(Options options) {
+  try {
+    return std::shared_ptr<Reactor>(
+        new Reactor(std::make_unique<detail::ReactorImpl>(std::move(options))));
+  } catch (const std::system_error& e) {
+    return unexpected(CreateError{CreateError::Code::Resources, e.code().value(), e.what()});
+  } catch (const std::bad_alloc&) {
+    return unexpected(CreateError{CreateError::Code::Resources, ENOMEM, "out of memory"});
+  }
+}
+
 std::shared_ptr<Reactor> Reactor::create(Options options) {
   return std::shared_ptr<Reactor>(
       new Reactor(std::make_unique<detail::ReactorImpl>(std::move(options))));
+}
+
+// --- options ---
+
+std::string_view to_string(CreateError::Code c) {
+  switch (c) {
+    case CreateError::Code::InvalidOptions: return "InvalidOptions";
+    case CreateError::Code::InvalidCapacity: return "InvalidCapacity";
+    case CreateError::Code::Resources: return "Resources";
+  }
+  return "Unknown";
+}
+
+std::string validate(const MqttOptions& o) {
+  using namespace std::chrono;
+  if (o.keep_alive < seconds::zero() || o.keep_alive > seconds(65535)) {
+    return "keep_alive must be 0..65535 s (MQTT's range), got " +
+           std::to_string(o.keep_alive.count()) + " s";
+  }
+  if (o.ping_timeout < milliseconds::zero()) return "ping_timeout must not be negative";
+  if (o.connect_timeout <= milliseconds::zero()) return "connect_timeout must be positive";
+  if (o.backoff.initial < milliseconds::zero() || o.backoff.max < milliseconds::zero() ||
+      o.backoff.reset_after < milliseconds::zero()) {
+    return "backoff durations must not be negative";
+  }
+  if (!(o.backoff.jitter >= 0.0 && o.backoff.jitter <= 1.0)) return "backoff.jitter must be 0..1";
+  if (!(o.backoff.multiplier >= 1.0)) return "backoff.multiplier must be >= 1";
+  if (o.spin_for < microseconds::zero()) return "spin_for must not be negative";
+  if (o.max_incoming_packet_size < 2) return "max_incoming_packet_size must be at least 2";
+  const RateLimit& r = o.rate_limit;
+  if (!(r.messages_per_second >= 0) || !(r.bytes_per_second >= 0) || !(r.burst_messages >= 0) ||
+      !(r.burst_bytes >= 0)) {
+    return "rate_limit values must not be negative";
+  }
+  return {};
 }
 
 // --- Client ---
@@ -214,27 +279,73 @@ std::shared_ptr<Reactor> Reactor::create(Options options) {
 Client::Client(std::shared_ptr<detail::ClientShared> shared) : shared_(std::move(shared)) {}
 Client::~Client() = default;
 
+Result<std::pair<Client, Connection>, CreateError> Client::try_create(
+    const MqttOptions& options, size_t capacity, std::shared_ptr<Reactor> reactor) {
+  if (std::string why = validate(options); !why.empty()) {
+    return unexpected(CreateError{CreateError::Code::InvalidOptions, 0, why});
+  }
+  if (capacity == 0 || capacity > kMaxCapacity) {
+    return unexpected(CreateError{CreateError::Code::InvalidCapacity, 0,
+                                  "capacity must be 1.." + std::to_string(kMaxCapacity) +
+                                      ", got " + std::to_string(capacity)});
+  }
+  if (!reactor) {
+    Reactor::Options r;
+    r.thread_name = options.reactor_thread_name;
+    r.cpu = options.reactor_cpu;
+    r.wait = options.reactor_wait;
+    r.spin_for = options.spin_for;
+    auto made = Reactor::try_create(std::move(r));
+    if (!made.ok()) return unexpected(made.error());
+    reactor = std::move(made.value());
+  }
+  try {
+    auto& impl = *reactor->impl_;
+    auto core = std::make_shared<runtime::ConnCore>(options, capacity, impl.waker);
+    if (!core->events.valid()) {
+      const int err = errno;
+      return unexpected(CreateError{CreateError::Code::Resources, err,
+                                    "cannot create the event descriptor: " +
+                                        std::string(std::strerror(err))});
+    }
+    auto driver = std::make_unique<runtime::Driver>(core, options, impl.epoll_fd());
+    auto client_shared = std::make_shared<detail::ClientShared>();
+    auto conn_shared = std::make_shared<detail::ClientShared>();
+    // Nothing can fail from here on: hand the driver to the reactor.
+    impl.add(std::move(driver));
+    client_shared->core = core;
+    client_shared->client_side = true;
+    conn_shared->core = core;
+    conn_shared->reactor = std::move(reactor);
+    return std::pair<Client, Connection>{Client(std::move(client_shared)),
+                                         Connection(std::move(conn_shared))};
+  } catch (const std::bad_alloc&) {
+    return unexpected(CreateError{CreateError::Code::Resources, ENOMEM,
+                                  "out of memory (event queue of " + std::to_string(capacity) +
+                                      " events)"});
+  }
+}
+
+namespace {
+std::pair<Client, Connection> created_or_throw(
+    Result<std::pair<Client, Connection>, CreateError> r) {
+  if (r.ok()) return std::move(r.value());
+  const CreateError& e = r.error();
+  if (e.code == CreateError::Code::Resources) {
+    throw std::system_error(e.sys_errno, std::generic_category(), "mqtt: " + e.message);
+  }
+  throw std::invalid_argument("mqtt: " + e.message);
+}
+}  // namespace
+
 std::pair<Client, Connection> Client::create(const MqttOptions& options, size_t capacity) {
-  Reactor::Options r;
-  r.thread_name = options.reactor_thread_name;
-  r.cpu = options.reactor_cpu;
-  r.wait = options.reactor_wait;
-  r.spin_for = options.spin_for;
-  return create(options, capacity, Reactor::create(std::move(r)));
+  return created_or_throw(try_create(options, capacity, nullptr));
 }
 
 std::pair<Client, Connection> Client::create(const MqttOptions& options, size_t capacity,
                                              std::shared_ptr<Reactor> reactor) {
-  auto& impl = *reactor->impl_;
-  auto core = std::make_shared<runtime::ConnCore>(options, capacity, impl.waker);
-  impl.add(std::make_unique<runtime::Driver>(core, options, impl.epoll_fd()));
-  auto client_shared = std::make_shared<detail::ClientShared>();
-  client_shared->core = core;
-  client_shared->client_side = true;
-  auto conn_shared = std::make_shared<detail::ClientShared>();
-  conn_shared->core = core;
-  conn_shared->reactor = std::move(reactor);
-  return {Client(std::move(client_shared)), Connection(std::move(conn_shared))};
+  if (!reactor) throw std::invalid_argument("mqtt: null reactor");
+  return created_or_throw(try_create(options, capacity, std::move(reactor)));
 }
 
 Result<void, ClientError> Client::publish(std::string_view topic, QoS qos, bool retain,
@@ -290,14 +401,31 @@ Result<Token, ClientError> Client::try_subscribe(std::string_view filter, QoS qo
                       Mode::Try);
 }
 
+Result<Token, ClientError> Client::try_subscribe_many(std::span<const SubscribeFilter> filters,
+                                                      const Properties& properties) {
+  return do_subscribe(shared_.get(), filters, properties, Mode::Try);
+}
+
 Result<Token, ClientError> Client::unsubscribe(std::string_view filter,
                                                const Properties& properties) {
-  return do_unsubscribe(shared_.get(), filter, properties, Mode::Blocking);
+  return do_unsubscribe(shared_.get(), std::span<const std::string_view>(&filter, 1), properties,
+                        Mode::Blocking);
+}
+
+Result<Token, ClientError> Client::unsubscribe_many(std::span<const std::string_view> filters,
+                                                    const Properties& properties) {
+  return do_unsubscribe(shared_.get(), filters, properties, Mode::Blocking);
 }
 
 Result<Token, ClientError> Client::try_unsubscribe(std::string_view filter,
                                                    const Properties& properties) {
-  return do_unsubscribe(shared_.get(), filter, properties, Mode::Try);
+  return do_unsubscribe(shared_.get(), std::span<const std::string_view>(&filter, 1), properties,
+                        Mode::Try);
+}
+
+Result<Token, ClientError> Client::try_unsubscribe_many(std::span<const std::string_view> filters,
+                                                        const Properties& properties) {
+  return do_unsubscribe(shared_.get(), filters, properties, Mode::Try);
 }
 
 Result<void, ClientError> Client::ack(const codec::Publish& publish) {
@@ -310,22 +438,33 @@ Result<void, ClientError> Client::try_ack(const codec::Publish& publish) {
 
 Result<void, ClientError> Client::disconnect(std::chrono::milliseconds drain_timeout,
                                              codec::Disconnect packet) {
-  return do_disconnect(shared_.get(), drain_timeout, packet, Mode::Blocking);
+  return do_disconnect(shared_.get(), drain_timeout, packet);
 }
 
 Result<void, ClientError> Client::try_disconnect(std::chrono::milliseconds drain_timeout,
                                                  codec::Disconnect packet) {
-  return do_disconnect(shared_.get(), drain_timeout, packet, Mode::Try);
+  return do_disconnect(shared_.get(), drain_timeout, packet);
 }
 
-void Client::update_options(const MqttOptions& options) {
-  if (!shared_) return;
+Result<Token, ClientError> Client::disconnect_tracked(std::chrono::milliseconds drain_timeout,
+                                                      codec::Disconnect packet) {
+  auto r = do_disconnect(shared_.get(), drain_timeout, packet);
+  if (!r.ok()) return unexpected(r.error());
+  return Token(shared_->core->end_completion);
+}
+
+Result<void, ClientError> Client::update_options(const MqttOptions& options) {
+  if (!shared_) return unexpected(closed_error());
+  if (std::string why = validate(options); !why.empty()) {
+    return unexpected(ClientError{ClientError::Code::InvalidRequest, {}, "invalid options: " + why});
+  }
   auto& core = *shared_->core;
   {
     std::lock_guard<std::mutex> lock(core.options_mu);
     core.new_options = options;
   }
   core.options_changed.store(true, std::memory_order_seq_cst);
+  return {};
 }
 
 Snapshot Client::snapshot() const {
@@ -360,16 +499,50 @@ Connection::~Connection() {
 }
 
 namespace {
+
+// One consumer at a time: a second concurrent next*() is a bug in the
+// caller that would corrupt the single-consumer queue. Abort loudly.
+class ConsumerGuard {
+ public:
+  explicit ConsumerGuard(runtime::ConnCore& core) : core_(core) {
+    if (core_.in_next.exchange(true, std::memory_order_acquire)) {
+      std::fputs(
+          "mqtt: Connection::next()/try_next()/next_for() called from two threads at once; "
+          "a Connection has one consumer thread at a time (see mqtt/client.h). Aborting.\n",
+          stderr);
+      std::abort();
+    }
+    // The first call after a non-terminal error lets the loop go on.
+    if (core_.gate_pending) {
+      core_.gate_pending = false;
+      core_.errors_polled.fetch_add(1, std::memory_order_seq_cst);
+      core_.waker->wake();
+    }
+  }
+  ~ConsumerGuard() { core_.in_next.store(false, std::memory_order_release); }
+  ConsumerGuard(const ConsumerGuard&) = delete;
+  ConsumerGuard& operator=(const ConsumerGuard&) = delete;
+
+ private:
+  runtime::ConnCore& core_;
+};
+
 void after_take(runtime::ConnCore& core, const Event& e) {
-  if (const ConnectionError* err = e.error(); err && err->terminal) {
-    core.consumer_ended.store(true, std::memory_order_release);
+  if (const ConnectionError* err = e.error()) {
+    if (err->terminal) {
+      core.consumer_ended.store(true, std::memory_order_release);
+    } else {
+      core.gate_pending = true;
+    }
   }
 }
+
 }  // namespace
 
 std::optional<Event> Connection::next() {
   if (!shared_) return std::nullopt;
   auto& core = *shared_->core;
+  ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
   Event e;
   core.events.pop(e, core.consumer_wait, core.spin_for);
@@ -380,6 +553,7 @@ std::optional<Event> Connection::next() {
 std::optional<Event> Connection::try_next() {
   if (!shared_) return std::nullopt;
   auto& core = *shared_->core;
+  ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
   Event e;
   if (!core.events.try_pop(e)) return std::nullopt;
@@ -390,6 +564,7 @@ std::optional<Event> Connection::try_next() {
 std::optional<Event> Connection::next_for(std::chrono::nanoseconds timeout) {
   if (!shared_) return std::nullopt;
   auto& core = *shared_->core;
+  ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
   Event e;
   if (!core.events.pop_for(e, timeout)) return std::nullopt;
@@ -399,6 +574,12 @@ std::optional<Event> Connection::next_for(std::chrono::nanoseconds timeout) {
 
 bool Connection::ended() const {
   return !shared_ || shared_->core->consumer_ended.load(std::memory_order_acquire);
+}
+
+void Connection::set_reconnect(bool enabled) {
+  if (!shared_) return;
+  shared_->core->reconnect_enabled.store(enabled, std::memory_order_seq_cst);
+  shared_->core->waker->wake();
 }
 
 int Connection::event_fd() const {

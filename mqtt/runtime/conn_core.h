@@ -25,22 +25,25 @@ namespace mqtt::runtime {
 struct LaneItem {
   session::Request req;
   ProtocolVersion version = ProtocolVersion::V311;  // the request was encoded for it
-  std::chrono::milliseconds drain_timeout{0};       // Disconnect only
 };
 
-inline void abandon_item(LaneItem& item) {
+inline bool abandon_item(LaneItem& item) {
   if (item.req.completion) {
     item.req.completion->complete(
         Completion{RequestError::ConnectionClosed, {}, "the connection has ended"});
+    return true;
   }
+  return false;
 }
 
 struct ConnCore {
+  // Throws std::bad_alloc when the event ring cannot be had; check
+  // events.valid() for its descriptor.
   ConnCore(const MqttOptions& o, size_t cap, std::shared_ptr<Waker> w)
       : capacity(cap == 0 ? 1 : cap),
         waker(w),
-        publishes(capacity, w, abandon_item),
-        control(capacity, w, abandon_item),
+        publishes(capacity, w, [this](LaneItem& i) { count_abandoned(i); }),
+        control(capacity, w, [this](LaneItem& i) { count_abandoned(i); }),
         events(capacity, w),
         consumer_wait(o.consumer_wait),
         spin_for(o.spin_for),
@@ -61,9 +64,18 @@ struct ConnCore {
   std::atomic<bool> clients_gone{false};   // the last Client copy is gone
   std::atomic<bool> shutdown{false};       // the Connection is gone
   std::atomic<bool> loop_ended{false};     // the final event was produced
-  // Earliest disconnect() give-up time (steady clock ns), for a disconnect
-  // requested while not connected. INT64_MAX: none.
+  // Earliest disconnect() deadline (steady clock ns): the loop ends by then
+  // in every state. INT64_MAX: none.
   std::atomic<int64_t> disconnect_deadline_ns{INT64_MAX};
+  // The first disconnect() queued its marker in the publish lane; later
+  // calls only bring the deadline forward.
+  std::atomic<bool> disconnect_queued{false};
+  // Completed when the loop ends: ok after a drained graceful disconnect,
+  // ConnectionClosed otherwise (disconnect_tracked's token).
+  std::shared_ptr<mqtt::detail::CompletionState> end_completion =
+      std::make_shared<mqtt::detail::CompletionState>();
+  // Connection::set_reconnect().
+  std::atomic<bool> reconnect_enabled{true};
 
   // --- options for the next reconnect ---
   std::mutex options_mu;
@@ -72,6 +84,15 @@ struct ConnCore {
 
   // --- consumer side ---
   std::atomic<bool> consumer_ended{false};  // the final event was returned
+  std::atomic<bool> in_next{false};         // a next*() call is running (misuse guard)
+  // Reconnect gate: counts the next*() calls that followed the take of a
+  // non-terminal error. The reactor's next attempt waits until it covers
+  // every such error it produced: the loop advances only while polled.
+  std::atomic<uint64_t> errors_polled{0};
+  bool gate_pending = false;  // consumer only (serialised by in_next)
+  // Untracked requests abandoned by a lane's close() (a race with the end
+  // of the loop); reported in one RequestFailed event.
+  std::atomic<uint64_t> abandoned_untracked{0};
 
   // --- snapshot, published by the reactor ---
   std::atomic<Snapshot::State> state{Snapshot::State::Connecting};
@@ -82,6 +103,13 @@ struct ConnCore {
   std::atomic<uint64_t> attempts{0};
   std::atomic<uint64_t> excess_qos2{0};
   std::atomic<bool> reading_paused{false};
+  std::atomic<size_t> unwritten{0};
+
+  void count_abandoned(LaneItem& item) {
+    if (!abandon_item(item) && item.req.kind != session::Request::Kind::Disconnect) {
+      abandoned_untracked.fetch_add(1, std::memory_order_seq_cst);
+    }
+  }
 
   void request_shutdown() {
     shutdown.store(true, std::memory_order_seq_cst);

@@ -18,7 +18,9 @@ constexpr size_t kReadBufferInitial = 64 * 1024;
 constexpr int kMaxReadsPerPoll = 8;
 constexpr int kMaxPublishesPerPoll = 1024;
 constexpr int kMaxControlPerPoll = 256;
-// Publishes are not pulled while more than this much output is unwritten.
+// Above this much unwritten output, no publishes are taken and the socket is
+// not read: a peer that does not read what we write (our acks included)
+// cannot make us buffer without bound; TCP pushes back on it instead.
 constexpr size_t kOutputHighWater = 512 * 1024;
 
 ConnectionError make_error(ConnectionErrorCode code, std::string message, int err = 0) {
@@ -29,9 +31,17 @@ ConnectionError make_error(ConnectionErrorCode code, std::string message, int er
   return e;
 }
 
-void fail_item(LaneItem& item, RequestError why, std::string message) {
-  if (item.req.completion) item.req.completion->complete(Completion{why, {}, std::move(message)});
+RequestFailed::Kind failed_kind(session::Request::Kind k) {
+  switch (k) {
+    case session::Request::Kind::Publish: return RequestFailed::Kind::Publish;
+    case session::Request::Kind::Subscribe: return RequestFailed::Kind::Subscribe;
+    case session::Request::Kind::Unsubscribe: return RequestFailed::Kind::Unsubscribe;
+    case session::Request::Kind::Ack: return RequestFailed::Kind::Ack;
+    case session::Request::Kind::Disconnect: return RequestFailed::Kind::Disconnect;
+  }
+  return RequestFailed::Kind::Publish;
 }
+
 
 // Length of the longest prefix of `in` made of at most `max_packets` whole
 // packets. A malformed header makes it return all of `in`: the session then
@@ -66,13 +76,15 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
 Driver::~Driver() {
   close_stream();
   if (pending_) abandon_item(*pending_);
+  core_->end_completion->complete(
+      Completion{RequestError::ConnectionClosed, {}, "the connection has ended"});
 }
 
 session::SessionConfig Driver::session_config() const {
   session::SessionConfig c;
   c.version = opts_.protocol;
   c.keep_alive = opts_.keep_alive;
-  c.ping_timeout = opts_.ping_timeout;
+  c.ping_timeout = mqtt::detail::saturating_cast<session::Duration>(opts_.effective_ping_timeout());
   c.max_inflight = opts_.max_inflight == 0 ? 1 : opts_.max_inflight;
   c.manual_acks = opts_.manual_acks;
   c.auto_resubscribe = opts_.auto_resubscribe;
@@ -95,8 +107,62 @@ void Driver::on_outgoing(const Outgoing& out) {
   if (opts_.outgoing_events) emit(Event(out));
 }
 
-void Driver::on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) {
-  emit(Event(SessionReset{dropped_publishes, dropped_pubrels}));
+void Driver::on_session_reset(const session::ResetInfo& info) {
+  SessionReset r;
+  r.dropped_publishes = info.dropped_publishes;
+  r.dropped_pubrels = info.dropped_pubrels;
+  r.cause = SessionReset::Cause::BrokerLostSession;
+  r.subscriptions_lost = info.subscriptions_lost;
+  r.resubscribing = info.resubscribing;
+  emit(Event(r));
+}
+
+void Driver::on_request_failed(const session::FailedRequest& f) {
+  RequestFailed e;
+  e.kind = failed_kind(f.kind);
+  e.reason = f.reason;
+  e.topic = std::string(f.topic);
+  e.qos = f.qos;
+  e.packet_id = f.packet_id;
+  e.message = std::string(f.message);
+  report_failure(std::move(e));
+}
+
+void Driver::fail_request(session::Request& r, RequestError why, const std::string& message) {
+  if (r.completion) {
+    r.completion->complete(Completion{why, {}, message});
+    r.completion.reset();
+    return;
+  }
+  RequestFailed e;
+  e.kind = failed_kind(r.kind);
+  e.reason = why;
+  if (r.kind == session::Request::Kind::Publish) e.topic = std::string(session::publish_topic(r.bytes.span()));
+  e.qos = r.qos;
+  e.packet_id = r.packet_id;
+  e.message = message;
+  report_failure(std::move(e));
+}
+
+void Driver::report_failure(RequestFailed&& f) {
+  // Only the reactor pushes, so room seen here stays room.
+  if (failures_pending_ == 0 && overflow_.empty() && !core_->events.full()) {
+    Event e(std::move(f));
+    if (core_->events.try_push(e)) {
+      ++produced_;
+      return;
+    }
+    return;  // unreachable: there was room
+  }
+  // The queue is full: one event per reason, counting.
+  const size_t i = std::min<size_t>(static_cast<size_t>(f.reason), failures_.size() - 1);
+  if (failures_[i]) {
+    failures_[i]->count += f.count;
+  } else {
+    failures_[i] = std::move(f);
+    ++failures_pending_;
+  }
+  core_->events.want_progress();
 }
 
 void Driver::mark_connected() {
@@ -112,12 +178,25 @@ void Driver::mark_connected() {
 
 void Driver::emit(Event&& e) {
   ++produced_;
-  if (overflow_.empty() && core_->events.try_push(e)) return;
+  if (overflow_.empty() && failures_pending_ == 0 && core_->events.try_push(e)) return;
   overflow_.push_back(std::move(e));
   core_->events.want_progress();
 }
 
+// Coalesced failures first (they are bounded; the final event, which is
+// always last, may be waiting in overflow_), then the overflow in order.
 void Driver::flush_overflow() {
+  for (auto& f : failures_) {
+    if (!f) continue;
+    if (core_->events.full()) {
+      core_->events.want_progress();
+      return;
+    }
+    Event e(std::move(*f));
+    if (core_->events.try_push(e)) ++produced_;
+    f.reset();
+    --failures_pending_;
+  }
   while (!overflow_.empty() && core_->events.try_push(overflow_.front())) overflow_.pop_front();
   if (!overflow_.empty()) core_->events.want_progress();
 }
@@ -170,21 +249,32 @@ void Driver::step(TimePoint now) {
       io(now);
       break;
     case Phase::ErrorWait:
-      if (core_->events.taken() >= error_event_seq_) {
+      // The loop advances only while polled: the error must have been taken
+      // and next*() called again since (see Connection::next()).
+      if (core_->errors_polled.load(std::memory_order_seq_cst) >= error_event_seq_ &&
+          reconnect_allowed()) {
         phase_ = Phase::Backoff;
-        backoff_until_ = now + backoff_.next_delay();
+        backoff_until_ = mqtt::detail::saturating_add(now, backoff_.next_delay());
         if (backoff_until_ <= now) start_attempt(now);
-      } else {
-        core_->events.want_progress();
       }
       break;
     case Phase::Backoff:
-      if (now >= backoff_until_) start_attempt(now);
+      if (now >= backoff_until_) {
+        if (reconnect_allowed()) {
+          start_attempt(now);
+        } else {
+          phase_ = Phase::ErrorWait;  // set_reconnect(false) came meanwhile
+        }
+      }
       break;
     case Phase::Ended:
       break;
   }
   if (phase_ != Phase::Ended) check_ends(now);
+}
+
+bool Driver::reconnect_allowed() const {
+  return core_->reconnect_enabled.load(std::memory_order_seq_cst);
 }
 
 void Driver::on_ready(uint32_t ev) {
@@ -216,7 +306,12 @@ void Driver::apply_new_options() {
   if (same || session_->reconfigure(c)) return;
   // A new protocol version or window needs a new session: its state
   // (in-flight QoS 1/2, held requests) does not carry over, so those
-  // requests fail with SessionReset.
+  // requests fail with SessionReset, and the consumer hears of it.
+  const session::SessionStats st = session_->stats();
+  SessionReset r;
+  r.cause = SessionReset::Cause::OptionsChanged;
+  r.dropped_publishes = st.inflight_publishes;
+  emit(Event(r));
   session_->fail_all(RequestError::SessionReset,
                      "session options changed by update_options(): in-flight state dropped");
   session_ = std::make_unique<session::Session>(c, *this);
@@ -231,7 +326,7 @@ void Driver::start_attempt(TimePoint now) {
   t.host = opts_.host;
   t.port = opts_.port;
   stream_ = transport::tcp::open(t);
-  attempt_deadline_ = now + opts_.connect_timeout;
+  attempt_deadline_ = mqtt::detail::saturating_add(now, opts_.connect_timeout);
   readable_ = writable_ = true;  // check progress at once
   phase_ = Phase::Connecting;
   if (core_->state.load(std::memory_order_relaxed) != Snapshot::State::Connecting && ever_connected_) {
@@ -351,7 +446,14 @@ void Driver::close_stream() {
 
 size_t Driver::output_size() const { return session_->output().size(); }
 
-bool Driver::input_paused() const { return !overflow_.empty() || core_->events.full(); }
+// The consumer is behind (a consumer pause: the ping deadline is suspended).
+bool Driver::input_paused() const {
+  return !overflow_.empty() || failures_pending_ > 0 || core_->events.full();
+}
+
+// The peer does not take what we write (not a consumer pause: keepalive
+// goes on and finds a dead peer).
+bool Driver::output_paused() const { return output_size() >= kOutputHighWater; }
 
 void Driver::update_pause(TimePoint now) {
   const bool p = input_paused();
@@ -410,7 +512,7 @@ bool Driver::feed_input(TimePoint now) {
 
 bool Driver::read_input(TimePoint now) {
   if (!feed_input(now)) return false;
-  for (int reads = 0; readable_ && !paused_;) {
+  for (int reads = 0; readable_ && !paused_ && !output_paused();) {
     if (reads == kMaxReadsPerPoll) {
       busy_ = true;  // let the others run; come back at once
       break;
@@ -466,7 +568,7 @@ bool Driver::flush_output() {
     if (out.empty()) break;
     const transport::IoResult r = stream_->write(out);
     if (r.status == transport::Status::Ok) {
-      session_->consume_output(r.bytes);
+      session_->consume_output(r.bytes, now_);
     } else if (r.status == transport::Status::WouldBlock) {
       writable_ = false;
     } else {
@@ -497,8 +599,8 @@ void Driver::pull_control(TimePoint now) {
     LaneItem item;
     if (!core_->control.try_pop(item)) return;
     if (item.version != session_version_) {
-      fail_item(item, RequestError::ProtocolError,
-                "request encoded for another protocol version than the connection's");
+      fail_request(item.req, RequestError::ProtocolError,
+                   "request encoded for another protocol version than the connection's");
       continue;
     }
     session_->submit(std::move(item.req), now);
@@ -525,15 +627,15 @@ void Driver::pull_publishes(TimePoint now) {
           it.req = std::move(fresh.value());
         }
       }
-      session_->submit(std::move(it.req), now, now + it.drain_timeout);
+      session_->submit(std::move(it.req), now, disconnect_deadline());
       pending_.reset();
       disconnecting_ = true;
       core_->state.store(Snapshot::State::Disconnecting, std::memory_order_relaxed);
       return;
     }
     if (it.version != session_version_) {
-      fail_item(it, RequestError::ProtocolError,
-                "publish encoded for another protocol version than the connection's");
+      fail_request(it.req, RequestError::ProtocolError,
+                   "publish encoded for another protocol version than the connection's");
       pending_.reset();
       continue;
     }
@@ -550,7 +652,67 @@ void Driver::pull_publishes(TimePoint now) {
 
 // --- ends ---
 
+TimePoint Driver::disconnect_deadline() const {
+  const int64_t dl = core_->disconnect_deadline_ns.load(std::memory_order_seq_cst);
+  return dl == INT64_MAX ? TimePoint::max() : TimePoint(std::chrono::nanoseconds(dl));
+}
+
+void Driver::fail_queued(RequestError why, const std::string& message) {
+  if (pending_) {
+    fail_request(pending_->req, why, message);
+    pending_.reset();
+  }
+  // Bounded: each lane holds at most its capacity (plus disconnect markers).
+  for (Lane<LaneItem>* lane : {&core_->publishes, &core_->control}) {
+    const size_t n = lane->size() + 16;
+    LaneItem item;
+    for (size_t i = 0; i < n && lane->try_pop(item); ++i) {
+      if (item.req.kind == session::Request::Kind::Disconnect) {
+        if (!disconnect_marker_) disconnect_marker_ = std::move(item.req);
+      } else {
+        fail_request(item.req, why, message);
+      }
+      item = LaneItem{};
+    }
+  }
+}
+
+void Driver::disconnect_expired(TimePoint now) {
+  const std::string msg = "the disconnect's drain timeout expired before the request completed";
+  fail_queued(RequestError::ConnectionClosed, msg);
+  bool sent = false;
+  if (stream_ && phase_ == Phase::Connected) {
+    if (session_->state() == session::SessionState::Connected) {
+      // The marker had not reached the session (held behind publishes).
+      session::Request d;
+      if (disconnect_marker_ && !disconnect_marker_->bytes.empty()) {
+        d = std::move(*disconnect_marker_);
+      } else if (auto fresh = session::make_disconnect_request(codec::Disconnect{}, session_version_);
+                 fresh.ok()) {
+        d = std::move(fresh.value());
+      }
+      session_->submit(std::move(d), now, now);
+    } else if (session_->state() == session::SessionState::Disconnecting) {
+      (void)session_->handle_timeout(now);  // writes DISCONNECT: its deadline passed
+    }
+    if (session_->state() == session::SessionState::Closed) {
+      if (flush_output()) sent = output_size() == 0;
+    }
+  }
+  disconnect_marker_.reset();
+  end(make_error(ConnectionErrorCode::Disconnected,
+                 sent ? "disconnect(): drain timeout expired; what was left failed, DISCONNECT sent"
+                      : "disconnect(): drain timeout expired; what was left failed, ended "
+                        "without DISCONNECT (not connected, or the socket did not take it)"));
+}
+
 void Driver::connection_failed(ConnectionError e, TimePoint now) {
+  // MQTT 5: tell the broker why (a DISCONNECT with the reason code), if the
+  // socket takes it right away.
+  if (stream_ && session_->flush_before_close()) {
+    writable_ = true;
+    (void)flush_output();
+  }
   close_stream();
   session_->connection_lost();
   rpos_ = rlen_ = 0;
@@ -566,13 +728,14 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   if (disconnecting_) {
     std::string why = describe(e);
     emit(Event(std::move(e)));
+    ++error_event_seq_;
     end(make_error(ConnectionErrorCode::Disconnected,
                    "the connection was lost while disconnecting (" + why +
                        "): ended without DISCONNECT"));
     return;
   }
   emit(Event(std::move(e)));
-  error_event_seq_ = produced_;
+  ++error_event_seq_;  // the consumer's next*() after taking it opens the gate
   phase_ = Phase::ErrorWait;
   if (ever_connected_) core_->state.store(Snapshot::State::Reconnecting, std::memory_order_relaxed);
   core_->events.want_progress();
@@ -580,16 +743,27 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
 
 void Driver::end(ConnectionError e) {
   e.terminal = true;
-  close_stream();
   const std::string msg = "the connection has ended: " + std::string(to_string(e.code));
+  // Everything still queued or in flight fails now, before the final event:
+  // tokens, or RequestFailed events for the untracked.
+  fail_queued(RequestError::ConnectionClosed, msg);
   session_->fail_all(RequestError::ConnectionClosed, msg);
-  if (pending_) {
-    abandon_item(*pending_);
-    pending_.reset();
-  }
+  close_stream();
   core_->loop_ended.store(true, std::memory_order_seq_cst);
   core_->publishes.close();
   core_->control.close();
+  // Requests that raced with close() (pushed as we drained) were abandoned.
+  if (const uint64_t n = core_->abandoned_untracked.exchange(0, std::memory_order_seq_cst)) {
+    RequestFailed f;
+    f.reason = RequestError::ConnectionClosed;
+    f.count = n;
+    f.message = msg + " (requests queued as it ended)";
+    report_failure(std::move(f));
+  }
+  const bool clean = e.code == ConnectionErrorCode::Disconnected && clean_disconnect_;
+  core_->end_completion->complete(
+      clean ? Completion{}
+            : Completion{RequestError::ConnectionClosed, {}, msg + ": " + e.message});
   phase_ = Phase::Ended;
   core_->state.store(Snapshot::State::Ended, std::memory_order_relaxed);
   emit(Event(std::move(e)));
@@ -605,17 +779,18 @@ void Driver::check_ends(TimePoint now) {
   // Graceful disconnect done: DISCONNECT written.
   if (disconnecting_ && session_->state() == session::SessionState::Closed &&
       output_size() == 0) {
-    end(make_error(ConnectionErrorCode::Disconnected, "disconnected by the client"));
+    clean_disconnect_ = session_->disconnect_drained();
+    end(make_error(ConnectionErrorCode::Disconnected,
+                   clean_disconnect_ ? "disconnected by the client"
+                                     : "disconnected by the client after the drain timeout "
+                                       "expired (what was left failed)"));
     return;
   }
-  // disconnect() while not connected: give up at its deadline.
+  // disconnect()'s deadline bounds it in every state.
   const int64_t dl = core_->disconnect_deadline_ns.load(std::memory_order_seq_cst);
   seen_disconnect_deadline_ = dl;
-  if (dl != INT64_MAX && phase_ != Phase::Connected &&
-      now >= TimePoint(std::chrono::nanoseconds(dl))) {
-    end(make_error(ConnectionErrorCode::Disconnected,
-                   "disconnect() while not connected: ended without DISCONNECT after its "
-                   "drain timeout"));
+  if (dl != INT64_MAX && now >= TimePoint(std::chrono::nanoseconds(dl))) {
+    disconnect_expired(now);
     return;
   }
   // Every Client is gone: end once what they queued has been handed over.
@@ -636,14 +811,14 @@ void Driver::check_ends(TimePoint now) {
 }
 
 bool Driver::finished() const {
-  return phase_ == Phase::Ended &&
-         (overflow_.empty() || core_->shutdown.load(std::memory_order_relaxed));
+  return phase_ == Phase::Ended && ((overflow_.empty() && failures_pending_ == 0) ||
+                                    core_->shutdown.load(std::memory_order_relaxed));
 }
 
 bool Driver::has_external_work() const {
+  const bool backlog = !overflow_.empty() || failures_pending_ > 0;
   if (phase_ == Phase::Ended) {
-    return !overflow_.empty() &&
-           (!core_->events.full() || core_->shutdown.load(std::memory_order_seq_cst));
+    return backlog && (!core_->events.full() || core_->shutdown.load(std::memory_order_seq_cst));
   }
   if (core_->shutdown.load(std::memory_order_seq_cst)) return true;
   if (!clients_gone_seen_ && core_->clients_gone.load(std::memory_order_seq_cst)) return true;
@@ -654,9 +829,13 @@ bool Driver::has_external_work() const {
   // the reactor announced it may sleep. An earlier take (say of the CONNACK
   // before the awaited error) may have used up the request while we were not
   // asleep yet; the take we wait for must still wake us.
-  if (paused_ || !overflow_.empty() || phase_ == Phase::ErrorWait) core_->events.want_progress();
-  if ((paused_ || !overflow_.empty()) && !core_->events.full()) return true;
-  if (phase_ == Phase::ErrorWait && core_->events.taken() >= error_event_seq_) return true;
+  if (paused_ || backlog) core_->events.want_progress();
+  if ((paused_ || backlog) && !core_->events.full()) return true;
+  if (phase_ == Phase::ErrorWait &&
+      core_->errors_polled.load(std::memory_order_seq_cst) >= error_event_seq_ &&
+      reconnect_allowed()) {
+    return true;
+  }
   if (core_->control.size() > 0 && can_pull_control()) return true;
   if (core_->publishes.size() > 0 && !pending_ && can_pull_publishes()) return true;
   return false;
@@ -683,10 +862,7 @@ void Driver::compute_deadline(TimePoint now) {
       break;
   }
   if (pending_ && rate_wait_until_ != TimePoint::max()) d = std::min(d, rate_wait_until_);
-  if (phase_ != Phase::Ended && phase_ != Phase::Connected) {
-    const int64_t dl = core_->disconnect_deadline_ns.load(std::memory_order_relaxed);
-    if (dl != INT64_MAX) d = std::min(d, TimePoint(std::chrono::nanoseconds(dl)));
-  }
+  if (phase_ != Phase::Ended) d = std::min(d, disconnect_deadline());
   if (d <= now) busy_ = true;
   deadline_ = d;
 }
@@ -699,6 +875,7 @@ void Driver::publish_snapshot() {
                                 std::memory_order_relaxed);
   core_->excess_qos2.store(s.excess_incoming_qos2, std::memory_order_relaxed);
   core_->reading_paused.store(paused_, std::memory_order_relaxed);
+  core_->unwritten.store(output_size(), std::memory_order_relaxed);
 }
 
 }  // namespace mqtt::runtime

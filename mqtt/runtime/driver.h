@@ -4,6 +4,7 @@
 // reconnect with backoff, and the ends of the loop. Reactor thread only.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -48,7 +49,8 @@ class Driver final : public session::SessionObserver {
   // SessionObserver
   void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) override;
   void on_outgoing(const Outgoing& out) override;
-  void on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) override;
+  void on_session_reset(const session::ResetInfo& info) override;
+  void on_request_failed(const session::FailedRequest& failed) override;
 
  private:
   enum class Phase : uint8_t {
@@ -75,6 +77,17 @@ class Driver final : public session::SessionObserver {
   void check_ends(TimePoint now);
   void connection_failed(ConnectionError e, TimePoint now);
   void end(ConnectionError e);
+  // disconnect()'s deadline passed: fail what is left, write DISCONNECT if
+  // the socket takes it, end with Disconnected.
+  void disconnect_expired(TimePoint now);
+  // Takes every request still in the lanes (and the held publish) and fails
+  // it: token, or RequestFailed event.
+  void fail_queued(RequestError why, const std::string& message);
+  void fail_request(session::Request& r, RequestError why, const std::string& message);
+  void report_failure(RequestFailed&& f);
+  bool reconnect_allowed() const;
+  TimePoint disconnect_deadline() const;
+  bool output_paused() const;
   void close_stream();
   void sync_registration();
   void emit(Event&& e);
@@ -102,6 +115,7 @@ class Driver final : public session::SessionObserver {
   bool ever_connected_ = false;
   bool disconnecting_ = false;   // the Disconnect request went to the session
   bool clients_gone_seen_ = false;
+  bool clean_disconnect_ = false;  // DISCONNECT written after a full drain
   bool paused_ = false;          // input paused (event queue full)
   TimePoint attempt_deadline_ = TimePoint::max();
   TimePoint backoff_until_ = TimePoint::max();
@@ -109,7 +123,7 @@ class Driver final : public session::SessionObserver {
   TimePoint rate_wait_until_ = TimePoint::max();
   int64_t seen_disconnect_deadline_ = INT64_MAX;
   uint64_t produced_ = 0;        // events produced (queue + overflow)
-  uint64_t error_event_seq_ = 0; // produced_ count after the awaited error event
+  uint64_t error_event_seq_ = 0; // non-terminal errors emitted (see ConnCore::errors_polled)
 
   BackoffPolicy backoff_;
   RateLimiter rate_;
@@ -120,6 +134,11 @@ class Driver final : public session::SessionObserver {
 
   std::optional<LaneItem> pending_;  // a publish taken but not sendable yet
   std::deque<Event> overflow_;       // events that did not fit the queue
+  // RequestFailed events that did not fit, coalesced per reason (bounded
+  // memory whatever the number of failures). Delivered before overflow_.
+  std::array<std::optional<RequestFailed>, 8> failures_;
+  size_t failures_pending_ = 0;
+  std::optional<session::Request> disconnect_marker_;  // taken from the lane, not yet submitted
 
   TimePoint deadline_ = TimePoint::max();
   bool busy_ = false;

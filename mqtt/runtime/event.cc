@@ -97,6 +97,20 @@ void rebase(codec::Packet& p, const uint8_t* old_data, size_t n, const uint8_t* 
 
 const char* boolstr(bool b) { return b ? "true" : "false"; }
 
+const char* request_error_name(RequestError e) {
+  switch (e) {
+    case RequestError::None: return "None";
+    case RequestError::Rejected: return "Rejected";
+    case RequestError::SessionReset: return "SessionReset";
+    case RequestError::ConnectionClosed: return "ConnectionClosed";
+    case RequestError::PacketTooLarge: return "PacketTooLarge";
+    case RequestError::QoSNotSupported: return "QoSNotSupported";
+    case RequestError::RetainNotSupported: return "RetainNotSupported";
+    case RequestError::ProtocolError: return "ProtocolError";
+  }
+  return "Unknown";
+}
+
 const char* outgoing_name(Outgoing::Type t) {
   switch (t) {
     case Outgoing::Type::Connect: return "Connect";
@@ -231,6 +245,25 @@ Incoming& Incoming::operator=(Incoming&& o) noexcept {
   return *this;
 }
 
+std::string_view to_string(SessionReset::Cause c) {
+  switch (c) {
+    case SessionReset::Cause::BrokerLostSession: return "BrokerLostSession";
+    case SessionReset::Cause::OptionsChanged: return "OptionsChanged";
+  }
+  return "Unknown";
+}
+
+std::string_view to_string(RequestFailed::Kind k) {
+  switch (k) {
+    case RequestFailed::Kind::Publish: return "Publish";
+    case RequestFailed::Kind::Subscribe: return "Subscribe";
+    case RequestFailed::Kind::Unsubscribe: return "Unsubscribe";
+    case RequestFailed::Kind::Ack: return "Ack";
+    case RequestFailed::Kind::Disconnect: return "Disconnect";
+  }
+  return "Unknown";
+}
+
 std::ostream& operator<<(std::ostream& os, const Event& e) {
   std::visit(
       [&](const auto& v) {
@@ -246,8 +279,22 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
           }
           os << ')';
         } else if constexpr (std::is_same_v<T, SessionReset>) {
-          os << "SessionReset { dropped_publishes: " << v.dropped_publishes
-             << ", dropped_pubrels: " << v.dropped_pubrels << " }";
+          os << "SessionReset { cause: " << to_string(v.cause)
+             << ", dropped_publishes: " << v.dropped_publishes
+             << ", dropped_pubrels: " << v.dropped_pubrels
+             << ", subscriptions_lost: " << boolstr(v.subscriptions_lost);
+          if (v.resubscribing) os << ", resubscribing: " << v.resubscribing;
+          os << " }";
+        } else if constexpr (std::is_same_v<T, RequestFailed>) {
+          os << "RequestFailed { " << to_string(v.kind) << ", reason: " << request_error_name(v.reason);
+          if (!v.topic.empty()) os << ", topic: \"" << v.topic << '"';
+          if (v.kind == RequestFailed::Kind::Publish || v.kind == RequestFailed::Kind::Ack) {
+            os << ", qos: " << static_cast<int>(v.qos);
+          }
+          if (v.packet_id) os << ", pkid: " << v.packet_id;
+          if (v.count != 1) os << ", count: " << v.count;
+          if (!v.message.empty()) os << ", message: \"" << v.message << '"';
+          os << " }";
         } else {
           os << "Error(" << describe(v) << ')';  // describe() marks terminal ones
         }

@@ -17,19 +17,25 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 
 #include "mqtt/options.h"
 #include "mqtt/runtime/waker.h"
+#include "mqtt/session/deadline.h"
 
 namespace mqtt::runtime {
 
 template <class T>
 class EventQueue {
  public:
+  // Throws std::bad_alloc when the ring cannot be allocated (moodycamel
+  // does not check its malloc: we try the same size first).
   EventQueue(size_t capacity, std::shared_ptr<Waker> waker)
       : capacity_(capacity == 0 ? 1 : capacity),
-        buf_(capacity_),
+        buf_(checked_capacity(capacity_)),
         efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         waker_(std::move(waker)) {}
   ~EventQueue() {
@@ -38,6 +44,8 @@ class EventQueue {
   EventQueue(const EventQueue&) = delete;
   EventQueue& operator=(const EventQueue&) = delete;
 
+  // False when the eventfd could not be created (out of descriptors).
+  bool valid() const { return efd_ >= 0; }
   size_t capacity() const { return capacity_; }
   size_t size() const {
     const int64_t n = count_.load(std::memory_order_seq_cst);
@@ -73,7 +81,7 @@ class EventQueue {
   }
   void pop(T& out, WaitStrategy wait, std::chrono::microseconds spin_for) {
     if (wait != WaitStrategy::Block) {
-      auto until = std::chrono::steady_clock::now() + spin_for;
+      auto until = mqtt::detail::saturating_add(std::chrono::steady_clock::now(), spin_for);
       for (uint32_t i = 0;; ++i) {
         if (buf_.try_dequeue(out)) {
           after_pop();
@@ -90,6 +98,10 @@ class EventQueue {
   }
   bool pop_for(T& out, std::chrono::nanoseconds timeout) {
     if (timeout <= std::chrono::nanoseconds::zero()) return try_pop(out);
+    if (timeout >= mqtt::detail::kForever) {
+      pop(out, WaitStrategy::Block, {});
+      return true;
+    }
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
     if (us == 0) us = 1;
     if (!buf_.wait_dequeue_timed(out, static_cast<std::int64_t>(us))) return false;
@@ -105,6 +117,14 @@ class EventQueue {
   }
 
  private:
+  static size_t checked_capacity(size_t n) {
+    if (n > SIZE_MAX / 2 / sizeof(T)) throw std::bad_alloc();
+    void* probe = std::malloc(n * sizeof(T) + alignof(T));
+    if (probe == nullptr) throw std::bad_alloc();
+    std::free(probe);
+    return n;
+  }
+
   void after_pop() {
     taken_.fetch_add(1, std::memory_order_seq_cst);
     if (count_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&

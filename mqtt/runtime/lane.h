@@ -65,13 +65,31 @@ class Lane {
     return admitted(item);
   }
 
+  // Never blocks and needs no free slot: for requests that must never wait
+  // behind a full lane (a disconnect). Callers bound how many they push.
+  // Fails only when the lane is closed.
+  PushResult push_extra(T& item) {
+    if (closed_.load(std::memory_order_acquire)) return PushResult::Closed;
+    extra_.fetch_add(1, std::memory_order_seq_cst);
+    if (!queue_.enqueue(std::move(item))) {  // out of memory only
+      extra_.fetch_sub(1, std::memory_order_seq_cst);
+      return PushResult::Full;
+    }
+    return counted();
+  }
+
   // Consumer side (normally the reactor only). false when empty or when an
   // enqueue is still in flight.
   bool try_pop(T& out) {
     if (count_.load(std::memory_order_relaxed) <= 0) return false;
     if (!queue_.try_dequeue(out)) return false;
     count_.fetch_sub(1, std::memory_order_seq_cst);
-    free_.signal(1);
+    // An extra item took no permit: give none back for one pop. Which item
+    // it was does not matter, only the count of permits does.
+    int64_t e = extra_.load(std::memory_order_seq_cst);
+    while (e > 0 && !extra_.compare_exchange_weak(e, e - 1, std::memory_order_seq_cst)) {
+    }
+    if (e <= 0) free_.signal(1);
     return true;
   }
 
@@ -103,6 +121,10 @@ class Lane {
       free_.signal(1);
       return PushResult::Full;
     }
+    return counted();
+  }
+
+  PushResult counted() {
     count_.fetch_add(1, std::memory_order_seq_cst);
     if (closed_.load(std::memory_order_seq_cst)) {
       // close() may have drained before our item was counted: drain again
@@ -135,6 +157,7 @@ class Lane {
   moodycamel::LightweightSemaphore free_;
   // Signed: a take may run before the push that made it possible is counted.
   std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> extra_{0};  // queued items pushed without a permit
   std::atomic<bool> closed_{false};
   std::shared_ptr<Waker> waker_;
   Abandon abandon_;

@@ -1,5 +1,7 @@
 #include "mqtt/runtime/reactor.h"
 
+#include "mqtt/session/deadline.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -7,7 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <stdexcept>
+#include <system_error>
 #include <string>
 
 namespace mqtt::detail {
@@ -17,16 +19,25 @@ using runtime::TimePoint;
 
 ReactorImpl::ReactorImpl(Reactor::Options options)
     : waker(std::make_shared<runtime::Waker>()), opts_(std::move(options)) {
+  if (!waker->valid()) {
+    throw std::system_error(waker->error(), std::generic_category(),
+                            "mqtt reactor: cannot create its eventfd");
+  }
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0 || !waker->valid()) {
-    if (epfd_ >= 0) ::close(epfd_);
-    throw std::runtime_error("mqtt reactor: cannot create epoll/eventfd descriptors");
+  if (epfd_ < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "mqtt reactor: cannot create its epoll descriptor");
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // the waker
   ::epoll_ctl(epfd_, EPOLL_CTL_ADD, waker->fd(), &ev);
-  thread_ = std::thread([this] { run(); });
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (...) {
+    ::close(epfd_);
+    throw;  // std::system_error
+  }
 }
 
 ReactorImpl::~ReactorImpl() {
@@ -56,6 +67,7 @@ void ReactorImpl::run() {
       pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort
     }
   }
+  const auto spin_ns = mqtt::detail::saturating_cast<std::chrono::nanoseconds>(opts_.spin_for);
   constexpr int kMaxEvents = 64;
   epoll_event evs[kMaxEvents];
   TimePoint last_activity = Clock::now();
@@ -100,7 +112,7 @@ void ReactorImpl::run() {
         if (opts_.wait == WaitStrategy::Spin) {
           timeout_ms = 0;
         } else if (opts_.wait == WaitStrategy::SpinThenBlock &&
-                   Clock::now() - last_activity < opts_.spin_for) {
+                   Clock::now() - last_activity < spin_ns) {
           timeout_ms = 0;
         }
       }

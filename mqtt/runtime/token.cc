@@ -28,4 +28,36 @@ std::optional<Completion> Token::poll() const {
   return state_->result();
 }
 
+std::optional<size_t> wait_any(std::span<const Token> tokens, std::chrono::nanoseconds timeout) {
+  auto first_ready = [&]() -> std::optional<size_t> {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (!tokens[i].state_ || tokens[i].state_->done()) return i;
+    }
+    return std::nullopt;
+  };
+  if (tokens.empty()) return std::nullopt;
+  if (auto i = first_ready()) return i;
+  if (timeout <= std::chrono::nanoseconds::zero()) return std::nullopt;
+  // Register one waiter with every pending state; any completion fires it.
+  auto waiter = std::make_shared<detail::AnyWaiter>();
+  size_t registered = 0;
+  bool already = false;
+  for (; registered < tokens.size(); ++registered) {
+    if (!tokens[registered].state_->add_waiter(waiter)) {
+      already = true;
+      break;
+    }
+  }
+  if (!already) {
+    std::unique_lock<std::mutex> lock(waiter->mu);
+    if (timeout >= detail::kForever) {
+      waiter->cv.wait(lock, [&] { return waiter->fired; });
+    } else {
+      waiter->cv.wait_for(lock, timeout, [&] { return waiter->fired; });
+    }
+  }
+  for (size_t i = 0; i < registered; ++i) tokens[i].state_->remove_waiter(waiter.get());
+  return first_ready();
+}
+
 }  // namespace mqtt

@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 namespace mqtt::runtime {
 
 class Waker {
  public:
-  Waker() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  Waker() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), errno_(fd_ < 0 ? errno : 0) {}
   ~Waker() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -27,6 +28,7 @@ class Waker {
   Waker& operator=(const Waker&) = delete;
 
   bool valid() const { return fd_ >= 0; }
+  int error() const { return errno_; }  // errno of a failed eventfd()
   int fd() const { return fd_; }
 
   // Producers: after publishing work through a seq_cst RMW.
@@ -56,6 +58,7 @@ class Waker {
 
  private:
   int fd_;
+  int errno_;
   std::atomic<bool> sleeping_{false};
   std::atomic<uint64_t> wakes_{0};
 };

@@ -42,7 +42,8 @@ void OutputBuffer::clear() {
   buf_.clear();
 }
 
-void TokenRing::push(uint64_t end, std::shared_ptr<mqtt::detail::CompletionState> c) {
+void TokenRing::push(uint64_t start, uint64_t end,
+                     std::shared_ptr<mqtt::detail::CompletionState> c) {
   if (size_ == slots_.size()) {
     std::vector<Entry> bigger(slots_.empty() ? 16 : slots_.size() * 2);
     for (size_t i = 0; i < size_; ++i) {
@@ -52,6 +53,7 @@ void TokenRing::push(uint64_t end, std::shared_ptr<mqtt::detail::CompletionState
     head_ = 0;
   }
   Entry& e = slots_[(head_ + size_) & (slots_.size() - 1)];
+  e.start = start;
   e.end = end;
   e.completion = std::move(c);
   ++size_;

@@ -36,6 +36,11 @@ class OutputBuffer {
   void clear();
 
   uint64_t consumed_position() const { return base_ + start_; }
+  // The unconsumed bytes from absolute position `from` (empty if consumed).
+  std::span<const uint8_t> from(uint64_t pos) const {
+    if (pos < consumed_position() || pos > end_position()) return {};
+    return {buf_.data() + (pos - base_), static_cast<size_t>(end_position() - pos)};
+  }
   uint64_t end_position() const { return base_ + buf_.size(); }
 
  private:
@@ -44,16 +49,18 @@ class OutputBuffer {
   uint64_t base_ = 0;  // absolute position of buf_[0]
 };
 
-// A FIFO of (end position, token) in a ring that keeps its capacity.
+// A FIFO of QoS 0 publishes written into the output: (start, end position,
+// token or null) in a ring that keeps its capacity.
 class TokenRing {
  public:
   struct Entry {
+    uint64_t start = 0;
     uint64_t end = 0;
     std::shared_ptr<mqtt::detail::CompletionState> completion;
   };
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
-  void push(uint64_t end, std::shared_ptr<mqtt::detail::CompletionState> c);
+  void push(uint64_t start, uint64_t end, std::shared_ptr<mqtt::detail::CompletionState> c);
   Entry& front() { return slots_[head_]; }
   void pop();
 

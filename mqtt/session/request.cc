@@ -50,6 +50,8 @@ Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
 
 Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe& s,
                                                           ProtocolVersion v) {
+  // The count is kept in 16 bits (it checks the SUBACK's reason codes).
+  if (s.subscriptions.size() > 65535) return unexpected(codec::CodecError::TooManyFilters);
   codec::Subscribe copy = s;
   copy.packet_id = 1;
   auto bytes = encode_to_bytes(codec::Packet(std::move(copy)), v);
@@ -64,6 +66,7 @@ Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe
 
 Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubscribe& u,
                                                             ProtocolVersion v) {
+  if (u.filters.size() > 65535) return unexpected(codec::CodecError::TooManyFilters);
   codec::Unsubscribe copy = u;
   copy.packet_id = 1;
   auto bytes = encode_to_bytes(codec::Packet(std::move(copy)), v);
@@ -84,6 +87,17 @@ Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconne
   r.kind = Request::Kind::Disconnect;
   r.bytes = std::move(*bytes);
   return r;
+}
+
+std::string_view publish_topic(std::span<const uint8_t> bytes) {
+  if (bytes.empty() || (bytes[0] >> 4) != 3) return {};
+  size_t n = 1;
+  while (n < bytes.size() && n < 5 && (bytes[n] & 0x80) != 0) ++n;
+  const size_t at = n + 1;  // after the Remaining Length
+  if (at + 2 > bytes.size()) return {};
+  const size_t len = (size_t{bytes[at]} << 8) | bytes[at + 1];
+  if (at + 2 + len > bytes.size()) return {};
+  return {reinterpret_cast<const char*>(bytes.data() + at + 2), len};
 }
 
 Request make_ack_request(uint16_t packet_id, QoS qos) {

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "mqtt/codec/error.h"
@@ -48,5 +50,8 @@ Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubsc
 Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconnect& d,
                                                            ProtocolVersion v);
 Request make_ack_request(uint16_t packet_id, QoS qos);
+
+// The topic name of an encoded PUBLISH (empty if `bytes` is not one).
+std::string_view publish_topic(std::span<const uint8_t> bytes);
 
 }  // namespace mqtt::session

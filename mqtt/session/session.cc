@@ -34,6 +34,19 @@
 //   Disconnected; the runtime closes the transport and calls connection_lost().
 // - Keepalive: one PINGREQ outstanding at a time. PingTimeout when
 //   now >= time of PINGREQ + ping_timeout (while input is not paused).
+//   "Sent" means written to the transport (consume_output), not appended:
+//   a peer that reads nothing cannot keep the connection alive.
+// - A request without a token that fails is reported through
+//   on_request_failed (tracked ones only through their token).
+// - Session reset: reported on every CONNACK with session present = 0 after
+//   an earlier CONNACK, even when nothing was in flight.
+// - Before CONNACK only CONNACK is accepted; anything else (a PUBLISH too) is
+//   a protocol violation and is not reported as incoming.
+// - MQTT 5: we announce no Topic Alias Maximum (0), so an incoming Topic
+//   Alias is invalid (0x94) [MQTT-3.3.2-9/10]; an empty topic without one is
+//   a protocol error (0x82). On these, and on malformed (0x81) or too large
+//   (0x95) packets, a DISCONNECT with the reason code is written before the
+//   error is returned [MQTT-4.13.1].
 #include "mqtt/session/session.h"
 
 #include <algorithm>
@@ -42,6 +55,7 @@
 #include <string>
 
 #include "mqtt/codec/encoder.h"
+#include "mqtt/session/deadline.h"
 #include "mqtt/session/output_buffer.h"
 #include "mqtt/session/packet_ids.h"
 
@@ -171,6 +185,8 @@ struct Session::Impl {
   // --- disconnect ---
   std::optional<Request> disconnect;
   TimePoint disconnect_deadline = TimePoint::max();
+  bool disconnect_drained = false;
+  bool flush_before_close = false;  // a DISCONNECT for an error is in `out`
 
   // --- connection and time ---
   TimePoint now{};
@@ -197,6 +213,7 @@ struct Session::Impl {
   uint64_t unknown_acks = 0;
   std::optional<Duration> last_ping_rtt;
   bool session_present = false;
+  bool granted_subscription = false;  // a SUBACK granted a filter in this session
 
   codec::DecodeOptions decode_opts;
   codec::Packet packet;  // reused decode target
@@ -204,8 +221,28 @@ struct Session::Impl {
   // ------------------------------------------------------------------------
 
   void emit(Outgoing::Type type, uint16_t id = 0, bool dup = false) {
-    last_sent = now;
     self.observer_.on_outgoing(Outgoing{type, id, dup});
+  }
+
+  // A request failed: its token, or the observer when it has none.
+  void fail(CompletionPtr& c, Request::Kind kind, QoS qos, uint16_t id,
+            std::span<const uint8_t> bytes, RequestError why, std::string_view message) {
+    if (c) {
+      complete(c, why, std::string(message));
+      c.reset();
+      return;
+    }
+    FailedRequest f;
+    f.kind = kind;
+    f.qos = qos;
+    f.packet_id = id;
+    if (kind == Request::Kind::Publish) f.topic = publish_topic(bytes);
+    f.reason = why;
+    f.message = message;
+    self.observer_.on_request_failed(f);
+  }
+  void fail(Request& r, RequestError why, std::string_view message) {
+    fail(r.completion, r.kind, r.qos, r.packet_id, r.bytes.span(), why, message);
   }
 
   template <class A>
@@ -231,7 +268,7 @@ struct Session::Impl {
     emit(Outgoing::Type::PingReq);
     ping_outstanding = true;
     ping_sent = now;
-    ping_deadline = now + cfg().ping_timeout;
+    ping_deadline = mqtt::detail::saturating_add(now, cfg().ping_timeout);
   }
 
   // --- publishes ---
@@ -242,24 +279,24 @@ struct Session::Impl {
   // exceeded.
   bool publish_allowed(Request& r) {
     if (broker_max_packet_size != 0 && r.bytes.size() > broker_max_packet_size) {
-      complete(r.completion, RequestError::PacketTooLarge,
-               "PUBLISH of " + std::to_string(r.bytes.size()) +
-                   " bytes exceeds the broker's Maximum Packet Size " +
-                   std::to_string(broker_max_packet_size));
+      fail(r, RequestError::PacketTooLarge,
+           "PUBLISH of " + std::to_string(r.bytes.size()) +
+               " bytes exceeds the broker's Maximum Packet Size " +
+               std::to_string(broker_max_packet_size));
       return false;
     }
     if (static_cast<uint8_t>(r.qos) > broker_max_qos) {
-      complete(r.completion, RequestError::QoSNotSupported,
-               "broker's Maximum QoS is " + std::to_string(broker_max_qos));
+      fail(r, RequestError::QoSNotSupported,
+           "broker's Maximum QoS is " + std::to_string(broker_max_qos));
       return false;
     }
     if (r.retain && !retain_available) {
-      complete(r.completion, RequestError::RetainNotSupported, "broker has Retain Available = 0");
+      fail(r, RequestError::RetainNotSupported, "broker has Retain Available = 0");
       return false;
     }
     if (r.qos != QoS::AtMostOnce && (r.packet_id_offset == 0 ||
                                      size_t{r.packet_id_offset} + 2 > r.bytes.size())) {
-      complete(r.completion, RequestError::ProtocolError, "PUBLISH request without packet id slot");
+      fail(r, RequestError::ProtocolError, "PUBLISH request without packet id slot");
       return false;
     }
     return true;
@@ -269,9 +306,11 @@ struct Session::Impl {
   void take_publish(Request&& r) {
     if (!publish_allowed(r)) return;
     if (r.qos == QoS::AtMostOnce) {
+      const uint64_t start = out.end_position();
       out.append(r.bytes);
       emit(Outgoing::Type::Publish);
-      if (r.completion) qos0_tokens.push(out.end_position(), std::move(r.completion));
+      // Untracked ones too: a loss before they are written is reported.
+      qos0_tokens.push(start, out.end_position(), std::move(r.completion));
       return;
     }
     const uint16_t id = pubs.allocate();
@@ -342,14 +381,14 @@ struct Session::Impl {
       case Request::Kind::Subscribe:
       case Request::Kind::Unsubscribe: {
         if (broker_max_packet_size != 0 && r.bytes.size() > broker_max_packet_size) {
-          complete(r.completion, RequestError::PacketTooLarge,
+          fail(r, RequestError::PacketTooLarge,
                    "request of " + std::to_string(r.bytes.size()) +
                        " bytes exceeds the broker's Maximum Packet Size " +
                        std::to_string(broker_max_packet_size));
           return true;
         }
         if (r.packet_id_offset == 0 || size_t{r.packet_id_offset} + 2 > r.bytes.size()) {
-          complete(r.completion, RequestError::ProtocolError, "request without packet id slot");
+          fail(r, RequestError::ProtocolError, "request without packet id slot");
           return true;
         }
         const uint16_t id = allocate_control_id();
@@ -402,34 +441,45 @@ struct Session::Impl {
     if (self.state_ != SessionState::Disconnecting || !disconnect) return;
     const bool drained = pubs.count() == 0 && held_publishes.empty();
     if (!drained && now < disconnect_deadline) return;
+    disconnect_drained = drained;
     out.append(disconnect->bytes);
     emit(Outgoing::Type::Disconnect);
     self.state_ = SessionState::Closed;
     CompletionPtr token = std::move(disconnect->completion);
     disconnect.reset();
     fail_pending(RequestError::ConnectionClosed,
-                 "disconnected before the request completed", /*include_qos0=*/false);
+                 "the disconnect's drain timeout expired before the request completed",
+                 /*include_qos0=*/false);
     complete(token, RequestError::None);
   }
 
-  // Fails every token except the disconnect request's.
+  // A QoS 0 publish of the ring that will not be written.
+  void fail_qos0(detail::TokenRing::Entry& e, RequestError why, std::string_view msg) {
+    fail(e.completion, Request::Kind::Publish, QoS::AtMostOnce, 0, out.from(e.start), why, msg);
+  }
+
+  // Fails every request except the disconnect request.
   void fail_pending(RequestError why, std::string_view message, bool include_qos0) {
-    const std::string msg(message);
     for (uint32_t id = 1; id <= pubs.range(); ++id) {
       if (OutPublish* s = pubs.find(static_cast<uint16_t>(id))) {
-        complete(s->completion, why, msg);
+        fail(s->completion, Request::Kind::Publish, s->qos, static_cast<uint16_t>(id),
+             s->bytes.span(), why, message);
         pubs.release(static_cast<uint16_t>(id));
       }
     }
-    for (auto& r : held_publishes) complete(r.completion, why, msg);
+    for (auto& r : held_publishes) fail(r, why, message);
     held_publishes.clear();
-    for (auto& h : held_controls) complete(h.req.completion, why, msg);
+    for (auto& h : held_controls) {
+      if (!h.internal) fail(h.req, why, message);
+    }
     held_controls.clear();
-    for (auto& p : pending_controls) complete(p.completion, why, msg);
+    for (auto& p : pending_controls) {
+      if (!p.internal) fail(p.completion, p.kind, QoS::AtMostOnce, p.id, {}, why, message);
+    }
     pending_controls.clear();
     if (include_qos0) {
       while (!qos0_tokens.empty()) {
-        complete(qos0_tokens.front().completion, why, msg);
+        fail_qos0(qos0_tokens.front(), why, message);
         qos0_tokens.pop();
       }
     }
@@ -437,18 +487,19 @@ struct Session::Impl {
 
   // --- connection ---
 
+  // The broker did not resume the session (session present = 0).
   void reset_session() {
-    uint32_t dropped_publishes = 0, dropped_pubrels = 0;
+    ResetInfo info;
     for (uint32_t id = 1; id <= pubs.range(); ++id) {
       OutPublish* s = pubs.find(static_cast<uint16_t>(id));
       if (!s) continue;
       if (s->stage == OutPublish::Stage::AwaitComp) {
-        ++dropped_pubrels;
+        ++info.dropped_pubrels;
       } else {
-        ++dropped_publishes;
+        ++info.dropped_publishes;
       }
-      complete(s->completion, RequestError::SessionReset,
-               "the broker did not resume the session");
+      fail(s->completion, Request::Kind::Publish, s->qos, static_cast<uint16_t>(id),
+           s->bytes.span(), RequestError::SessionReset, "the broker did not resume the session");
       pubs.release(static_cast<uint16_t>(id));
     }
     in_qos2.clear();
@@ -456,14 +507,18 @@ struct Session::Impl {
     in_qos1_unacked.clear();
     for (auto it = held_controls.begin(); it != held_controls.end();) {
       if (it->req.kind == Request::Kind::Ack) {
+        fail(it->req, RequestError::SessionReset,
+             "the broker did not resume the session: the acknowledged message is gone");
         it = held_controls.erase(it);
       } else {
         ++it;
       }
     }
-    if (dropped_publishes + dropped_pubrels > 0) {
-      self.observer_.on_session_reset(dropped_publishes, dropped_pubrels);
-    }
+    info.subscriptions_lost = granted_subscription;
+    granted_subscription = false;
+    if (ever_connected && cfg().auto_resubscribe) info.resubscribing = resubscribe();
+    // A first CONNACK without a session is the normal start: nothing dropped.
+    if (ever_connected) self.observer_.on_session_reset(info);
   }
 
   void resend_inflight() {
@@ -487,7 +542,8 @@ struct Session::Impl {
     }
   }
 
-  void resubscribe() {
+  // Returns the number of filters queued again.
+  uint32_t resubscribe() {
     std::vector<HeldControl> resubs;
     for (const auto& sub : subscriptions) {
       codec::Subscribe s;
@@ -503,6 +559,7 @@ struct Session::Impl {
     // filter must come after its re-SUBSCRIBE).
     held_controls.insert(held_controls.begin(), std::make_move_iterator(resubs.begin()),
                          std::make_move_iterator(resubs.end()));
+    return static_cast<uint32_t>(resubs.size());
   }
 
   void remember_subscriptions(const PendingControl& p, const std::vector<ReasonCode>& codes) {
@@ -575,7 +632,6 @@ struct Session::Impl {
       resend_inflight();
     } else {
       reset_session();
-      if (ever_connected && cfg().auto_resubscribe) resubscribe();
     }
     // SUBSCRIBE/UNSUBSCRIBE awaiting their ack: resend with the same ids.
     for (auto& pc : pending_controls) {
@@ -594,12 +650,25 @@ struct Session::Impl {
     return {};
   }
 
-  void on_publish(const codec::Publish& p, std::span<const uint8_t> raw) {
+  Result<void, ConnectionError> on_publish(const codec::Publish& p, std::span<const uint8_t> raw) {
+    if (v5()) {
+      // We announce no Topic Alias Maximum, so the broker may send none.
+      if (p.properties.topic_alias) {
+        return protocol_error(ReasonCode::TopicAliasInvalid,
+                              "PUBLISH with Topic Alias " +
+                                  std::to_string(*p.properties.topic_alias) +
+                                  " although the client allows no topic aliases");
+      }
+      if (p.topic.empty()) {
+        return protocol_error(ReasonCode::ProtocolError,
+                              "PUBLISH with an empty topic and no Topic Alias");
+      }
+    }
     const bool manual = cfg().manual_acks;
     switch (p.qos) {
       case QoS::AtMostOnce:
         self.observer_.on_incoming(raw, packet);
-        return;
+        return {};
       case QoS::AtLeastOnce:
         count_excess();
         self.observer_.on_incoming(raw, packet);
@@ -608,14 +677,14 @@ struct Session::Impl {
         } else {
           write_ack<codec::PubAck>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
         }
-        return;
+        return {};
       case QoS::ExactlyOnce:
         if (in_qos2.test(p.packet_id)) {
           // Duplicate before PUBREL: not reported again [MQTT-4.3.3-10 method B].
           if (!in_qos2_unacked.test(p.packet_id)) {
             write_ack<codec::PubRec>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
           }
-          return;
+          return {};
         }
         count_excess();
         in_qos2.insert(p.packet_id);
@@ -625,12 +694,23 @@ struct Session::Impl {
         } else {
           write_ack<codec::PubRec>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
         }
-        return;
+        return {};
     }
+    return {};
   }
 
   void count_excess() {
     if (in_qos1_unacked.size() + in_qos2.size() >= our_receive_max) ++excess_incoming;
+  }
+
+  // The broker refused an outgoing publish (reason code >= 0x80).
+  void rejected(OutPublish& s, uint16_t id, std::string message, ReasonCode rc) {
+    if (s.completion) {
+      complete(s.completion, RequestError::Rejected, std::move(message), {rc});
+    } else {
+      fail(s.completion, Request::Kind::Publish, s.qos, id, s.bytes.span(), RequestError::Rejected,
+           message);
+    }
   }
 
   void on_puback(const codec::PubAck& a) {
@@ -640,8 +720,7 @@ struct Session::Impl {
       return;
     }
     if (is_failure(a.reason_code)) {
-      complete(s->completion, RequestError::Rejected, "PUBACK: " + rc_text(a.reason_code, a.properties),
-               {a.reason_code});
+      rejected(*s, a.packet_id, "PUBACK: " + rc_text(a.reason_code, a.properties), a.reason_code);
     } else {
       complete_ok(s->completion, a.reason_code);
     }
@@ -657,8 +736,7 @@ struct Session::Impl {
       return;
     }
     if (s->stage == OutPublish::Stage::AwaitAck && is_failure(a.reason_code)) {
-      complete(s->completion, RequestError::Rejected, "PUBREC: " + rc_text(a.reason_code, a.properties),
-               {a.reason_code});
+      rejected(*s, a.packet_id, "PUBREC: " + rc_text(a.reason_code, a.properties), a.reason_code);
       publish_done(a.packet_id);
       return;
     }
@@ -687,8 +765,7 @@ struct Session::Impl {
       return;
     }
     if (is_failure(a.reason_code)) {
-      complete(s->completion, RequestError::Rejected,
-               "PUBCOMP: " + rc_text(a.reason_code, a.properties), {a.reason_code});
+      rejected(*s, a.packet_id, "PUBCOMP: " + rc_text(a.reason_code, a.properties), a.reason_code);
     } else {
       complete_ok(s->completion, a.reason_code);
     }
@@ -708,6 +785,10 @@ struct Session::Impl {
                a.reason_codes);
     } else {
       if (cfg().auto_resubscribe) remember_subscriptions(*p, a.reason_codes);
+      if (std::any_of(a.reason_codes.begin(), a.reason_codes.end(),
+                      [](ReasonCode rc) { return !is_failure(rc); })) {
+        granted_subscription = true;
+      }
       const bool refused =
           std::any_of(a.reason_codes.begin(), a.reason_codes.end(), [](ReasonCode rc) { return is_failure(rc); });
       complete(p->completion, refused ? RequestError::Rejected : RequestError::None,
@@ -741,23 +822,43 @@ struct Session::Impl {
     drain_held_controls();
   }
 
+  // Writes DISCONNECT with `rc` first (MQTT 5, once connected) so the broker
+  // learns why; the runtime flushes it before closing.
+  void write_disconnect_for_error(ReasonCode rc) {
+    if (!v5() || flush_before_close) return;
+    if (self.state_ != SessionState::Connected && self.state_ != SessionState::Disconnecting) return;
+    auto dst = out.extend(3);
+    dst[0] = 0xE0;
+    dst[1] = 0x01;  // reason code only; no properties [MQTT 3.14.2.2]
+    dst[2] = static_cast<uint8_t>(rc);
+    emit(Outgoing::Type::Disconnect);
+    flush_before_close = true;
+  }
+
+  Result<void, ConnectionError> protocol_error(ReasonCode rc, std::string msg) {
+    write_disconnect_for_error(rc);
+    ConnectionError e = make_error(ConnectionErrorCode::ProtocolViolation, std::move(msg));
+    e.reason_code = v5() ? rc : ReasonCode::Success;
+    return unexpected(std::move(e));
+  }
+
   Result<void, ConnectionError> violation(std::string msg) {
-    return unexpected(make_error(ConnectionErrorCode::ProtocolViolation, std::move(msg)));
+    return protocol_error(ReasonCode::ProtocolError, std::move(msg));
   }
 
   Result<void, ConnectionError> dispatch(std::span<const uint8_t> raw) {
     const codec::PacketType type = codec::packet_type(packet);
     if (self.state_ == SessionState::Connecting) {
-      self.observer_.on_incoming(raw, packet);
-      if (type == codec::PacketType::ConnAck) return on_connack(std::get<codec::ConnAck>(packet));
+      // Nothing reaches the consumer before the CONNACK.
+      if (type == codec::PacketType::ConnAck) {
+        self.observer_.on_incoming(raw, packet);
+        return on_connack(std::get<codec::ConnAck>(packet));
+      }
       if (type == codec::PacketType::Auth)
         return violation("AUTH received: enhanced authentication is not supported");
       return violation(std::string(codec::to_string(type)) + " received before CONNACK");
     }
-    if (type == codec::PacketType::Publish) {
-      on_publish(std::get<codec::Publish>(packet), raw);
-      return {};
-    }
+    if (type == codec::PacketType::Publish) return on_publish(std::get<codec::Publish>(packet), raw);
     self.observer_.on_incoming(raw, packet);
     switch (type) {
       case codec::PacketType::PubAck: on_puback(std::get<codec::PubAck>(packet)); return {};
@@ -831,7 +932,9 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
   m.ping_outstanding = false;
   m.ping_deadline = TimePoint::max();
   m.paused = false;
+  m.flush_before_close = false;
   m.last_received = now;
+  m.last_sent = now;
   m.connack_deadline = connack_deadline;
   state_ = SessionState::Connecting;
 
@@ -877,6 +980,8 @@ Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> i
               (too_large ? " (limit " + std::to_string(config_.max_incoming_packet_size) + " bytes)"
                          : std::string()));
       e.codec_error = r.error;
+      m.write_disconnect_for_error(too_large ? ReasonCode::PacketTooLarge
+                                             : ReasonCode::MalformedPacket);
       state_ = SessionState::Disconnected;
       return unexpected(std::move(e));
     }
@@ -894,16 +999,16 @@ Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> i
 
 void Session::connection_lost() {
   Impl& m = *impl_;
-  m.out.clear();
   while (!m.qos0_tokens.empty()) {
-    complete(m.qos0_tokens.front().completion, RequestError::ConnectionClosed,
-             "connection lost before the QoS 0 publish was written");
+    m.fail_qos0(m.qos0_tokens.front(), RequestError::ConnectionClosed,
+                "connection lost before the QoS 0 publish was written");
     m.qos0_tokens.pop();
   }
+  m.out.clear();
   for (auto it = m.held_publishes.begin(); it != m.held_publishes.end();) {
     if (it->qos == QoS::AtMostOnce) {
-      complete(it->completion, RequestError::ConnectionClosed,
-               "connection lost before the QoS 0 publish was written");
+      m.fail(*it, RequestError::ConnectionClosed,
+             "connection lost before the QoS 0 publish was written");
       it = m.held_publishes.erase(it);
     } else {
       ++it;
@@ -912,6 +1017,7 @@ void Session::connection_lost() {
   m.ping_outstanding = false;
   m.ping_deadline = TimePoint::max();
   m.paused = false;
+  m.flush_before_close = false;
   m.connack_deadline = TimePoint::max();
   m.connect_error.reset();
   if (state_ != SessionState::Closed) state_ = SessionState::Disconnected;
@@ -921,7 +1027,7 @@ void Session::fail_all(RequestError why, std::string_view message) {
   Impl& m = *impl_;
   m.fail_pending(why, message, /*include_qos0=*/true);
   if (m.disconnect) {
-    complete(m.disconnect->completion, why, std::string(message));
+    m.fail(*m.disconnect, why, message);
     m.disconnect.reset();
   }
   state_ = SessionState::Closed;
@@ -1012,7 +1118,7 @@ void Session::submit(Request&& request, TimePoint now, TimePoint deadline) {
   switch (request.kind) {
     case Request::Kind::Publish: {
       if (state_ == SessionState::Closed || state_ == SessionState::Disconnecting || m.disconnect) {
-        complete(request.completion, RequestError::ConnectionClosed, "the client is disconnecting");
+        m.fail(request, RequestError::ConnectionClosed, "the client is disconnecting");
         return;
       }
       if (state_ == SessionState::Connected && m.held_publishes.empty() &&
@@ -1027,7 +1133,7 @@ void Session::submit(Request&& request, TimePoint now, TimePoint deadline) {
     case Request::Kind::Unsubscribe:
     case Request::Kind::Ack: {
       if (state_ == SessionState::Closed) {
-        complete(request.completion, RequestError::ConnectionClosed, "the session is closed");
+        m.fail(request, RequestError::ConnectionClosed, "the session is closed");
         return;
       }
       HeldControl h{std::move(request), false};
@@ -1041,8 +1147,7 @@ void Session::submit(Request&& request, TimePoint now, TimePoint deadline) {
         return;
       }
       if (m.disconnect) {
-        complete(request.completion, RequestError::ConnectionClosed,
-                 "a disconnect is already in progress");
+        m.fail(request, RequestError::ConnectionClosed, "a disconnect is already in progress");
         return;
       }
       m.disconnect = std::move(request);
@@ -1067,8 +1172,9 @@ void Session::submit(Request&& request, TimePoint now, TimePoint deadline) {
 
 std::span<const uint8_t> Session::output() const { return impl_->out.data(); }
 
-void Session::consume_output(size_t n) {
+void Session::consume_output(size_t n, TimePoint now) {
   Impl& m = *impl_;
+  if (n > 0) m.last_sent = now;
   m.out.consume(n);
   const uint64_t pos = m.out.consumed_position();
   while (!m.qos0_tokens.empty() && m.qos0_tokens.front().end <= pos) {
@@ -1091,6 +1197,10 @@ SessionStats Session::stats() const {
   s.unknown_acks = m.unknown_acks;
   return s;
 }
+
+bool Session::flush_before_close() const { return impl_->flush_before_close; }
+
+bool Session::disconnect_drained() const { return impl_->disconnect_drained; }
 
 const std::string& Session::assigned_client_id() const { return impl_->assigned_client_id; }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mqtt/codec/decoder.h"
@@ -39,19 +40,44 @@ struct SessionConfig {
   uint32_t max_incoming_packet_size = 1024 * 1024;
 };
 
+// Session state dropped (see SessionObserver::on_session_reset).
+struct ResetInfo {
+  uint32_t dropped_publishes = 0;  // QoS 1/2 awaiting PUBACK/PUBREC
+  uint32_t dropped_pubrels = 0;    // QoS 2 awaiting PUBCOMP
+  bool subscriptions_lost = false; // a filter had been granted in the old session
+  uint32_t resubscribing = 0;      // filters auto_resubscribe sends again
+};
+
+// A request without a token that failed after it was accepted. Views are
+// valid during the call only.
+struct FailedRequest {
+  Request::Kind kind = Request::Kind::Publish;
+  QoS qos = QoS::AtMostOnce;
+  uint16_t packet_id = 0;   // 0: none assigned
+  std::string_view topic;   // Publish; empty when no longer known
+  RequestError reason = RequestError::ConnectionClosed;
+  std::string_view message;
+};
+
 // Receives the session's events, synchronously, on the session owner's thread.
 class SessionObserver {
  public:
   virtual ~SessionObserver() = default;
-  // Every incoming packet, in arrival order. `raw` is the packet's bytes and
-  // `packet`'s views point into it: both are valid only during the call.
-  // Duplicate QoS 2 PUBLISHes (same id before PUBREL) are not reported.
+  // Every incoming packet, in arrival order, once the session accepted it.
+  // `raw` is the packet's bytes and `packet`'s views point into it: both are
+  // valid only during the call. Duplicate QoS 2 PUBLISHes (same id before
+  // PUBREL) are not reported; neither is a packet that breaks the protocol
+  // (before CONNACK, a Topic Alias we never allowed...): the error is.
   virtual void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) = 0;
   // Every packet written into the output buffer.
   virtual void on_outgoing(const Outgoing& out) = 0;
-  // The broker did not resume the session: in-flight publishes and PUBRELs
-  // were dropped (their tokens fail with SessionReset).
-  virtual void on_session_reset(uint32_t dropped_publishes, uint32_t dropped_pubrels) = 0;
+  // The broker did not resume the session on a reconnect (CONNACK session
+  // present = 0 after an earlier CONNACK), whether or not anything was in
+  // flight: in-flight publishes and PUBRELs were dropped (their tokens fail
+  // with SessionReset) and the broker's subscriptions are gone.
+  virtual void on_session_reset(const ResetInfo& info) = 0;
+  // An untracked request failed (tracked ones fail through their token).
+  virtual void on_request_failed(const FailedRequest& failed) = 0;
 };
 
 enum class SessionState : uint8_t {
@@ -134,9 +160,20 @@ class Session {
 
   // Bytes to write to the transport, in order. Several packets coalesce here.
   std::span<const uint8_t> output() const;
-  // `n` bytes of output() were written. Completes QoS 0 tokens whose packet is
-  // now fully written.
-  void consume_output(size_t n);
+  // `n` bytes of output() were written at `now`. Completes QoS 0 tokens whose
+  // packet is now fully written. Only bytes written count as "sent" for
+  // keepalive: a peer that reads nothing gets a PINGREQ (stuck behind the
+  // rest) and then a PingTimeout.
+  void consume_output(size_t n, TimePoint now);
+  // After handle_input() failed on an MQTT 5 connection, the session may
+  // have appended a DISCONNECT with the reason code (0x81 malformed, 0x82
+  // protocol error, 0x94 topic alias invalid, 0x95 packet too large): write
+  // output() out (best effort, without waiting) before closing.
+  bool flush_before_close() const;
+
+  // True when the last graceful disconnect wrote DISCONNECT after every
+  // in-flight publish had completed (false: its deadline cut it short).
+  bool disconnect_drained() const;
 
   // New settings for the same session (Client::update_options). Keeps every
   // in-flight message, held request and subscription. Keep alive and the

@@ -34,7 +34,8 @@ struct StringMaker<mqtt::codec::CodecError> {
         "PropertyNotAllowed", "InvalidPropertyValue", "PropertiesNotSupported",
         "InvalidProtocolName", "UnsupportedProtocolVersion", "InvalidConnectFlags",
         "InvalidConnAckFlags", "InvalidReasonCode", "ZeroPacketIdentifier",
-        "UnexpectedPacketIdentifier", "InvalidSubscriptionOptions", "BufferTooSmall"};
+        "UnexpectedPacketIdentifier", "InvalidSubscriptionOptions", "BufferTooSmall",
+        "TooManyFilters"};
     auto i = static_cast<size_t>(e);
     return i < sizeof(names) / sizeof(names[0]) ? names[i] : "CodecError(" + std::to_string(i) + ")";
   }

@@ -382,7 +382,7 @@ TEST_CASE("update_options: the right password after refusals connects at the nex
 
   // The error has been taken; the next attempt is at least 500 ms away.
   o.password = "r1ght";
-  c.update_options(o);
+  REQUIRE(c.update_options(o).ok());
 
   std::string after;
   auto ev = next_until(

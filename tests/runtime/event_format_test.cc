@@ -79,7 +79,22 @@ TEST_CASE("Event one-line forms") {
         "Outgoing(Publish { pkid: 3, dup: false })");
   CHECK(to_string(Event(Outgoing{Outgoing::Type::PingReq, 0, false})) == "Outgoing(PingReq)");
   CHECK(to_string(Event(SessionReset{2, 1})) ==
-        "SessionReset { dropped_publishes: 2, dropped_pubrels: 1 }");
+        "SessionReset { cause: BrokerLostSession, dropped_publishes: 2, dropped_pubrels: 1, "
+        "subscriptions_lost: false }");
+  SessionReset reset{0, 0, SessionReset::Cause::BrokerLostSession, true, 3};
+  CHECK(to_string(Event(reset)) ==
+        "SessionReset { cause: BrokerLostSession, dropped_publishes: 0, dropped_pubrels: 0, "
+        "subscriptions_lost: true, resubscribing: 3 }");
+  RequestFailed failed;
+  failed.kind = RequestFailed::Kind::Publish;
+  failed.reason = RequestError::PacketTooLarge;
+  failed.topic = "a/b";
+  failed.qos = QoS::AtLeastOnce;
+  failed.count = 4;
+  failed.message = "too big";
+  CHECK(to_string(Event(failed)) ==
+        "RequestFailed { Publish, reason: PacketTooLarge, topic: \"a/b\", qos: 1, count: 4, "
+        "message: \"too big\" }");
   ConnectionError err;
   err.code = ConnectionErrorCode::Disconnected;
   err.terminal = true;

@@ -49,7 +49,7 @@ TEST_CASE("steady-state QoS 0 publish and receive do not allocate") {
   for (int i = 0; i < 20; ++i) {
     h.s.submit(std::move(reqs[static_cast<size_t>(i)]), h.now);
     REQUIRE(h.s.handle_input(incoming, h.now).ok());
-    h.s.consume_output(h.s.output().size());
+    h.s.consume_output(h.s.output().size(), h.now);
   }
   // Also partial writes: consume part, then the rest.
   h.obs.record = false;
@@ -61,8 +61,8 @@ TEST_CASE("steady-state QoS 0 publish and receive do not allocate") {
     auto r = h.s.handle_input(incoming, h.now);
     const bool ok = r.ok();
     const size_t n = h.s.output().size();
-    h.s.consume_output(n / 2);
-    h.s.consume_output(n - n / 2);
+    h.s.consume_output(n / 2, h.now);
+    h.s.consume_output(n - n / 2, h.now);
     if (!ok) break;
   }
   g_counting = false;
@@ -98,7 +98,7 @@ TEST_CASE("steady-state untracked QoS 1 publish and its PUBACK do not allocate")
     // Ids cycle through the window: the i-th publish takes id (i % 100) + 1.
     const auto& ack = acks[static_cast<size_t>(i % 100)];
     auto r = h.s.handle_input(ack, h.now);
-    h.s.consume_output(h.s.output().size());
+    h.s.consume_output(h.s.output().size(), h.now);
     return r.ok() && *r == ack.size();
   };
   for (int i = 0; i < 20; ++i) REQUIRE(round(i));

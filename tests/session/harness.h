@@ -37,7 +37,24 @@ struct Recorder : SessionObserver {
     ++outgoing_count;
     if (record) outgoing.push_back(o);
   }
-  void on_session_reset(uint32_t pubs, uint32_t rels) override { resets.emplace_back(pubs, rels); }
+  std::vector<ResetInfo> reset_infos;
+  struct Failure {
+    Request::Kind kind;
+    QoS qos;
+    uint16_t packet_id;
+    std::string topic;
+    RequestError reason;
+    std::string message;
+  };
+  std::vector<Failure> failures;
+  void on_session_reset(const ResetInfo& info) override {
+    resets.emplace_back(info.dropped_publishes, info.dropped_pubrels);
+    reset_infos.push_back(info);
+  }
+  void on_request_failed(const FailedRequest& f) override {
+    failures.push_back(Failure{f.kind, f.qos, f.packet_id, std::string(f.topic), f.reason,
+                               std::string(f.message)});
+  }
 };
 
 // A packet the session wrote, with the bytes its views point into.
@@ -92,7 +109,7 @@ struct Harness {
       out.push_back(std::move(sent));
       pos += r.consumed;
     }
-    s.consume_output(copy.size());
+    s.consume_output(copy.size(), now);
     return out;
   }
 

@@ -96,9 +96,9 @@ TEST_CASE("QoS 0 publish completes when its bytes are consumed") {
   auto t = h.pub("a", QoS::AtMostOnce);
   auto out = h.s.output();
   REQUIRE(out.size() > 1);
-  h.s.consume_output(out.size() - 1);
+  h.s.consume_output(out.size() - 1, h.now);
   CHECK_FALSE(t->done());
-  h.s.consume_output(1);
+  h.s.consume_output(1, h.now);
   REQUIRE(t->done());
   CHECK(t->result().ok());
   CHECK(t->result().reason_codes == std::vector<ReasonCode>{ReasonCode::Success});

@@ -630,6 +630,7 @@ std::string_view codec_error_name(codec::CodecError e) {
     case E::UnexpectedPacketIdentifier: return "UnexpectedPacketIdentifier";
     case E::InvalidSubscriptionOptions: return "InvalidSubscriptionOptions";
     case E::BufferTooSmall: return "BufferTooSmall";
+    case E::TooManyFilters: return "TooManyFilters";
   }
   return "Unknown";
 }
