@@ -745,7 +745,10 @@ void Driver::end(ConnectionError e) {
   e.terminal = true;
   const std::string msg = "the connection has ended: " + std::string(to_string(e.code));
   // Everything still queued or in flight fails now, before the final event:
-  // tokens, or RequestFailed events for the untracked.
+  // tokens, or RequestFailed events for the untracked. Producers blocked on
+  // a full lane get Closed (refuse() first, so none slips in as we drain).
+  core_->publishes.refuse();
+  core_->control.refuse();
   fail_queued(RequestError::ConnectionClosed, msg);
   session_->fail_all(RequestError::ConnectionClosed, msg);
   close_stream();

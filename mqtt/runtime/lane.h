@@ -102,12 +102,17 @@ class Lane {
 
   bool closed() const { return closed_.load(std::memory_order_acquire); }
 
-  // Refuses further requests, wakes blocked producers and abandons what is
-  // queued.
-  void close() {
-    closed_.store(true, std::memory_order_seq_cst);
+  // Refuses further requests and wakes blocked producers (they return
+  // Closed); what is queued stays for the consumer to take.
+  void refuse() {
+    if (closed_.exchange(true, std::memory_order_seq_cst)) return;
     // Enough permits for every thread that could be waiting.
     free_.signal(static_cast<ssize_t>(1) << 30);
+  }
+
+  // refuse(), then abandons what is queued.
+  void close() {
+    refuse();
     drain();
   }
 

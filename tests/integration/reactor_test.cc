@@ -127,7 +127,8 @@ TEST_CASE("reactor and consumer wait strategies, thread name and CPU pinning", "
   CHECK(end->code == mqtt::ConnectionErrorCode::Disconnected);
 }
 
-TEST_CASE("a consumer that stops calling next() stops the reconnecting", "[integration]") {
+TEST_CASE("case 12: the loop advances only while polled; set_reconnect(false) stops it",
+          "[integration][hardening][case12]") {
   auto o = client_options("noreconnect", closed_port());
   o.backoff.initial = std::chrono::milliseconds(10);
   o.backoff.max = std::chrono::milliseconds(10);
@@ -137,12 +138,33 @@ TEST_CASE("a consumer that stops calling next() stops the reconnecting", "[integ
   REQUIRE(ev->error());
   CHECK(ev->error()->code == mqtt::ConnectionErrorCode::Io);
   CHECK_FALSE(ev->error()->terminal);
-  // Taking that error lets exactly one more attempt happen; its error then
-  // waits in the queue and nothing further is tried.
+  // Taking the error is not enough: no further attempt until next*() is
+  // called again (a consumer that takes an error and stops, stops the loop).
   std::this_thread::sleep_for(500ms);
-  CHECK(conn.snapshot().connection_attempts == 2);
+  CHECK(conn.snapshot().connection_attempts == 1);
+  // This call lets the loop go on: one more attempt, whose error it returns.
   auto ev2 = conn.next_for(5s);
   REQUIRE(ev2);
   REQUIRE(ev2->error());
-  CHECK(eventually([&] { return conn.snapshot().connection_attempts == 3; }, 2s));
+  CHECK(conn.snapshot().connection_attempts == 2);
+  std::this_thread::sleep_for(500ms);
+  CHECK(conn.snapshot().connection_attempts == 2);
+  // Still polling, but reconnecting switched off: nothing is tried.
+  conn.set_reconnect(false);
+  CHECK_FALSE(conn.next_for(500ms));
+  CHECK(conn.snapshot().connection_attempts == 2);
+  CHECK_FALSE(conn.next_for(100ms));
+  CHECK(conn.snapshot().connection_attempts == 2);
+  // Switched on again: the loop goes on at once.
+  conn.set_reconnect(true);
+  auto ev3 = conn.next_for(5s);
+  REQUIRE(ev3);
+  REQUIRE(ev3->error());
+  CHECK(conn.snapshot().connection_attempts == 3);
+  // Requests still work meanwhile: disconnect() ends it.
+  REQUIRE(c.disconnect(100ms).ok());
+  std::optional<mqtt::ConnectionError> end;
+  REQUIRE(wait_end(conn, 5s, &end));
+  REQUIRE(end);
+  CHECK(end->code == mqtt::ConnectionErrorCode::Disconnected);
 }

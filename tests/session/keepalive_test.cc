@@ -1,5 +1,7 @@
 #include "tests/session/harness.h"
 
+#include "mqtt/options.h"
+
 using namespace session_test;
 
 namespace {
@@ -92,4 +94,93 @@ TEST_CASE("keep_alive 0 disables pings") {
   CHECK(h.s.next_deadline() == TimePoint::max());
   CHECK(h.s.handle_timeout(T0 + 3600s).ok());
   CHECK(h.take().empty());
+}
+
+TEST_CASE("case 3: only bytes written count as sent: a peer that reads nothing gets PingTimeout") {
+  Harness h(ka(10s, 3s));
+  h.connect();
+  // The broker floods and never reads: our PUBACKs pile up unwritten.
+  for (int i = 1; i <= 9; ++i) {
+    h.now = T0 + std::chrono::seconds(i);
+    codec::Publish p;
+    p.topic = "flood";
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = static_cast<uint16_t>(i);
+    p.payload = codec::as_bytes("x");
+    h.feed_ok(p);  // answered with a PUBACK into the output, never written
+    CHECK(h.s.handle_timeout(h.now).ok());
+  }
+  CHECK_FALSE(h.s.output().empty());
+  // Received steadily, but nothing written since T0: ping due at T0 + 10s.
+  CHECK(h.s.next_deadline() == T0 + 10s);
+  h.now = T0 + 10s;
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(h.s.next_deadline() == T0 + 13s);  // PINGREQ queued behind the acks
+  h.now = T0 + 13s;
+  auto r = h.s.handle_timeout(h.now);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ConnectionErrorCode::PingTimeout);
+}
+
+TEST_CASE("case 13: the default ping timeout scales with keep alive") {
+  auto eff = [](std::chrono::seconds k) {
+    MqttOptions o;
+    o.keep_alive = k;
+    return o.effective_ping_timeout();
+  };
+  CHECK(eff(1s) == 500ms);
+  CHECK(eff(4s) == 2000ms);
+  CHECK(eff(10s) == 5000ms);
+  CHECK(eff(60s) == 10000ms);
+  CHECK(eff(0s) == 500ms);
+  CHECK(eff(std::chrono::seconds::max()) == 10000ms);  // clamped, no overflow
+  MqttOptions o;
+  o.ping_timeout = 1234ms;
+  CHECK(o.effective_ping_timeout() == 1234ms);
+}
+
+TEST_CASE("case 13: keep alive 60 s with the default ping timeout finds a black hole within 70 s") {
+  MqttOptions o;
+  o.keep_alive = 60s;
+  Harness h(ka(60s, o.effective_ping_timeout()));
+  h.connect();
+  // Last packet received at T0 (the CONNACK); the link dies silently then.
+  h.now = T0 + 59s;
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(h.take().empty());
+  h.now = T0 + 60s;
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(types(h.take()) == std::vector<PacketType>{PacketType::PingReq});
+  h.now = T0 + 69s + 999ms;
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(h.s.next_deadline() == T0 + 70s);
+  h.now = T0 + 70s;
+  auto r = h.s.handle_timeout(h.now);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ConnectionErrorCode::PingTimeout);
+}
+
+TEST_CASE("case 6: an infinite ping timeout never overflows into an early timeout") {
+  Harness h(ka(10s, Duration::max()));
+  h.connect();
+  h.now = T0 + 10s;
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(types(h.take()) == std::vector<PacketType>{PacketType::PingReq});
+  CHECK(h.s.next_deadline() == TimePoint::max());
+  h.now = T0 + std::chrono::hours(24 * 365);
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(h.s.state() == SessionState::Connected);
+}
+
+TEST_CASE("case 6: a disconnect deadline of TimePoint::max() waits for the drain") {
+  Harness h;
+  h.connect();
+  auto t = h.pub("a", QoS::AtLeastOnce);
+  h.take();
+  auto d = make_disconnect_request(codec::Disconnect{}, h.v());
+  REQUIRE(d.ok());
+  h.s.submit(std::move(*d), h.now, TimePoint::max());
+  h.now = T0 + std::chrono::hours(1000);
+  (void)h.s.handle_timeout(h.now);
+  CHECK_FALSE(t->done());
 }
