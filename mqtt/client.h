@@ -135,7 +135,8 @@ class Reactor {
     std::chrono::microseconds spin_for{50};
   };
   // Starts the thread. Throws std::system_error when the epoll or eventfd
-  // descriptor (or the thread) cannot be had, e.g. out of file descriptors.
+  // descriptor (or the thread) cannot be had, e.g. out of file descriptors
+  // (std::bad_alloc when out of memory).
   static std::shared_ptr<Reactor> create(Options options);
   // As create(), with the failure as a value (Code::Resources).
   static Result<std::shared_ptr<Reactor>, CreateError> try_create(Options options);

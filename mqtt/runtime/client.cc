@@ -225,18 +225,24 @@ Reactor::~Reactor() = default;
 
 Result<std::shared_ptr<Reactor>, CreateError> Reactor::try_create(Options options) {
   try {
-    return std::shared_ptr<Reactor>(
-        new Reactor(std::make_unique<detail::ReactorImpl>(std::move(options))));
-  } catch (const std::system_error& e) {
-    return unexpected(CreateError{CreateError::Code::Resources, e.code().value(), e.what()});
+    auto impl = std::make_unique<detail::ReactorImpl>(std::move(options));
+    if (!impl->ok()) {
+      return unexpected(CreateError{CreateError::Code::Resources, impl->error_errno(),
+                                    impl->error() + ": " + std::strerror(impl->error_errno())});
+    }
+    return std::shared_ptr<Reactor>(new Reactor(std::move(impl)));
   } catch (const std::bad_alloc&) {
     return unexpected(CreateError{CreateError::Code::Resources, ENOMEM, "out of memory"});
   }
 }
 
 std::shared_ptr<Reactor> Reactor::create(Options options) {
-  return std::shared_ptr<Reactor>(
-      new Reactor(std::make_unique<detail::ReactorImpl>(std::move(options))));
+  auto r = try_create(std::move(options));
+  if (!r.ok()) {
+    if (r.error().sys_errno == ENOMEM) throw std::bad_alloc();
+    throw std::system_error(r.error().sys_errno, std::generic_category(), r.error().message);
+  }
+  return std::move(r.value());
 }
 
 // --- options ---
@@ -303,7 +309,7 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
     auto& impl = *reactor->impl_;
     auto core = std::make_shared<runtime::ConnCore>(options, capacity, impl.waker);
     if (!core->events.valid()) {
-      const int err = errno;
+      const int err = core->events.error();
       return unexpected(CreateError{CreateError::Code::Resources, err,
                                     "cannot create the event descriptor: " +
                                         std::string(std::strerror(err))});

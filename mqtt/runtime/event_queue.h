@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdint>
@@ -37,6 +38,7 @@ class EventQueue {
       : capacity_(capacity == 0 ? 1 : capacity),
         buf_(checked_capacity(capacity_)),
         efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        efd_errno_(efd_ < 0 ? errno : 0),
         waker_(std::move(waker)) {}
   ~EventQueue() {
     if (efd_ >= 0) ::close(efd_);
@@ -46,6 +48,7 @@ class EventQueue {
 
   // False when the eventfd could not be created (out of descriptors).
   bool valid() const { return efd_ >= 0; }
+  int error() const { return efd_errno_; }  // errno of the failed eventfd()
   size_t capacity() const { return capacity_; }
   size_t size() const {
     const int64_t n = count_.load(std::memory_order_seq_cst);
@@ -153,6 +156,7 @@ class EventQueue {
   size_t capacity_;
   moodycamel::BlockingReaderWriterCircularBuffer<T> buf_;
   int efd_;
+  int efd_errno_;
   std::shared_ptr<Waker> waker_;
   // Signed: a take may run before the push that made it possible is counted.
   std::atomic<int64_t> count_{0};

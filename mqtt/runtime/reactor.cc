@@ -19,14 +19,18 @@ using runtime::TimePoint;
 
 ReactorImpl::ReactorImpl(Reactor::Options options)
     : waker(std::make_shared<runtime::Waker>()), opts_(std::move(options)) {
+  // Failures are recorded, not thrown (errors as values; Reactor::create
+  // turns them into std::system_error).
   if (!waker->valid()) {
-    throw std::system_error(waker->error(), std::generic_category(),
-                            "mqtt reactor: cannot create its eventfd");
+    error_errno_ = waker->error();
+    error_ = "mqtt reactor: cannot create its eventfd";
+    return;
   }
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
-    throw std::system_error(errno, std::generic_category(),
-                            "mqtt reactor: cannot create its epoll descriptor");
+    error_errno_ = errno;
+    error_ = "mqtt reactor: cannot create its epoll descriptor";
+    return;
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -34,9 +38,9 @@ ReactorImpl::ReactorImpl(Reactor::Options options)
   ::epoll_ctl(epfd_, EPOLL_CTL_ADD, waker->fd(), &ev);
   try {
     thread_ = std::thread([this] { run(); });
-  } catch (...) {
-    ::close(epfd_);
-    throw;  // std::system_error
+  } catch (const std::system_error& e) {
+    error_errno_ = e.code().value();
+    error_ = std::string("mqtt reactor: cannot start its thread: ") + e.what();
   }
 }
 
@@ -44,7 +48,7 @@ ReactorImpl::~ReactorImpl() {
   stop_.store(true, std::memory_order_seq_cst);
   waker->signal();
   if (thread_.joinable()) thread_.join();
-  ::close(epfd_);
+  if (epfd_ >= 0) ::close(epfd_);
 }
 
 void ReactorImpl::add(std::unique_ptr<runtime::Driver> driver) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct ReactorImpl {
   // Any thread: hands a connection over to the reactor thread.
   void add(std::unique_ptr<runtime::Driver> driver);
   int epoll_fd() const { return epfd_; }
+  // False when a descriptor or the thread could not be had (error_errno(),
+  // error()); such a reactor runs nothing and must be dropped.
+  bool ok() const { return error_errno_ == 0 && error_.empty(); }
+  int error_errno() const { return error_errno_; }
+  const std::string& error() const { return error_; }
 
   std::shared_ptr<runtime::Waker> waker;
 
@@ -32,6 +38,8 @@ struct ReactorImpl {
 
   Reactor::Options opts_;
   int epfd_ = -1;
+  int error_errno_ = 0;
+  std::string error_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<std::unique_ptr<runtime::Driver>> inbox_;  // guarded by mu_
