@@ -857,6 +857,9 @@ void Driver::compute_deadline(TimePoint now) {
     case Phase::Connected:
       d = session_->next_deadline();
       if (writable_ && output_size() > 0) busy_ = true;
+      // Reading stopped for the output backlog, which has drained since:
+      // the socket's readiness edge is behind us, so read again now.
+      if (readable_ && !paused_ && !output_paused()) busy_ = true;
       break;
     case Phase::Backoff:
       d = backoff_until_;
