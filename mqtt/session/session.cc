@@ -196,6 +196,7 @@ struct Session::Impl {
   bool ping_outstanding = false;
   TimePoint ping_sent{};
   TimePoint ping_deadline = TimePoint::max();
+  uint64_t ping_end = 0;  // output position just past the outstanding PINGREQ
   bool paused = false;
   std::chrono::seconds keep_alive;
   std::optional<ConnectionError> connect_error;  // CONNECT could not be encoded
@@ -269,6 +270,7 @@ struct Session::Impl {
     ping_outstanding = true;
     ping_sent = now;
     ping_deadline = mqtt::detail::saturating_add(now, cfg().ping_timeout);
+    ping_end = out.end_position();
   }
 
   // --- publishes ---
@@ -1101,7 +1103,9 @@ Result<void, ConnectionError> Session::handle_timeout(TimePoint now) {
 void Session::set_input_paused(bool paused, TimePoint now) {
   Impl& m = *impl_;
   m.now = now;
-  if (m.paused && !paused && m.ping_outstanding) m.ping_deadline = now + config_.ping_timeout;
+  if (m.paused && !paused && m.ping_outstanding) {
+    m.ping_deadline = mqtt::detail::saturating_add(now, config_.ping_timeout);
+  }
   m.paused = paused;
 }
 
@@ -1175,7 +1179,15 @@ std::span<const uint8_t> Session::output() const { return impl_->out.data(); }
 void Session::consume_output(size_t n, TimePoint now) {
   Impl& m = *impl_;
   if (n > 0) m.last_sent = now;
+  const bool ping_unwritten = m.ping_outstanding && m.out.consumed_position() < m.ping_end;
   m.out.consume(n);
+  if (ping_unwritten && n > 0) {
+    // A PINGREQ queued behind a backlog: the timeout runs from the last write
+    // progress towards it, and from when it is written. A slow link that
+    // drains is not dead; a peer that takes nothing times out.
+    m.ping_deadline = mqtt::detail::saturating_add(now, config_.ping_timeout);
+    if (m.out.consumed_position() >= m.ping_end) m.ping_sent = now;
+  }
   const uint64_t pos = m.out.consumed_position();
   while (!m.qos0_tokens.empty() && m.qos0_tokens.front().end <= pos) {
     complete_ok(m.qos0_tokens.front().completion, ReasonCode::Success);

@@ -55,6 +55,7 @@ TEST_CASE("PINGREQ when nothing is received, even while publishing steadily") {
 TEST_CASE("PingTimeout at exactly PINGREQ + ping_timeout, even while writing QoS 0") {
   Harness h(ka(10s, 3s));
   h.connect();
+  h.now = T0 + 10s;  // written (take()) at once
   CHECK(h.s.handle_timeout(T0 + 10s).ok());
   REQUIRE(types(h.take()) == std::vector<PacketType>{PacketType::PingReq});
   for (int ms = 0; ms < 3000; ms += 500) {
@@ -183,4 +184,26 @@ TEST_CASE("case 6: a disconnect deadline of TimePoint::max() waits for the drain
   h.now = T0 + std::chrono::hours(1000);
   (void)h.s.handle_timeout(h.now);
   CHECK_FALSE(t->done());
+}
+
+TEST_CASE("a PINGREQ behind a backlog that drains slowly: the timeout runs from write progress") {
+  Harness h(ka(10s, 3s));
+  h.connect();
+  // 100 KB of QoS 0 publishes that the link takes slowly.
+  for (int i = 0; i < 100; ++i) h.pub("bulk", QoS::AtMostOnce, std::string(1000, 'x'));
+  h.now = T0 + 10s;  // nothing received for keep alive: ping, behind the backlog
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(h.s.next_deadline() == T0 + 13s);
+  // 10 KB a second: the PINGREQ is written after 10 s, never 3 s without progress.
+  for (int sec = 1; sec <= 10; ++sec) {
+    h.now = T0 + 10s + std::chrono::seconds(sec);
+    CHECK(h.s.handle_timeout(h.now).ok());
+    h.s.consume_output(std::min<size_t>(10'500, h.s.output().size()), h.now);
+  }
+  CHECK(h.s.output().empty());
+  CHECK(h.s.next_deadline() == T0 + 23s);  // 3 s after the PINGREQ went out at T0 + 20 s
+  h.now = T0 + 20s + 250ms;
+  h.feed_ok(codec::PingResp{});
+  REQUIRE(h.s.stats().last_ping_rtt.has_value());
+  CHECK(*h.s.stats().last_ping_rtt == 250ms);  // from when it was written
 }
