@@ -246,8 +246,9 @@ class Client {
   // passes, whatever is still queued or in flight fails (ConnectionClosed,
   // by token or RequestFailed event), DISCONNECT is written if the socket
   // takes it, and Disconnected follows (within about 200 ms of the deadline
-  // if the consumer is reading). A second disconnect() can only bring the
-  // deadline forward.
+  // if the consumer is reading). Only the first disconnect() takes a place
+  // in the lane (so publishes another thread queued behind it fail as
+  // "disconnecting"); a later one can only bring the deadline forward.
   Result<void, ClientError> disconnect(std::chrono::milliseconds drain_timeout =
                                            std::chrono::seconds(5),
                                        codec::Disconnect packet = {});
