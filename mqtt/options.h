@@ -65,6 +65,9 @@ struct MqttOptions {
   std::string client_id;  // may be empty with MQTT 5 (the broker assigns one)
   std::string host = "localhost";
   uint16_t port = 1883;
+  // Non-empty: connect to this Unix domain socket instead of host:port (a
+  // leading '@' names Linux's abstract namespace). At most 107 bytes.
+  std::string unix_path;
   ProtocolVersion protocol = ProtocolVersion::V311;
   std::optional<std::string> username;
   std::optional<std::string> password;

@@ -15,6 +15,7 @@
 #include "mqtt/runtime/driver.h"
 #include "mqtt/runtime/reactor.h"
 #include "mqtt/session/request.h"
+#include "transport/unix/unix.h"
 
 namespace mqtt {
 
@@ -272,6 +273,9 @@ std::string validate(const MqttOptions& o) {
   if (!(o.backoff.multiplier >= 1.0)) return "backoff.multiplier must be >= 1";
   if (o.spin_for < microseconds::zero()) return "spin_for must not be negative";
   if (o.max_incoming_packet_size < 2) return "max_incoming_packet_size must be at least 2";
+  if (o.unix_path.size() > transport::unix_socket::kMaxPath) {
+    return "unix_path is longer than " + std::to_string(transport::unix_socket::kMaxPath) + " bytes";
+  }
   const RateLimit& r = o.rate_limit;
   if (!(r.messages_per_second >= 0) || !(r.bytes_per_second >= 0) || !(r.burst_messages >= 0) ||
       !(r.burst_bytes >= 0)) {

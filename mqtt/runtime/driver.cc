@@ -9,6 +9,7 @@
 
 #include "mqtt/codec/decoder.h"
 #include "transport/tcp/tcp.h"
+#include "transport/unix/unix.h"
 
 namespace mqtt::runtime {
 
@@ -273,6 +274,11 @@ void Driver::step(TimePoint now) {
   if (phase_ != Phase::Ended) check_ends(now);
 }
 
+std::string Driver::endpoint() const {
+  if (!opts_.unix_path.empty()) return "unix:" + opts_.unix_path;
+  return opts_.host + ":" + std::to_string(opts_.port);
+}
+
 bool Driver::reconnect_allowed() const {
   return core_->reconnect_enabled.load(std::memory_order_seq_cst);
 }
@@ -322,10 +328,14 @@ void Driver::apply_new_options() {
 void Driver::start_attempt(TimePoint now) {
   apply_new_options();
   core_->attempts.fetch_add(1, std::memory_order_relaxed);
-  transport::tcp::Options t;
-  t.host = opts_.host;
-  t.port = opts_.port;
-  stream_ = transport::tcp::open(t);
+  if (opts_.unix_path.empty()) {
+    transport::tcp::Options t;
+    t.host = opts_.host;
+    t.port = opts_.port;
+    stream_ = transport::tcp::open(t);
+  } else {
+    stream_ = transport::unix_socket::open(opts_.unix_path);
+  }
   attempt_deadline_ = mqtt::detail::saturating_add(now, opts_.connect_timeout);
   readable_ = writable_ = true;  // check progress at once
   phase_ = Phase::Connecting;
@@ -339,8 +349,7 @@ void Driver::advance_connect(TimePoint now) {
   if (!readable_ && !writable_) {
     if (now >= attempt_deadline_) {
       connection_failed(make_error(ConnectionErrorCode::ConnectTimeout,
-                                   "TCP connect to " + opts_.host + ":" +
-                                       std::to_string(opts_.port) + " took longer than " +
+                                   "connecting to " + endpoint() + " took longer than " +
                                        std::to_string(opts_.connect_timeout.count()) + " ms"),
                         now);
     }
@@ -392,8 +401,7 @@ void Driver::advance_connect(TimePoint now) {
     case transport::Status::WouldBlock:
       if (now >= attempt_deadline_) {
         connection_failed(make_error(ConnectionErrorCode::ConnectTimeout,
-                                     "connecting to " + opts_.host + ":" +
-                                         std::to_string(opts_.port) + " took longer than " +
+                                     "connecting to " + endpoint() + " took longer than " +
                                          std::to_string(opts_.connect_timeout.count()) + " ms"),
                           now);
       }

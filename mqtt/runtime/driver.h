@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "mqtt/runtime/backoff.h"
@@ -86,6 +87,7 @@ class Driver final : public session::SessionObserver {
   void fail_request(session::Request& r, RequestError why, const std::string& message);
   void report_failure(RequestFailed&& f);
   bool reconnect_allowed() const;
+  std::string endpoint() const;  // for messages: host:port or unix:path
   TimePoint disconnect_deadline() const;
   bool output_paused() const;
   void close_stream();
