@@ -1,0 +1,104 @@
+// Broker URLs (mqtt/url.h): schemes and default ports, user info, IPv6
+// literals, unix sockets, and a clear error for every malformed URL.
+#include <catch2/catch.hpp>
+
+#include "mqtt/url.h"
+
+using mqtt::BrokerUrl;
+using mqtt::parse_broker_url;
+
+TEST_CASE("url: schemes and their default ports") {
+  struct Case {
+    const char* url;
+    BrokerUrl::Scheme scheme;
+    uint16_t port;
+  };
+  for (const Case& c : {Case{"mqtt://h", BrokerUrl::Scheme::Mqtt, 1883},
+                        Case{"tcp://h", BrokerUrl::Scheme::Mqtt, 1883},
+                        Case{"MQTT://h", BrokerUrl::Scheme::Mqtt, 1883},
+                        Case{"mqtts://h", BrokerUrl::Scheme::Mqtts, 8883},
+                        Case{"ssl://h", BrokerUrl::Scheme::Mqtts, 8883},
+                        Case{"ws://h", BrokerUrl::Scheme::Ws, 80},
+                        Case{"wss://h", BrokerUrl::Scheme::Wss, 443}}) {
+    INFO(c.url);
+    auto u = parse_broker_url(c.url);
+    REQUIRE(u.ok());
+    CHECK(u->scheme == c.scheme);
+    CHECK(u->host == "h");
+    CHECK(u->port == c.port);
+  }
+}
+
+TEST_CASE("url: host, port, user info (percent-decoded), IPv6 literals") {
+  auto u = parse_broker_url("mqtt://al%40ice:p%3Ass@broker.example.com:1884");
+  REQUIRE(u.ok());
+  CHECK(u->host == "broker.example.com");
+  CHECK(u->port == 1884);
+  CHECK(u->username == std::optional<std::string>("al@ice"));
+  CHECK(u->password == std::optional<std::string>("p:ss"));
+  auto v6 = parse_broker_url("mqtt://[::1]:1885");
+  REQUIRE(v6.ok());
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 1885);
+  auto v6d = parse_broker_url("mqtts://[fe80::1%25eth0]");
+  REQUIRE(v6d.ok());
+  CHECK(v6d->port == 8883);
+  auto user_only = parse_broker_url("mqtt://bob@h");
+  REQUIRE(user_only.ok());
+  CHECK(user_only->username == std::optional<std::string>("bob"));
+  CHECK_FALSE(user_only->password);
+  auto ws = parse_broker_url("ws://h:8080/mqtt?token=1");
+  REQUIRE(ws.ok());
+  CHECK(ws->path == "/mqtt?token=1");
+  CHECK(parse_broker_url("wss://h")->path == "/");
+}
+
+TEST_CASE("url: unix sockets") {
+  auto u = parse_broker_url("unix:///run/mosquitto/mqtt.sock");
+  REQUIRE(u.ok());
+  CHECK(u->scheme == BrokerUrl::Scheme::Unix);
+  CHECK(u->path == "/run/mosquitto/mqtt.sock");
+  CHECK(parse_broker_url("unix://@abstract")->path == "@abstract");
+}
+
+TEST_CASE("url: malformed URLs say what is wrong") {
+  struct Case {
+    const char* url;
+    const char* says;
+  };
+  for (const Case& c : {Case{"broker:1883", "no scheme"}, Case{"://h", "no scheme"},
+                        Case{"http://h", "unknown scheme"}, Case{"mqtt://", "no host"},
+                        Case{"mqtt://:1883", "no host"}, Case{"mqtt://h:", "empty port"},
+                        Case{"mqtt://h:0", "port"}, Case{"mqtt://h:65536", "port"},
+                        Case{"mqtt://h:12a", "port"}, Case{"mqtt://h:99999999999", "port"},
+                        Case{"mqtt://[::1", "unclosed"}, Case{"mqtt://[]", "IPv6"},
+                        Case{"mqtt://[::1]x", "after ]"}, Case{"mqtt://h/path", "path"},
+                        Case{"mqtt://h#frag", "fragment"}, Case{"mqtt://u%4@h", "percent"},
+                        Case{"unix://", "no socket path"}, Case{"unix://rel/path", "start with"}}) {
+    INFO(c.url);
+    auto u = parse_broker_url(c.url);
+    REQUIRE_FALSE(u.ok());
+    CHECK(u.error().find(c.says) != std::string::npos);
+    CHECK(u.error().find(c.url) != std::string::npos);
+  }
+}
+
+TEST_CASE("url: apply_url sets the options, and leaves them alone on error") {
+  mqtt::MqttOptions o("id", "old", 1);
+  REQUIRE(mqtt::apply_url(o, "mqtt://u:p@[::1]:1999").ok());
+  CHECK(o.host == "::1");
+  CHECK(o.port == 1999);
+  CHECK(o.username == std::optional<std::string>("u"));
+  CHECK(o.password == std::optional<std::string>("p"));
+  REQUIRE(mqtt::apply_url(o, "unix:///tmp/x.sock").ok());
+  CHECK(o.unix_path == "/tmp/x.sock");
+  REQUIRE(mqtt::apply_url(o, "mqtt://h").ok());
+  CHECK(o.unix_path.empty());
+  const mqtt::MqttOptions before = o;
+  auto r = mqtt::apply_url(o, "mqtts://h");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("not in this build yet") != std::string::npos);
+  CHECK_FALSE(mqtt::apply_url(o, "bogus").ok());
+  CHECK(o.host == before.host);
+  CHECK(o.port == before.port);
+}
