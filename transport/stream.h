@@ -33,6 +33,7 @@ enum class ErrorKind : uint8_t {
   Dns,      // the host name could not be resolved
   Connect,  // every address refused or failed
   Io,       // read/write failed
+  Tls,      // TLS handshake, certificate verification or alert (transport/tls)
 };
 
 struct Error {
