@@ -22,6 +22,7 @@ enum class ConnectionErrorCode : uint8_t {
   MalformedPacket,    // the broker sent bytes that do not decode (codec_error)
   PacketTooLarge,     // an incoming packet exceeded max_incoming_packet_size
   ProtocolViolation,  // a well-formed packet that breaks the protocol (message says how)
+  Tls,                // TLS handshake, certificate verification or alert (message says what)
   // Terminal ends of the loop (no reconnect follows):
   Disconnected,       // Client::disconnect() completed
   RequestsDone,       // every Client handle is gone and queued requests were sent

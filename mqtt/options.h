@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mqtt/codec/types.h"
+#include "transport/tls/tls.h"
 
 namespace mqtt {
 
@@ -56,6 +57,10 @@ struct RateLimit {
   double burst_bytes = 0;
 };
 
+// TLS settings (trust, client certificate, SNI, verification, ALPN,
+// versions, an SSL_CTX hook, session resumption): see transport/tls/tls.h.
+using TlsOptions = transport::tls::Options;
+
 struct MqttOptions {
   MqttOptions() = default;
   MqttOptions(std::string client_id_, std::string host_, uint16_t port_)
@@ -68,6 +73,10 @@ struct MqttOptions {
   // Non-empty: connect to this Unix domain socket instead of host:port (a
   // leading '@' names Linux's abstract namespace). At most 107 bytes.
   std::string unix_path;
+  // Set: TLS over the TCP (or Unix) connection. The certificate must match
+  // `host` unless tls->verify_host is false. CA files, certificates and keys
+  // are loaded by create() / update_options(), which refuse bad ones.
+  std::optional<TlsOptions> tls;
   ProtocolVersion protocol = ProtocolVersion::V311;
   std::optional<std::string> username;
   std::optional<std::string> password;

@@ -5,9 +5,10 @@
 //   if (auto r = mqtt::apply_url(o, "mqtt://[::1]:1884"); !r.ok()) std::cerr << r.error();
 //
 // Syntax: scheme://[user[:password]@]host[:port][/path]. Schemes and default
-// ports: mqtt / tcp (1883); mqtts / ssl (8883), ws (80), wss (443) are
-// recognised but need transports this build does not have yet (TLS,
-// WebSocket): apply_url() refuses them with a clear message. unix://PATH
+// ports: mqtt / tcp (1883); mqtts / ssl / tls (8883: sets options.tls, with
+// the system trust store unless options.tls was already set); ws (80) and
+// wss (443) are recognised but need the WebSocket transport this build does
+// not have yet: apply_url() refuses them with a clear message. unix://PATH
 // names a Unix domain socket (unix:///run/mqtt.sock; unix://@name for the
 // abstract namespace). IPv6 literals go in brackets. User and password are
 // percent-decoded. Pure functions: any thread.
@@ -36,8 +37,8 @@ struct BrokerUrl {
 // Parses `url`; the error says what is wrong and where.
 Result<BrokerUrl, std::string> parse_broker_url(std::string_view url);
 
-// Sets options' host, port (or unix_path) and, when the URL has them, the
-// user name and password. Leaves `options` unchanged on error.
+// Sets options' host, port (or unix_path), TLS on or off, and, when the URL
+// has them, the user name and password. Leaves `options` unchanged on error.
 Result<void, std::string> apply_url(MqttOptions& options, std::string_view url);
 
 }  // namespace mqtt

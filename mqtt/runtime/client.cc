@@ -318,7 +318,13 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
                                     "cannot create the event descriptor: " +
                                         std::string(std::strerror(err))});
     }
-    auto driver = std::make_unique<runtime::Driver>(core, options, impl.epoll_fd());
+    std::shared_ptr<transport::tls::Context> tls;
+    if (options.tls) {
+      std::string why;
+      tls = transport::tls::make_context(*options.tls, &why);
+      if (!tls) return unexpected(CreateError{CreateError::Code::InvalidOptions, 0, "TLS: " + why});
+    }
+    auto driver = std::make_unique<runtime::Driver>(core, options, impl.epoll_fd(), tls);
     auto client_shared = std::make_shared<detail::ClientShared>();
     auto conn_shared = std::make_shared<detail::ClientShared>();
     // Nothing can fail from here on: hand the driver to the reactor.
@@ -468,10 +474,19 @@ Result<void, ClientError> Client::update_options(const MqttOptions& options) {
   if (std::string why = validate(options); !why.empty()) {
     return unexpected(ClientError{ClientError::Code::InvalidRequest, {}, "invalid options: " + why});
   }
+  std::shared_ptr<transport::tls::Context> tls;
+  if (options.tls) {
+    std::string why;
+    tls = transport::tls::make_context(*options.tls, &why);
+    if (!tls) {
+      return unexpected(ClientError{ClientError::Code::InvalidRequest, {}, "invalid options: TLS: " + why});
+    }
+  }
   auto& core = *shared_->core;
   {
     std::lock_guard<std::mutex> lock(core.options_mu);
     core.new_options = options;
+    core.new_tls = std::move(tls);
   }
   core.options_changed.store(true, std::memory_order_seq_cst);
   return {};

@@ -17,6 +17,7 @@
 #include "mqtt/runtime/lane.h"
 #include "mqtt/runtime/waker.h"
 #include "mqtt/session/request.h"
+#include "transport/tls/tls.h"
 
 namespace mqtt::runtime {
 
@@ -80,6 +81,9 @@ struct ConnCore {
   // --- options for the next reconnect ---
   std::mutex options_mu;
   std::optional<MqttOptions> new_options;  // guarded by options_mu
+  // The TLS context built from new_options (on the caller's thread, so a
+  // bad certificate fails the update_options() call). Guarded by options_mu.
+  std::shared_ptr<transport::tls::Context> new_tls;
   std::atomic<bool> options_changed{false};
 
   // --- consumer side ---

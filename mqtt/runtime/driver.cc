@@ -24,6 +24,14 @@ constexpr int kMaxControlPerPoll = 256;
 // cannot make us buffer without bound; TCP pushes back on it instead.
 constexpr size_t kOutputHighWater = 512 * 1024;
 
+ConnectionErrorCode error_code(transport::ErrorKind k) {
+  switch (k) {
+    case transport::ErrorKind::Dns: return ConnectionErrorCode::Dns;
+    case transport::ErrorKind::Tls: return ConnectionErrorCode::Tls;
+    default: return ConnectionErrorCode::Io;
+  }
+}
+
 ConnectionError make_error(ConnectionErrorCode code, std::string message, int err = 0) {
   ConnectionError e;
   e.code = code;
@@ -63,11 +71,13 @@ size_t whole_packets_prefix(std::span<const uint8_t> in, size_t max_packets,
 
 }  // namespace
 
-Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int epoll_fd)
+Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int epoll_fd,
+               std::shared_ptr<transport::tls::Context> tls)
     : core_(std::move(core)),
       opts_(options),
       epfd_(epoll_fd),
       session_version_(options.protocol),
+      tls_(std::move(tls)),
       backoff_(options.backoff),
       rate_(options.rate_limit, Clock::now()),
       rbuf_(kReadBufferInitial) {
@@ -297,6 +307,7 @@ void Driver::apply_new_options() {
     std::lock_guard<std::mutex> lock(core_->options_mu);
     if (!core_->new_options) return;
     n = *core_->new_options;
+    tls_ = core_->new_tls;
   }
   const session::SessionConfig old_cfg = session_config();
   opts_ = std::move(n);
@@ -336,6 +347,7 @@ void Driver::start_attempt(TimePoint now) {
   } else {
     stream_ = transport::unix_socket::open(opts_.unix_path);
   }
+  if (tls_) stream_ = transport::tls::wrap(std::move(stream_), tls_, opts_.host);
   attempt_deadline_ = mqtt::detail::saturating_add(now, opts_.connect_timeout);
   readable_ = writable_ = true;  // check progress at once
   phase_ = Phase::Connecting;
@@ -408,10 +420,7 @@ void Driver::advance_connect(TimePoint now) {
       return;
     default: {
       const transport::Error& e = stream_->error();
-      connection_failed(make_error(e.kind == transport::ErrorKind::Dns ? ConnectionErrorCode::Dns
-                                                                       : ConnectionErrorCode::Io,
-                                   e.message, e.sys_errno),
-                        now);
+      connection_failed(make_error(error_code(e.kind), e.message, e.sys_errno), now);
       return;
     }
   }
@@ -486,7 +495,7 @@ void Driver::io(TimePoint now) {
   }
   if (!flush_output()) {
     const transport::Error& e = stream_->error();
-    connection_failed(make_error(ConnectionErrorCode::Io, "write failed: " + e.message, e.sys_errno),
+    connection_failed(make_error(error_code(e.kind), "write failed: " + e.message, e.sys_errno),
                       now);
     return;
   }
@@ -561,8 +570,8 @@ bool Driver::read_input(TimePoint now) {
         return false;
       case transport::Status::Error: {
         const transport::Error& e = stream_->error();
-        connection_failed(
-            make_error(ConnectionErrorCode::Io, "read failed: " + e.message, e.sys_errno), now);
+        connection_failed(make_error(error_code(e.kind), "read failed: " + e.message, e.sys_errno),
+                          now);
         return false;
       }
     }

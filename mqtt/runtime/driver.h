@@ -18,6 +18,7 @@
 #include "mqtt/runtime/rate_limiter.h"
 #include "mqtt/session/session.h"
 #include "transport/stream.h"
+#include "transport/tls/tls.h"
 
 namespace mqtt::runtime {
 
@@ -26,7 +27,9 @@ using TimePoint = Clock::time_point;
 
 class Driver final : public session::SessionObserver {
  public:
-  Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int epoll_fd);
+  // `tls`: the context built from options.tls (null without TLS).
+  Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int epoll_fd,
+         std::shared_ptr<transport::tls::Context> tls = nullptr);
   ~Driver() override;
 
   // One round of work. Never throws (internal failures end the connection).
@@ -109,6 +112,7 @@ class Driver final : public session::SessionObserver {
   std::unique_ptr<session::Session> session_;
   ProtocolVersion session_version_;
   std::unique_ptr<transport::Stream> stream_;
+  std::shared_ptr<transport::tls::Context> tls_;
   int registered_fd_ = -1;
   bool readable_ = false;
   bool writable_ = false;

@@ -138,16 +138,22 @@ Result<void, std::string> apply_url(MqttOptions& options, std::string_view url) 
       options.host = u.host;
       options.port = u.port;
       options.unix_path.clear();
+      options.tls.reset();
       break;
     case BrokerUrl::Scheme::Unix:
       options.unix_path = u.path;
       break;
     case BrokerUrl::Scheme::Mqtts:
+      options.host = u.host;
+      options.port = u.port;
+      options.unix_path.clear();
+      if (!options.tls) options.tls = TlsOptions{};  // system trust store by default
+      break;
     case BrokerUrl::Scheme::Ws:
     case BrokerUrl::Scheme::Wss:
       return unexpected("broker URL \"" + std::string(url) +
-                        "\": TLS and WebSocket transports are not in this build yet "
-                        "(use mqtt:// or unix://)");
+                        "\": the WebSocket transport is not in this build yet "
+                        "(use mqtt://, mqtts:// or unix://)");
   }
   if (u.username) options.username = u.username;
   if (u.password) options.password = u.password;

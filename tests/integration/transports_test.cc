@@ -1,12 +1,18 @@
 // Transports other than plain TCP against real mosquitto listeners that the
-// test starts itself: a Unix domain socket (issue "Transports", section 4).
+// test starts itself: a Unix domain socket (issue "Transports", section 4)
+// and TLS (section 1; the TLS stream's own options are covered in
+// tests/transport/tls_test.cc).
 #include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
 
 #include "mqtt/client.h"
+#include "mqtt/url.h"
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/events.h"
 
@@ -85,4 +91,113 @@ TEST_CASE("unix socket: a path longer than sockaddr_un allows is refused at crea
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == mqtt::CreateError::Code::InvalidOptions);
   CHECK(r.error().message.find("unix_path") != std::string::npos);
+}
+
+namespace {
+
+// A CA, a server certificate for localhost / 127.0.0.1 signed by it, and an
+// unrelated CA, made with the openssl CLI in a fresh folder.
+std::string make_certs() {
+  require_binary("openssl");
+  const std::string dir = make_temp_dir("certs");
+  write_file(dir + "/gen.sh", R"(set -e
+cd "$1"
+k() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+k ca.key
+openssl req -x509 -new -key ca.key -out ca.crt -days 3650 -subj "/CN=Test CA"
+k other.key
+openssl req -x509 -new -key other.key -out other.crt -days 3650 -subj "/CN=Other CA"
+k server.key
+openssl req -new -key server.key -out server.csr -subj "/CN=localhost"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+  -days 365 -extfile server.ext
+)");
+  const std::string cmd = "/bin/sh " + dir + "/gen.sh " + dir + " > " + dir + "/gen.log 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    throw std::runtime_error("making certificates failed: " + read_file(dir + "/gen.log"));
+  }
+  return dir;
+}
+
+// mosquitto whose one listener speaks TLS (the lines apply to it).
+BrokerOptions tls_broker(const std::string& certs) {
+  BrokerOptions bo;
+  bo.persistence = true;
+  bo.extra_lines = {"cafile " + certs + "/ca.crt", "certfile " + certs + "/server.crt",
+                    "keyfile " + certs + "/server.key"};
+  return bo;
+}
+
+}  // namespace
+
+TEST_CASE("tls: mqtts:// round trip through mosquitto's TLS listener, both versions, and a "
+          "reconnect after a broker restart",
+          "[integration][transport][tls]") {
+  Watchdog watchdog("TLS round trip", 90s);
+  const std::string certs = make_certs();
+  Broker broker(tls_broker(certs));
+  for (auto v : {mqtt::ProtocolVersion::V311, mqtt::ProtocolVersion::V5}) {
+    auto o = client_options("tls", 1, v);
+    REQUIRE(mqtt::apply_url(o, "mqtts://127.0.0.1:" + std::to_string(broker.port())).ok());
+    REQUIRE(o.tls);
+    o.tls->ca_file = certs + "/ca.crt";  // verified as IP 127.0.0.1
+    o.clean_session = false;
+    auto [c, conn] = mqtt::Client::create(o, 64);
+    Pump pump(conn);
+    REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.connacks >= 1; }, 10s));
+    auto sub = c.subscribe("tls/t", QoS::AtLeastOnce);
+    REQUIRE(sub.ok());
+    REQUIRE(sub->wait_for(10s));
+    const std::string big(300000, 't');
+    auto t = c.publish_tracked("tls/t", QoS::AtLeastOnce, false, big);
+    REQUIRE(t.ok());
+    auto r = t->wait_for(10s);
+    REQUIRE(r);
+    CHECK(r->ok());
+    REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.publishes >= 1; }, 10s));
+    if (v == mqtt::ProtocolVersion::V5) {
+      broker.restart();
+      REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.connacks >= 2; }, 20s));
+      auto t2 = c.publish_tracked("tls/t", QoS::AtLeastOnce, false, "after restart");
+      REQUIRE(t2.ok());
+      auto r2 = t2->wait_for(10s);
+      REQUIRE(r2);
+      CHECK(r2->ok());
+    }
+    REQUIRE(c.disconnect(2s).ok());
+    REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.ended; }, 10s));
+  }
+}
+
+TEST_CASE("tls: an untrusted server certificate is a Tls error event saying so",
+          "[integration][transport][tls]") {
+  const std::string certs = make_certs();
+  Broker broker(tls_broker(certs));
+  auto o = client_options("tls-untrusted", broker.port());
+  o.tls = mqtt::TlsOptions{};
+  o.tls->ca_file = certs + "/other.crt";
+  auto [c, conn] = mqtt::Client::create(o, 4);
+  auto e = conn.next_for(10s);
+  REQUIRE(e);
+  REQUIRE(e->error());
+  CHECK(e->error()->code == mqtt::ConnectionErrorCode::Tls);
+  CHECK(e->error()->message.find("not trusted") != std::string::npos);
+  CHECK_FALSE(e->error()->terminal);
+}
+
+TEST_CASE("tls: a CA file that cannot be loaded is refused at create and by update_options",
+          "[integration][transport][tls]") {
+  auto o = client_options("tls-badca", 1);
+  o.tls = mqtt::TlsOptions{};
+  o.tls->ca_file = "/nonexistent/ca.crt";
+  auto r = mqtt::Client::try_create(o, 4);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == mqtt::CreateError::Code::InvalidOptions);
+  CHECK(r.error().message.find("TLS") != std::string::npos);
+  auto good = client_options("tls-badca2", 1);
+  auto [c, conn] = mqtt::Client::create(good, 4);
+  auto u = c.update_options(o);
+  REQUIRE_FALSE(u.ok());
+  CHECK(u.error().code == mqtt::ClientError::Code::InvalidRequest);
 }

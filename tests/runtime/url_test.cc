@@ -94,8 +94,18 @@ TEST_CASE("url: apply_url sets the options, and leaves them alone on error") {
   CHECK(o.unix_path == "/tmp/x.sock");
   REQUIRE(mqtt::apply_url(o, "mqtt://h").ok());
   CHECK(o.unix_path.empty());
+  REQUIRE(mqtt::apply_url(o, "mqtts://broker.example").ok());
+  CHECK(o.host == "broker.example");
+  CHECK(o.port == 8883);
+  REQUIRE(o.tls);  // TLS with the system trust store unless configured
+  CHECK(o.tls->ca_file.empty());
+  o.tls->ca_file = "/etc/my-ca.pem";
+  REQUIRE(mqtt::apply_url(o, "ssl://other:9883").ok());
+  CHECK(o.tls->ca_file == "/etc/my-ca.pem");  // existing TLS settings are kept
+  REQUIRE(mqtt::apply_url(o, "mqtt://plain").ok());
+  CHECK_FALSE(o.tls);
   const mqtt::MqttOptions before = o;
-  auto r = mqtt::apply_url(o, "mqtts://h");
+  auto r = mqtt::apply_url(o, "wss://h");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().find("not in this build yet") != std::string::npos);
   CHECK_FALSE(mqtt::apply_url(o, "bogus").ok());
