@@ -7,7 +7,7 @@ packages=(
   bazel-bootstrap bazel-rules-java g++ clang lld libclang-rt-14-dev
   libssl-dev libwebsockets-dev libconcurrentqueue-dev libreaderwriterqueue-dev catch2
   mosquitto mosquitto-clients libmosquitto-dev libpaho-mqtt-dev
-  socat openssl iproute2 procps ca-certificates
+  socat openssl iproute2 procps ca-certificates tinyproxy microsocks
 )
 
 missing=()
