@@ -73,6 +73,11 @@ struct MqttOptions {
   // Non-empty: connect to this Unix domain socket instead of host:port (a
   // leading '@' names Linux's abstract namespace). At most 107 bytes.
   std::string unix_path;
+  // TCP socket settings.
+  bool tcp_nodelay = true;   // TCP_NODELAY (no Nagle delay on small packets)
+  int send_buffer = 0;       // SO_SNDBUF in bytes; 0 = the system's default
+  int receive_buffer = 0;    // SO_RCVBUF in bytes; 0 = the system's default
+  std::string bind_address;  // local IP literal to connect from; empty = any
   // Set: TLS over the TCP (or Unix) connection. The certificate must match
   // `host` unless tls->verify_host is false. CA files, certificates and keys
   // are loaded by create() / update_options(), which refuse bad ones.

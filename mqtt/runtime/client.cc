@@ -1,6 +1,8 @@
 // The public API: Client, Connection, Reactor.
 #include "mqtt/client.h"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -273,6 +275,15 @@ std::string validate(const MqttOptions& o) {
   if (!(o.backoff.multiplier >= 1.0)) return "backoff.multiplier must be >= 1";
   if (o.spin_for < microseconds::zero()) return "spin_for must not be negative";
   if (o.max_incoming_packet_size < 2) return "max_incoming_packet_size must be at least 2";
+  if (o.send_buffer < 0 || o.receive_buffer < 0) return "socket buffer sizes must not be negative";
+  if (!o.bind_address.empty()) {
+    in6_addr a6{};
+    in_addr a4{};
+    if (::inet_pton(AF_INET, o.bind_address.c_str(), &a4) != 1 &&
+        ::inet_pton(AF_INET6, o.bind_address.c_str(), &a6) != 1) {
+      return "bind_address must be an IPv4 or IPv6 literal, got '" + o.bind_address + "'";
+    }
+  }
   if (o.unix_path.size() > transport::unix_socket::kMaxPath) {
     return "unix_path is longer than " + std::to_string(transport::unix_socket::kMaxPath) + " bytes";
   }

@@ -343,6 +343,10 @@ void Driver::start_attempt(TimePoint now) {
     transport::tcp::Options t;
     t.host = opts_.host;
     t.port = opts_.port;
+    t.nodelay = opts_.tcp_nodelay;
+    t.send_buffer = opts_.send_buffer;
+    t.receive_buffer = opts_.receive_buffer;
+    t.bind_address = opts_.bind_address;
     stream_ = transport::tcp::open(t);
   } else {
     stream_ = transport::unix_socket::open(opts_.unix_path);

@@ -201,3 +201,29 @@ TEST_CASE("tls: a CA file that cannot be loaded is refused at create and by upda
   REQUIRE_FALSE(u.ok());
   CHECK(u.error().code == mqtt::ClientError::Code::InvalidRequest);
 }
+
+TEST_CASE("tcp: bind_address and socket buffers reach the connection; a bad bind address is "
+          "refused at create",
+          "[integration][transport][tcp]") {
+  Broker broker;
+  auto o = client_options("bind", broker.port());
+  o.bind_address = "127.0.0.2";
+  o.send_buffer = 256 * 1024;
+  o.receive_buffer = 256 * 1024;
+  o.tcp_nodelay = false;
+  auto [c, conn] = mqtt::Client::create(o, 8);
+  REQUIRE(wait_connack(conn, 10s));
+  CHECK(eventually([&] { return broker.log_count("New connection from 127.0.0.2") >= 1; }, 5s));
+  REQUIRE(c.disconnect(2s).ok());
+  std::optional<mqtt::ConnectionError> end;
+  REQUIRE(wait_end(conn, 10s, &end));
+
+  auto bad = client_options("bind-bad", broker.port());
+  bad.bind_address = "eth0";
+  auto r = mqtt::Client::try_create(bad, 4);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("bind_address") != std::string::npos);
+  bad.bind_address = "";
+  bad.send_buffer = -1;
+  CHECK_FALSE(mqtt::Client::try_create(bad, 4).ok());
+}

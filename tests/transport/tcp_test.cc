@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -187,4 +188,29 @@ TEST_CASE("resolver: numeric addresses resolve synchronously") {
   REQUIRE(transport::tcp::resolve_numeric("[::1]", 80, r));
   CHECK(r.addresses[0].family == AF_INET6);
   CHECK_FALSE(transport::tcp::resolve_numeric("example.invalid", 80, r));
+}
+
+TEST_CASE("tcp: bind_address picks the local address; a wrong one fails clearly") {
+  Listener l;
+  transport::tcp::Options o{"127.0.0.1", l.port};
+  o.bind_address = "127.0.0.2";  // any 127/8 address is local on lo
+  auto s = transport::tcp::open(o);
+  REQUIRE(connect_blocking(*s) == Status::Ok);
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  const int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+  REQUIRE(fd >= 0);
+  char text[32];
+  CHECK(std::string(::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text)) == "127.0.0.2");
+  ::close(fd);
+
+  o.bind_address = "not-an-address";
+  auto bad = transport::tcp::open(o);
+  CHECK(connect_blocking(*bad) == Status::Error);
+  CHECK(bad->error().message.find("not an IP address") != std::string::npos);
+
+  o.bind_address = "::1";  // IPv6 source for an IPv4 destination
+  auto other = transport::tcp::open(o);
+  CHECK(connect_blocking(*other) == Status::Error);
+  CHECK(other->error().sys_errno == EAFNOSUPPORT);
 }

@@ -223,6 +223,10 @@ class TcpStream final : public Stream {
       if (opts_.receive_buffer > 0) {
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &opts_.receive_buffer, sizeof(int));
       }
+      if (!opts_.bind_address.empty() && !bind_local(fd, a.family)) {
+        ::close(fd);
+        continue;
+      }
       int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
       if (rc == 0 || errno == EINPROGRESS || errno == EINTR) {
         fd_ = fd;
@@ -235,6 +239,33 @@ class TcpStream final : public Stream {
       error_.kind = ErrorKind::Connect;
       error_.message = "no address to connect to for " + opts_.host;
     }
+  }
+
+  // Binds `fd` to opts_.bind_address (port 0). False, with error_ set, when
+  // the address is not a literal, is of another family, or cannot be bound.
+  bool bind_local(int fd, int family) {
+    ResolveResult local;
+    if (!resolve_numeric(opts_.bind_address, 0, local) || local.error != 0 ||
+        local.addresses.empty()) {
+      error_.kind = ErrorKind::Connect;
+      error_.sys_errno = EINVAL;
+      error_.message = "bind address '" + opts_.bind_address + "' is not an IP address";
+      return false;
+    }
+    for (const Address& l : local.addresses) {
+      if (l.family != family) continue;
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&l.addr), l.len) == 0) return true;
+      const int err = errno;
+      error_.kind = ErrorKind::Connect;
+      error_.sys_errno = err;
+      error_.message = "bind to " + opts_.bind_address + " failed: " + errno_text(err);
+      return false;
+    }
+    error_.kind = ErrorKind::Connect;
+    error_.sys_errno = EAFNOSUPPORT;
+    error_.message = "bind address " + opts_.bind_address + " is not of the family of " +
+                     opts_.host + "'s address";
+    return false;
   }
 
   void close_fd() {

@@ -20,6 +20,9 @@ struct Options {
   bool nodelay = true;      // TCP_NODELAY
   int send_buffer = 0;      // SO_SNDBUF if > 0
   int receive_buffer = 0;   // SO_RCVBUF if > 0
+  // Local address to bind before connecting (IPv4 or IPv6 literal, port 0);
+  // empty: the kernel chooses. Addresses of the other family are skipped.
+  std::string bind_address = {};
 };
 
 // Starts connecting (never blocks). Call connect() on the result until it
