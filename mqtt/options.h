@@ -61,6 +61,19 @@ struct RateLimit {
 // versions, an SSL_CTX hook, session resumption): see transport/tls/tls.h.
 using TlsOptions = transport::tls::Options;
 
+// A proxy between the client and the broker (TCP only): HTTP CONNECT
+// (optionally with basic authentication) or SOCKS5 (no authentication or
+// user name and password; host names are resolved by the proxy). TLS, when
+// set, runs through the tunnel to the broker.
+struct ProxyOptions {
+  enum class Kind : uint8_t { HttpConnect, Socks5 };
+  Kind kind = Kind::HttpConnect;
+  std::string host = {};
+  uint16_t port = 0;
+  std::optional<std::string> username = {};
+  std::optional<std::string> password = {};
+};
+
 struct MqttOptions {
   MqttOptions() = default;
   MqttOptions(std::string client_id_, std::string host_, uint16_t port_)
@@ -78,6 +91,8 @@ struct MqttOptions {
   int send_buffer = 0;       // SO_SNDBUF in bytes; 0 = the system's default
   int receive_buffer = 0;    // SO_RCVBUF in bytes; 0 = the system's default
   std::string bind_address;  // local IP literal to connect from; empty = any
+  // Set: connect through this proxy (not with unix_path).
+  std::optional<ProxyOptions> proxy;
   // Set: TLS over the TCP (or Unix) connection. The certificate must match
   // `host` unless tls->verify_host is false. CA files, certificates and keys
   // are loaded by create() / update_options(), which refuse bad ones.

@@ -284,6 +284,11 @@ std::string validate(const MqttOptions& o) {
       return "bind_address must be an IPv4 or IPv6 literal, got '" + o.bind_address + "'";
     }
   }
+  if (o.proxy) {
+    if (!o.unix_path.empty()) return "a proxy cannot be used with unix_path";
+    if (o.proxy->host.empty() || o.proxy->port == 0) return "proxy needs a host and a port";
+    if (o.proxy->password && !o.proxy->username) return "proxy password without a user name";
+  }
   if (o.unix_path.size() > transport::unix_socket::kMaxPath) {
     return "unix_path is longer than " + std::to_string(transport::unix_socket::kMaxPath) + " bytes";
   }

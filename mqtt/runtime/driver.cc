@@ -8,6 +8,8 @@
 #include <string>
 
 #include "mqtt/codec/decoder.h"
+#include "transport/proxy/http_connect.h"
+#include "transport/proxy/socks5.h"
 #include "transport/tcp/tcp.h"
 #include "transport/unix/unix.h"
 
@@ -286,7 +288,9 @@ void Driver::step(TimePoint now) {
 
 std::string Driver::endpoint() const {
   if (!opts_.unix_path.empty()) return "unix:" + opts_.unix_path;
-  return opts_.host + ":" + std::to_string(opts_.port);
+  std::string s = opts_.host + ":" + std::to_string(opts_.port);
+  if (opts_.proxy) s += " via proxy " + opts_.proxy->host + ":" + std::to_string(opts_.proxy->port);
+  return s;
 }
 
 bool Driver::reconnect_allowed() const {
@@ -341,13 +345,23 @@ void Driver::start_attempt(TimePoint now) {
   core_->attempts.fetch_add(1, std::memory_order_relaxed);
   if (opts_.unix_path.empty()) {
     transport::tcp::Options t;
-    t.host = opts_.host;
-    t.port = opts_.port;
+    t.host = opts_.proxy ? opts_.proxy->host : opts_.host;
+    t.port = opts_.proxy ? opts_.proxy->port : opts_.port;
     t.nodelay = opts_.tcp_nodelay;
     t.send_buffer = opts_.send_buffer;
     t.receive_buffer = opts_.receive_buffer;
     t.bind_address = opts_.bind_address;
     stream_ = transport::tcp::open(t);
+    if (const auto& p = opts_.proxy) {
+      // The tunnel to the broker first; TLS (below) runs through it.
+      if (p->kind == ProxyOptions::Kind::HttpConnect) {
+        stream_ = transport::proxy::http_connect(
+            std::move(stream_), {opts_.host, opts_.port, p->username, p->password});
+      } else {
+        stream_ = transport::proxy::socks5(std::move(stream_),
+                                           {opts_.host, opts_.port, p->username, p->password});
+      }
+    }
   } else {
     stream_ = transport::unix_socket::open(opts_.unix_path);
   }

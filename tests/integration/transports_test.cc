@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "mqtt/client.h"
 #include "mqtt/url.h"
@@ -226,4 +228,128 @@ TEST_CASE("tcp: bind_address and socket buffers reach the connection; a bad bind
   bad.bind_address = "";
   bad.send_buffer = -1;
   CHECK_FALSE(mqtt::Client::try_create(bad, 4).ok());
+}
+
+namespace {
+
+// tinyproxy (HTTP CONNECT) or microsocks (SOCKS5) on a free loopback port,
+// stopped by pid when the test ends.
+class Proxy {
+ public:
+  enum class Kind { Http, Socks5 };
+  Proxy(Kind kind, uint16_t allowed_port, const std::string& user = "",
+        const std::string& pass = "") {
+    const std::string dir = make_temp_dir("proxy");
+    bool fixed = false;
+    start_on_free_port(kind == Kind::Http ? "tinyproxy" : "microsocks", port_, fixed,
+                       [&](std::string& why) {
+                         std::vector<std::string> argv;
+                         if (kind == Kind::Http) {
+                           std::string conf = "Port " + std::to_string(port_) +
+                                              "\nListen 127.0.0.1\nAllow 127.0.0.1\nConnectPort " +
+                                              std::to_string(allowed_port) + "\nLogLevel Info\n";
+                           if (!user.empty()) conf += "BasicAuth " + user + " " + pass + "\n";
+                           write_file(dir + "/tinyproxy.conf", conf);
+                           argv = {require_binary("tinyproxy"), "-d", "-c", dir + "/tinyproxy.conf"};
+                         } else {
+                           argv = {require_binary("microsocks"), "-i", "127.0.0.1", "-p",
+                                   std::to_string(port_)};
+                           if (!user.empty()) {
+                             argv.insert(argv.end(), {"-u", user, "-P", pass});
+                           }
+                         }
+                         process_ = Process(Process::Spec(argv).out_err(dir + "/log"));
+                         for (int i = 0; i < 200; ++i) {
+                           if (port_accepts(port_)) return true;
+                           if (!process_.running()) break;
+                           std::this_thread::sleep_for(10ms);
+                         }
+                         why = read_file(dir + "/log");
+                         process_.stop();
+                         return false;
+                       });
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  uint16_t port_ = 0;
+  Process process_;
+};
+
+void round_trip(mqtt::MqttOptions o, const std::string& topic) {
+  auto [c, conn] = mqtt::Client::create(o, 32);
+  std::string seen;
+  REQUIRE(wait_connack(conn, 10s, &seen));
+  auto sub = c.subscribe(topic, QoS::AtLeastOnce);
+  REQUIRE(sub.ok());
+  REQUIRE(sub->wait_for(10s));
+  REQUIRE(c.publish(topic, QoS::AtLeastOnce, false, std::string(50000, 'p')).ok());
+  auto got = next_until(conn, [](const mqtt::Event& e) { return e.publish() != nullptr; }, 10s,
+                        &seen);
+  REQUIRE(got);
+  CHECK(payload_of(*got->publish()).size() == 50000);
+  REQUIRE(c.disconnect(2s).ok());
+  std::optional<mqtt::ConnectionError> end;
+  REQUIRE(wait_end(conn, 10s, &end));
+  CHECK(end->code == mqtt::ConnectionErrorCode::Disconnected);
+}
+
+}  // namespace
+
+TEST_CASE("proxy: MQTT through tinyproxy (HTTP CONNECT), with and without basic auth",
+          "[integration][transport][proxy]") {
+  Watchdog watchdog("HTTP CONNECT proxy", 60s);
+  Broker broker;
+  {
+    Proxy proxy(Proxy::Kind::Http, broker.port());
+    auto o = client_options("http-proxy", broker.port());
+    o.proxy = mqtt::ProxyOptions{mqtt::ProxyOptions::Kind::HttpConnect, "127.0.0.1", proxy.port()};
+    round_trip(o, "proxy/http");
+  }
+  Proxy proxy(Proxy::Kind::Http, broker.port(), "user", "secret");
+  auto o = client_options("http-proxy-auth", broker.port());
+  o.proxy = mqtt::ProxyOptions{mqtt::ProxyOptions::Kind::HttpConnect, "127.0.0.1", proxy.port(),
+                               "user", "secret"};
+  round_trip(o, "proxy/http-auth");
+  // Wrong password: an error event that names the proxy's answer.
+  o.proxy->password = "wrong";
+  auto [c, conn] = mqtt::Client::create(o, 4);
+  auto e = conn.next_for(10s);
+  REQUIRE(e);
+  REQUIRE(e->error());
+  CHECK(e->error()->code == mqtt::ConnectionErrorCode::Io);
+  INFO(e->error()->message);
+  CHECK((e->error()->message.find("401") != std::string::npos ||
+         e->error()->message.find("407") != std::string::npos));
+}
+
+TEST_CASE("proxy: MQTT over TLS through microsocks (SOCKS5), and wrong credentials",
+          "[integration][transport][proxy][tls]") {
+  Watchdog watchdog("SOCKS5 proxy", 60s);
+  const std::string certs = make_certs();
+  Broker broker(tls_broker(certs));
+  Proxy proxy(Proxy::Kind::Socks5, broker.port(), "user", "secret");
+  auto o = client_options("socks-tls", broker.port());
+  o.host = "localhost";  // resolved by the proxy; the certificate is for it
+  o.tls = mqtt::TlsOptions{};
+  o.tls->ca_file = certs + "/ca.crt";
+  o.proxy = mqtt::ProxyOptions{mqtt::ProxyOptions::Kind::Socks5, "127.0.0.1", proxy.port(), "user",
+                               "secret"};
+  round_trip(o, "proxy/socks");
+  o.proxy->password = "wrong";
+  auto [c, conn] = mqtt::Client::create(o, 4);
+  auto e = conn.next_for(10s);
+  REQUIRE(e);
+  REQUIRE(e->error());
+  INFO(e->error()->message);
+  CHECK(e->error()->message.find("authentication") != std::string::npos);
+}
+
+TEST_CASE("proxy: a proxy with unix_path is refused at create", "[integration][transport][proxy]") {
+  auto o = client_options("proxy-unix", 1);
+  o.unix_path = "/tmp/x.sock";
+  o.proxy = mqtt::ProxyOptions{mqtt::ProxyOptions::Kind::Socks5, "127.0.0.1", 1080};
+  auto r = mqtt::Client::try_create(o, 4);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("proxy") != std::string::npos);
 }
