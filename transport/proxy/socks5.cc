@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "transport/proxy/handshake_stream.h"
+
 namespace transport::proxy {
 
 std::string socks5_reply_text(uint8_t code) {
@@ -30,130 +32,58 @@ std::string hex(uint8_t v) {
   return b;
 }
 
-class Socks5Stream final : public Stream {
+class Socks5Stream final : public detail::HandshakeStream {
  public:
   Socks5Stream(std::unique_ptr<Stream> inner, Socks5Options o)
-      : inner_(std::move(inner)), o_(std::move(o)) {
-    const bool v6 = o_.target_host.find(':') != std::string::npos &&
-                    !o_.target_host.starts_with('[');
-    target_ = (v6 ? "[" + o_.target_host + "]" : o_.target_host) + ":" +
-              std::to_string(o_.target_port);
-  }
-  ~Socks5Stream() override { close(); }
-
-  int fd() const override { return inner_ ? inner_->fd() : -1; }
-
-  Interest interest() const override {
-    switch (phase_) {
-      case Phase::Inner:
-      case Phase::Open: return inner_ ? inner_->interest() : Interest{};
-      case Phase::Sending: return {false, true};
-      case Phase::Receiving: return {true, false};
-      default: return {};
-    }
-  }
-
-  Status connect() override {
-    for (int step = 0; step < 256; ++step) {
-      switch (phase_) {
-        case Phase::Open: return Status::Ok;
-        case Phase::Failed:
-        case Phase::Closed: return Status::Error;
-        case Phase::Inner: {
-          const Status st = inner_->connect();
-          if (st == Status::Error) return inner_failed();
-          if (st != Status::Ok) return st;
-          if (!start_greeting()) return Status::Error;
-          break;
-        }
-        case Phase::Sending: {
-          const IoResult r = inner_->write({out_.data() + sent_, out_.size() - sent_});
-          if (r.status == Status::WouldBlock) return Status::WouldBlock;
-          if (r.status == Status::Closed) return failed("the proxy closed the connection");
-          if (r.status != Status::Ok) return inner_failed();
-          sent_ += r.bytes;
-          if (sent_ == out_.size()) {
-            in_.clear();
-            need_ = 2;  // every answer starts with at least 2 bytes
-            phase_ = Phase::Receiving;
-          }
-          break;
-        }
-        case Phase::Receiving: {
-          const size_t have = in_.size();
-          in_.resize(need_);
-          const IoResult r = inner_->read({in_.data() + have, need_ - have});
-          if (r.status != Status::Ok) in_.resize(have);
-          if (r.status == Status::WouldBlock) return Status::WouldBlock;
-          if (r.status == Status::Closed) {
-            return failed(std::string("the proxy closed the connection ") +
-                        (awaiting_ == Awaiting::Method
-                             ? "after the greeting (is it a SOCKS5 proxy?)"
-                             : awaiting_ == Awaiting::Auth ? "during authentication"
-                                                           : "before answering CONNECT"));
-          }
-          if (r.status != Status::Ok) return inner_failed();
-          in_.resize(have + r.bytes);
-          if (in_.size() < need_) break;
-          if (!on_answer()) return Status::Error;
-          break;
-        }
-      }
-    }
-    return Status::WouldBlock;  // bounded: yield to the reactor, call again
-  }
-
-  bool connected() const override { return phase_ == Phase::Open; }
-
-  IoResult read(std::span<uint8_t> buf) override {
-    if (phase_ != Phase::Open) return {Status::Error, 0};
-    return inner_->read(buf);
-  }
-  IoResult write(std::span<const uint8_t> buf) override {
-    if (phase_ != Phase::Open) return {Status::Error, 0};
-    return inner_->write(buf);
-  }
-  IoResult writev(std::span<const std::span<const uint8_t>> bufs) override {
-    if (phase_ != Phase::Open) return {Status::Error, 0};
-    return inner_->writev(bufs);
-  }
-
-  void close() override {
-    if (inner_) inner_->close();
-    if (phase_ != Phase::Failed) phase_ = Phase::Closed;
-  }
-
-  const Error& error() const override {
-    if (error_.kind != ErrorKind::None || !inner_) return error_;
-    return inner_->error();
-  }
+      : HandshakeStream(std::move(inner), "SOCKS5 connect", o.target_host, o.target_port),
+        o_(std::move(o)) {}
 
  private:
-  enum class Phase : uint8_t { Inner, Sending, Receiving, Open, Failed, Closed };
   enum class Awaiting : uint8_t { Method, Auth, Reply };
 
-  void send(std::vector<uint8_t> bytes, Awaiting next) {
-    out_ = std::move(bytes);
-    sent_ = 0;
+  void send_awaiting(std::vector<uint8_t> bytes, Awaiting next) {
     awaiting_ = next;
-    phase_ = Phase::Sending;
+    send(std::move(bytes));
   }
 
-  bool start_greeting() {
+  void on_sent() override {
+    in_.clear();
+    need_ = 2;  // every answer starts with at least 2 bytes
+  }
+
+  Status start() override {
     if (o_.username && (o_.username->empty() || o_.username->size() > 255 ||
                         o_.password.value_or("").size() > 255)) {
-      fail("username and password must be 1..255 and 0..255 bytes (RFC 1929)");
-      return false;
+      return fail("username and password must be 1..255 and 0..255 bytes (RFC 1929)");
     }
     if (o_.username) {
-      send({0x05, 0x02, 0x00, 0x02}, Awaiting::Method);
+      send_awaiting({0x05, 0x02, 0x00, 0x02}, Awaiting::Method);
     } else {
-      send({0x05, 0x01, 0x00}, Awaiting::Method);
+      send_awaiting({0x05, 0x01, 0x00}, Awaiting::Method);
     }
-    return true;
+    return Status::Ok;
   }
 
-  bool send_request() {
+  Status receive() override {
+    const size_t have = in_.size();
+    in_.resize(need_);
+    const IoResult r = inner().read({in_.data() + have, need_ - have});
+    if (r.status != Status::Ok) in_.resize(have);
+    if (r.status == Status::WouldBlock) return Status::WouldBlock;
+    if (r.status == Status::Closed) {
+      return fail(std::string("the proxy closed the connection ") +
+                  (awaiting_ == Awaiting::Method
+                       ? "after the greeting (is it a SOCKS5 proxy?)"
+                       : awaiting_ == Awaiting::Auth ? "during authentication"
+                                                     : "before answering CONNECT"));
+    }
+    if (r.status != Status::Ok) return inner_failed();
+    in_.resize(have + r.bytes);
+    if (in_.size() < need_) return Status::Ok;
+    return on_answer();
+  }
+
+  Status send_request() {
     std::vector<uint8_t> req{0x05, 0x01, 0x00};
     std::string host = o_.target_host;
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
@@ -167,21 +97,18 @@ class Socks5Stream final : public Stream {
       req.push_back(0x04);
       req.insert(req.end(), a6, a6 + 16);
     } else {
-      if (host.empty() || host.size() > 255) {
-        fail("the host name must be 1..255 bytes long");
-        return false;
-      }
+      if (host.empty() || host.size() > 255) return fail("the host name must be 1..255 bytes long");
       req.push_back(0x03);
       req.push_back(static_cast<uint8_t>(host.size()));
       req.insert(req.end(), host.begin(), host.end());
     }
     req.push_back(static_cast<uint8_t>(o_.target_port >> 8));
     req.push_back(static_cast<uint8_t>(o_.target_port & 0xff));
-    send(std::move(req), Awaiting::Reply);
-    return true;
+    send_awaiting(std::move(req), Awaiting::Reply);
+    return Status::Ok;
   }
 
-  bool on_answer() {
+  Status on_answer() {
     switch (awaiting_) {
       case Awaiting::Method: {
         if (in_[0] != 0x05)
@@ -196,8 +123,8 @@ class Socks5Stream final : public Stream {
           auth.insert(auth.end(), o_.username->begin(), o_.username->end());
           auth.push_back(static_cast<uint8_t>(pass.size()));
           auth.insert(auth.end(), pass.begin(), pass.end());
-          send(std::move(auth), Awaiting::Auth);
-          return true;
+          send_awaiting(std::move(auth), Awaiting::Auth);
+          return Status::Ok;
         }
         if (method == 0xFF)
           return fail(std::string("no acceptable authentication method (0xFF); offered ") +
@@ -217,11 +144,11 @@ class Socks5Stream final : public Stream {
         if (in_[0] != 0x05)
           return fail("malformed reply to CONNECT (version " + hex(in_[0]) + ")");
         if (in_[1] != 0x00)
-          return fail("the proxy could not connect to " + target_ + ": reply " + hex(in_[1]) +
+          return fail("the proxy could not connect to " + target() + ": reply " + hex(in_[1]) +
                       " (" + socks5_reply_text(in_[1]) + ")");
         if (need_ == 2) {  // then VER REP RSV ATYP + the first address byte
           need_ = 5;
-          return true;
+          return Status::Ok;
         }
         if (need_ == 5) {
           size_t total = 0;
@@ -234,51 +161,21 @@ class Socks5Stream final : public Stream {
           }
           if (total > in_.size()) {
             need_ = total;
-            return true;
+            return Status::Ok;
           }
         }
-        out_.clear();
-        in_.clear();
-        phase_ = Phase::Open;
-        return true;
+        in_ = {};
+        open();  // the reply was read exactly: no tunnel bytes taken
+        return Status::Ok;
       }
     }
     return fail("internal state error");
   }
 
-  bool fail(const std::string& why) {
-    error_.kind = ErrorKind::Connect;
-    error_.sys_errno = 0;
-    error_.message = "SOCKS5 connect to " + target_ + " via proxy failed: " + why;
-    phase_ = Phase::Failed;
-    if (inner_) inner_->close();
-    return false;
-  }
-
-  Status failed(const std::string& why) {
-    fail(why);
-    return Status::Error;
-  }
-
-  Status inner_failed() {
-    error_ = inner_->error();
-    if (error_.kind == ErrorKind::None) error_.kind = ErrorKind::Connect;
-    error_.message = "SOCKS5 via proxy: " + error_.message;
-    phase_ = Phase::Failed;
-    inner_->close();
-    return Status::Error;
-  }
-
-  std::unique_ptr<Stream> inner_;
   Socks5Options o_;
-  std::string target_;
-  std::vector<uint8_t> out_;
-  size_t sent_ = 0;
   std::vector<uint8_t> in_;
   size_t need_ = 0;
   Awaiting awaiting_ = Awaiting::Method;
-  Phase phase_ = Phase::Inner;
-  Error error_;
 };
 
 }  // namespace
