@@ -9,9 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,11 +26,11 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/support/process.h"
 #include "transport/proxy/http_connect.h"
 #include "transport/proxy/socks5.h"
 #include "transport/tcp/tcp.h"
 
-extern char** environ;
 
 using transport::ErrorKind;
 using transport::Status;
@@ -43,94 +41,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kStep = 10000ms;  // limit for one connect / exchange (sanitizers are slow)
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string find_binary(const std::string& name) {
-  for (const char* d :
-       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-    std::string p = std::string(d) + "/" + name;
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return {};
-}
-
-std::string require_binary(const std::string& name) {
-  std::string p = find_binary(name);
-  if (p.empty())
-    throw std::runtime_error("'" + name + "' not found: apt-get install -y " + name +
-                             " (this test needs real proxies)");
-  return p;
-}
-
-std::string temp_dir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/proxy-test-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
-  return buf.data();
-}
-
-// A child process, killed by pid (SIGKILL) and reaped when destroyed. Started
-// through `setpriv --pdeathsig KILL` so it also dies with the test.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::string& log_path) {
-    static const std::string setpriv = find_binary("setpriv");
-    if (!setpriv.empty()) argv.insert(argv.begin(), {setpriv, "--pdeathsig", "KILL", "--"});
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigemptyset(&defaults);
-    for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    int rc = ::posix_spawn(&pid_, cargv[0], &fa, &attr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { stop(); }
-
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 // A listening socket on 127.0.0.1 and a port the kernel picked.
 int listen_loopback(uint16_t* port) {
@@ -147,23 +57,11 @@ int listen_loopback(uint16_t* port) {
   return fd;
 }
 
-uint16_t pick_free_port() {
-  uint16_t port = 0;
-  ::close(listen_loopback(&port));
-  return port;
-}
-
-bool port_accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
+using itest::pick_free_port;
+using itest::port_accepts;
+using itest::require_binary;
+std::string slurp(const std::string& path) { return itest::read_file(path); }
+std::string temp_dir() { return itest::make_temp_dir("proxy-test"); }
 
 // Echoes every byte back on every connection, from a thread; stopped (and
 // joined) when destroyed, or after 60 s at most. Also listens on [::1] with
@@ -373,7 +271,7 @@ void round_trip(transport::Stream& s) {
   CHECK(read_n(s, data.size()) == data);
 }
 
-void wait_for_port(uint16_t port, Child& child, const std::string& log) {
+void wait_for_port(uint16_t port, itest::Process& child, const std::string& log) {
   const auto deadline = Clock::now() + kStep;
   while (!port_accepts(port)) {
     if (!child.running()) FAIL("the proxy exited: " + slurp(log));
@@ -397,7 +295,8 @@ class Tinyproxy {
     if (auth) f << "BasicAuth user pass\n";
     f.close();
     log_ = dir_ + "/out.log";
-    child_ = std::make_unique<Child>(std::vector<std::string>{bin, "-d", "-c", conf}, log_);
+    child_ = std::make_unique<itest::Process>(
+        itest::Process::Spec({bin, "-d", "-c", conf}).out_err(log_));
     wait_for_port(port_, *child_, log_);
   }
   uint16_t port() const { return port_; }
@@ -405,7 +304,7 @@ class Tinyproxy {
  private:
   std::string dir_, log_;
   uint16_t port_ = 0;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<itest::Process> child_;
 };
 
 class Microsocks {
@@ -417,7 +316,7 @@ class Microsocks {
     std::vector<std::string> argv{bin, "-i", "127.0.0.1", "-p", std::to_string(port_)};
     if (auth) argv.insert(argv.end(), {"-u", "user", "-P", "pass"});
     log_ = dir + "/microsocks.log";
-    child_ = std::make_unique<Child>(argv, log_);
+    child_ = std::make_unique<itest::Process>(itest::Process::Spec(argv).out_err(log_));
     wait_for_port(port_, *child_, log_);
   }
   uint16_t port() const { return port_; }
@@ -425,7 +324,7 @@ class Microsocks {
  private:
   std::string log_;
   uint16_t port_ = 0;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<itest::Process> child_;
 };
 
 std::unique_ptr<transport::Stream> to(uint16_t port) {

@@ -2,6 +2,7 @@
 // `openssl s_server` (in -rev mode: it sends every line back reversed) and
 // mosquitto with a TLS listener. The certificates are made here with the
 // openssl CLI in a temp folder. Peers are stopped by pid.
+#include "tests/integration/support/process.h"
 #include "transport/tls/tls.h"
 
 #include <fcntl.h>
@@ -9,10 +10,8 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -29,7 +28,6 @@
 
 #include "transport/tcp/tcp.h"
 
-extern char** environ;
 
 using transport::Status;
 using namespace std::chrono_literals;
@@ -40,108 +38,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kStep = 10000ms;  // limit for one connect / exchange (sanitizers are slow)
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string find_binary(const std::string& name) {
-  for (const char* d :
-       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-    std::string p = std::string(d) + "/" + name;
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return {};
-}
-
-std::string require_binary(const std::string& name, const std::string& package) {
-  std::string p = find_binary(name);
-  if (p.empty())
-    throw std::runtime_error("'" + name + "' not found: apt-get install -y " + package +
-                             " (this test needs real peers)");
-  return p;
-}
-
-// A child process, killed by pid (SIGKILL) and reaped when destroyed. Started
-// through `setpriv --pdeathsig KILL` so it also dies with the test.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::string& log_path) {
-    static const std::string setpriv = find_binary("setpriv");
-    if (!setpriv.empty()) argv.insert(argv.begin(), {setpriv, "--pdeathsig", "KILL", "--"});
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigemptyset(&defaults);
-    for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    int rc = ::posix_spawn(&pid_, cargv[0], &fa, &attr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { stop(); }
-
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-uint16_t pick_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool port_accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
+using itest::pick_free_port;
+using itest::port_accepts;
+std::string slurp(const std::string& path) { return itest::read_file(path); }
+std::string require_binary(const std::string& name, const std::string& /*package*/) {
+  return itest::require_binary(name);
 }
 
 // Every certificate the tests use, made once per test process.
@@ -206,7 +107,7 @@ class SServer {
       std::vector<std::string> argv = {openssl, "s_server", "-accept",
                                        "127.0.0.1:" + std::to_string(port_), "-rev"};
       argv.insert(argv.end(), args.begin(), args.end());
-      child_ = std::make_unique<Child>(argv, log_);
+      child_ = std::make_unique<itest::Process>(itest::Process::Spec(argv).out_err(log_));
       const auto deadline = Clock::now() + kStep;
       while (Clock::now() < deadline && child_->running() &&
              slurp(log_).find("ACCEPT") == std::string::npos)
@@ -223,7 +124,7 @@ class SServer {
  private:
   uint16_t port_ = 0;
   std::string log_;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<itest::Process> child_;
 };
 
 // The usual server: the localhost certificate (with IP SAN 127.0.0.1).
@@ -410,7 +311,8 @@ class Mosquitto {
                           << "certfile " << certs().path("server.crt") << "\n"
                           << "keyfile " << certs().path("server.key") << "\n"
                           << "max_queued_messages 0\n";
-      child_ = std::make_unique<Child>(std::vector<std::string>{binary, "-c", conf}, log_);
+      child_ = std::make_unique<itest::Process>(
+          itest::Process::Spec({binary, "-c", conf}).out_err(log_));
       const auto deadline = Clock::now() + kStep;
       while (Clock::now() < deadline && child_->running() && !port_accepts(port_))
         std::this_thread::sleep_for(10ms);
@@ -425,7 +327,7 @@ class Mosquitto {
  private:
   uint16_t port_ = 0;
   std::string log_;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<itest::Process> child_;
 };
 
 }  // namespace
