@@ -161,11 +161,8 @@ void Driver::report_failure(RequestFailed&& f) {
   // Only the reactor pushes, so room seen here stays room.
   if (failures_pending_ == 0 && overflow_.empty() && !core_->events.full()) {
     Event e(std::move(f));
-    if (core_->events.try_push(e)) {
-      ++produced_;
-      return;
-    }
-    return;  // unreachable: there was room
+    if (core_->events.try_push(e)) return;
+    f = *e.request_failed();  // not expected (there was room): coalesce it
   }
   // The queue is full: one event per reason, counting.
   const size_t i = std::min<size_t>(static_cast<size_t>(f.reason), failures_.size() - 1);
@@ -190,7 +187,6 @@ void Driver::mark_connected() {
 // --- events ---
 
 void Driver::emit(Event&& e) {
-  ++produced_;
   if (overflow_.empty() && failures_pending_ == 0 && core_->events.try_push(e)) return;
   overflow_.push_back(std::move(e));
   core_->events.want_progress();
@@ -206,7 +202,11 @@ void Driver::flush_overflow() {
       return;
     }
     Event e(std::move(*f));
-    if (core_->events.try_push(e)) ++produced_;
+    if (!core_->events.try_push(e)) {  // not expected: the queue had room
+      f = *e.request_failed();
+      core_->events.want_progress();
+      return;
+    }
     f.reset();
     --failures_pending_;
   }
@@ -264,7 +264,7 @@ void Driver::step(TimePoint now) {
     case Phase::ErrorWait:
       // The loop advances only while polled: the error must have been taken
       // and next*() called again since (see Connection::next()).
-      if (core_->errors_polled.load(std::memory_order_seq_cst) >= error_event_seq_ &&
+      if (core_->errors_polled.load(std::memory_order_seq_cst) >= errors_emitted_ &&
           reconnect_allowed()) {
         phase_ = Phase::Backoff;
         backoff_until_ = mqtt::detail::saturating_add(now, backoff_.next_delay());
@@ -763,14 +763,14 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   if (disconnecting_) {
     std::string why = describe(e);
     emit(Event(std::move(e)));
-    ++error_event_seq_;
+    ++errors_emitted_;
     end(make_error(ConnectionErrorCode::Disconnected,
                    "the connection was lost while disconnecting (" + why +
                        "): ended without DISCONNECT"));
     return;
   }
   emit(Event(std::move(e)));
-  ++error_event_seq_;  // the consumer's next*() after taking it opens the gate
+  ++errors_emitted_;  // the consumer's next*() after taking it opens the gate
   phase_ = Phase::ErrorWait;
   if (ever_connected_) core_->state.store(Snapshot::State::Reconnecting, std::memory_order_relaxed);
   core_->events.want_progress();
@@ -870,7 +870,7 @@ bool Driver::has_external_work() const {
   if (paused_ || backlog) core_->events.want_progress();
   if ((paused_ || backlog) && !core_->events.full()) return true;
   if (phase_ == Phase::ErrorWait &&
-      core_->errors_polled.load(std::memory_order_seq_cst) >= error_event_seq_ &&
+      core_->errors_polled.load(std::memory_order_seq_cst) >= errors_emitted_ &&
       reconnect_allowed()) {
     return true;
   }

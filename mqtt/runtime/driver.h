@@ -128,8 +128,7 @@ class Driver final : public session::SessionObserver {
   TimePoint connected_since_{};
   TimePoint rate_wait_until_ = TimePoint::max();
   int64_t seen_disconnect_deadline_ = INT64_MAX;
-  uint64_t produced_ = 0;        // events produced (queue + overflow)
-  uint64_t error_event_seq_ = 0; // non-terminal errors emitted (see ConnCore::errors_polled)
+  uint64_t errors_emitted_ = 0;  // non-terminal errors emitted (see ConnCore::errors_polled)
 
   BackoffPolicy backoff_;
   RateLimiter rate_;
