@@ -23,6 +23,7 @@ enum class ConnectionErrorCode : uint8_t {
   PacketTooLarge,     // an incoming packet exceeded max_incoming_packet_size
   ProtocolViolation,  // a well-formed packet that breaks the protocol (message says how)
   Tls,                // TLS handshake, certificate verification or alert (message says what)
+  WebSocket,          // the WebSocket upgrade was refused (message names the HTTP status)
   // Terminal ends of the loop (no reconnect follows):
   Disconnected,       // Client::disconnect() completed
   RequestsDone,       // every Client handle is gone and queued requests were sent

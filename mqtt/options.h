@@ -74,6 +74,20 @@ struct ProxyOptions {
   std::optional<std::string> password = {};
 };
 
+// MQTT over WebSocket (ws://, or wss:// when MqttOptions::tls is also set):
+// libwebsockets, driven by the reactor thread. host and port name the HTTP
+// server; see docs/transports.md.
+struct WebSocketOptions {
+  std::string path = "/mqtt";  // path and query, e.g. "/mqtt?x=1"
+  // Extra request headers (e.g. Authorization), sent on every (re)connect;
+  // update_options() changes them for the next one.
+  std::vector<StringPair> headers = {};
+  std::string subprotocol = "mqtt";
+  std::string origin = {};  // Origin header; empty: none
+  // Largest WebSocket message sent; also libwebsockets' receive chunk.
+  size_t max_message = 64 * 1024;
+};
+
 struct MqttOptions {
   MqttOptions() = default;
   MqttOptions(std::string client_id_, std::string host_, uint16_t port_)
@@ -91,6 +105,8 @@ struct MqttOptions {
   int send_buffer = 0;       // SO_SNDBUF in bytes; 0 = the system's default
   int receive_buffer = 0;    // SO_RCVBUF in bytes; 0 = the system's default
   std::string bind_address;  // local IP literal to connect from; empty = any
+  // Set: MQTT over WebSocket to host:port (not with unix_path).
+  std::optional<WebSocketOptions> websocket;
   // Set: connect through this proxy (not with unix_path).
   std::optional<ProxyOptions> proxy;
   // Set: TLS over the TCP (or Unix) connection. The certificate must match

@@ -7,8 +7,8 @@
 // Syntax: scheme://[user[:password]@]host[:port][/path]. Schemes and default
 // ports: mqtt / tcp (1883); mqtts / ssl / tls (8883: sets options.tls, with
 // the system trust store unless options.tls was already set); ws (80) and
-// wss (443) are recognised but need the WebSocket transport this build does
-// not have yet: apply_url() refuses them with a clear message. unix://PATH
+// wss (443: also sets options.tls) set options.websocket, whose path is the
+// URL's path and query ("/" when none). unix://PATH
 // names a Unix domain socket (unix:///run/mqtt.sock; unix://@name for the
 // abstract namespace). IPv6 literals go in brackets. User and password are
 // percent-decoded. Pure functions: any thread.

@@ -34,6 +34,7 @@ enum class ErrorKind : uint8_t {
   Connect,  // every address refused or failed
   Io,       // read/write failed
   Tls,      // TLS handshake, certificate verification or alert (transport/tls)
+  WebSocket,  // the WebSocket upgrade was refused or failed (transport/ws)
 };
 
 struct Error {

@@ -284,6 +284,18 @@ std::string validate(const MqttOptions& o) {
       return "bind_address must be an IPv4 or IPv6 literal, got '" + o.bind_address + "'";
     }
   }
+  if (o.websocket) {
+    if (!o.unix_path.empty()) return "websocket cannot be used with unix_path";
+    if (o.websocket->path.empty() || o.websocket->path[0] != '/')
+      return "websocket path must start with '/'";
+    if (o.websocket->max_message < 16 || o.websocket->max_message > (16u << 20))
+      return "websocket max_message must be 16 bytes to 16 MiB";
+    for (const auto& h : o.websocket->headers) {
+      if (h.key.empty() || h.key.find_first_of(":\r\n ") != std::string::npos ||
+          h.value.find_first_of("\r\n") != std::string::npos)
+        return "invalid websocket header '" + h.key + "'";
+    }
+  }
   if (o.proxy) {
     if (!o.unix_path.empty()) return "a proxy cannot be used with unix_path";
     if (o.proxy->host.empty() || o.proxy->port == 0) return "proxy needs a host and a port";

@@ -12,6 +12,7 @@
 #include "transport/proxy/socks5.h"
 #include "transport/tcp/tcp.h"
 #include "transport/unix/unix.h"
+#include "transport/ws/ws.h"
 
 namespace mqtt::runtime {
 
@@ -30,6 +31,7 @@ ConnectionErrorCode error_code(transport::ErrorKind k) {
   switch (k) {
     case transport::ErrorKind::Dns: return ConnectionErrorCode::Dns;
     case transport::ErrorKind::Tls: return ConnectionErrorCode::Tls;
+    case transport::ErrorKind::WebSocket: return ConnectionErrorCode::WebSocket;
     default: return ConnectionErrorCode::Io;
   }
 }
@@ -340,9 +342,24 @@ void Driver::apply_new_options() {
   core_->version.store(c.version, std::memory_order_seq_cst);
 }
 
-void Driver::start_attempt(TimePoint now) {
-  apply_new_options();
-  core_->attempts.fetch_add(1, std::memory_order_relaxed);
+// The transport stack for one attempt: TCP or a Unix socket, a proxy tunnel,
+// TLS; or a WebSocket (libwebsockets, with its own TLS for wss).
+std::unique_ptr<transport::Stream> Driver::open_stream() {
+  if (opts_.websocket && opts_.unix_path.empty()) {
+    transport::ws::Options w;
+    w.host = opts_.host;
+    w.port = opts_.port;
+    w.path = opts_.websocket->path;
+    for (const auto& h : opts_.websocket->headers) w.headers.emplace_back(h.key, h.value);
+    w.subprotocol = opts_.websocket->subprotocol;
+    w.origin = opts_.websocket->origin;
+    w.max_message = opts_.websocket->max_message;
+    w.tls = tls_;
+    if (opts_.tls) w.tls_options = *opts_.tls;
+    w.bind_address = opts_.bind_address;
+    return transport::ws::open(w);
+  }
+  std::unique_ptr<transport::Stream> s;
   if (opts_.unix_path.empty()) {
     transport::tcp::Options t;
     t.host = opts_.proxy ? opts_.proxy->host : opts_.host;
@@ -351,21 +368,28 @@ void Driver::start_attempt(TimePoint now) {
     t.send_buffer = opts_.send_buffer;
     t.receive_buffer = opts_.receive_buffer;
     t.bind_address = opts_.bind_address;
-    stream_ = transport::tcp::open(t);
+    s = transport::tcp::open(t);
     if (const auto& p = opts_.proxy) {
       // The tunnel to the broker first; TLS (below) runs through it.
       if (p->kind == ProxyOptions::Kind::HttpConnect) {
-        stream_ = transport::proxy::http_connect(
-            std::move(stream_), {opts_.host, opts_.port, p->username, p->password});
+        s = transport::proxy::http_connect(
+            std::move(s), {opts_.host, opts_.port, p->username, p->password});
       } else {
-        stream_ = transport::proxy::socks5(std::move(stream_),
+        s = transport::proxy::socks5(std::move(s),
                                            {opts_.host, opts_.port, p->username, p->password});
       }
     }
   } else {
-    stream_ = transport::unix_socket::open(opts_.unix_path);
+    s = transport::unix_socket::open(opts_.unix_path);
   }
-  if (tls_) stream_ = transport::tls::wrap(std::move(stream_), tls_, opts_.host);
+  if (tls_) s = transport::tls::wrap(std::move(s), tls_, opts_.host);
+  return s;
+}
+
+void Driver::start_attempt(TimePoint now) {
+  apply_new_options();
+  core_->attempts.fetch_add(1, std::memory_order_relaxed);
+  stream_ = open_stream();
   attempt_deadline_ = mqtt::detail::saturating_add(now, opts_.connect_timeout);
   readable_ = writable_ = true;  // check progress at once
   phase_ = Phase::Connecting;
@@ -600,8 +624,11 @@ bool Driver::read_input(TimePoint now) {
 bool Driver::flush_output() {
   while (writable_) {
     const std::span<const uint8_t> out = session_->output();
-    if (out.empty()) break;
+    // A layered stream (TLS, WebSocket) may hold bytes it accepted but the
+    // socket did not take yet: an empty write pushes them on.
+    if (out.empty() && !stream_->interest().write) break;
     const transport::IoResult r = stream_->write(out);
+    if (out.empty() && r.status == transport::Status::Ok) break;
     if (r.status == transport::Status::Ok) {
       session_->consume_output(r.bytes, now_);
     } else if (r.status == transport::Status::WouldBlock) {

@@ -68,6 +68,7 @@ class Driver final : public session::SessionObserver {
   };
 
   void step(TimePoint now);
+  std::unique_ptr<transport::Stream> open_stream();
   void start_attempt(TimePoint now);
   void mark_connected();
   void advance_connect(TimePoint now);

@@ -139,6 +139,7 @@ Result<void, std::string> apply_url(MqttOptions& options, std::string_view url) 
       options.port = u.port;
       options.unix_path.clear();
       options.tls.reset();
+      options.websocket.reset();
       break;
     case BrokerUrl::Scheme::Unix:
       options.unix_path = u.path;
@@ -148,12 +149,22 @@ Result<void, std::string> apply_url(MqttOptions& options, std::string_view url) 
       options.port = u.port;
       options.unix_path.clear();
       if (!options.tls) options.tls = TlsOptions{};  // system trust store by default
+      options.websocket.reset();
       break;
     case BrokerUrl::Scheme::Ws:
     case BrokerUrl::Scheme::Wss:
-      return unexpected("broker URL \"" + std::string(url) +
-                        "\": the WebSocket transport is not in this build yet "
-                        "(use mqtt://, mqtts:// or unix://)");
+      options.host = u.host;
+      options.port = u.port;
+      options.unix_path.clear();
+      // Headers and other WebSocket settings already set are kept.
+      if (!options.websocket) options.websocket = WebSocketOptions{};
+      options.websocket->path = u.path;
+      if (u.scheme == BrokerUrl::Scheme::Ws) {
+        options.tls.reset();
+      } else if (!options.tls) {
+        options.tls = TlsOptions{};
+      }
+      break;
   }
   if (u.username) options.username = u.username;
   if (u.password) options.password = u.password;

@@ -35,6 +35,7 @@ std::string_view to_string(ConnectionErrorCode c) {
     case ConnectionErrorCode::PacketTooLarge: return "incoming packet too large";
     case ConnectionErrorCode::ProtocolViolation: return "protocol violation";
     case ConnectionErrorCode::Tls: return "TLS error";
+    case ConnectionErrorCode::WebSocket: return "WebSocket upgrade refused";
     case ConnectionErrorCode::Disconnected: return "disconnected";
     case ConnectionErrorCode::RequestsDone: return "requests done";
     case ConnectionErrorCode::Shutdown: return "shutdown";

@@ -104,10 +104,22 @@ TEST_CASE("url: apply_url sets the options, and leaves them alone on error") {
   CHECK(o.tls->ca_file == "/etc/my-ca.pem");  // existing TLS settings are kept
   REQUIRE(mqtt::apply_url(o, "mqtt://plain").ok());
   CHECK_FALSE(o.tls);
+  CHECK_FALSE(o.websocket);
+  REQUIRE(mqtt::apply_url(o, "ws://h:8080/mqtt?t=1").ok());
+  REQUIRE(o.websocket);
+  CHECK(o.websocket->path == "/mqtt?t=1");
+  CHECK(o.port == 8080);
+  CHECK_FALSE(o.tls);
+  o.websocket->headers.push_back({"Authorization", "Bearer x"});
+  REQUIRE(mqtt::apply_url(o, "wss://h").ok());
+  REQUIRE(o.tls);
+  CHECK(o.port == 443);
+  CHECK(o.websocket->path == "/");
+  CHECK(o.websocket->headers.size() == 1);  // kept
+  REQUIRE(mqtt::apply_url(o, "mqtts://h").ok());
+  CHECK_FALSE(o.websocket);
+  CHECK(o.tls);
   const mqtt::MqttOptions before = o;
-  auto r = mqtt::apply_url(o, "wss://h");
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().find("not in this build yet") != std::string::npos);
   CHECK_FALSE(mqtt::apply_url(o, "bogus").ok());
   CHECK(o.host == before.host);
   CHECK(o.port == before.port);

@@ -163,6 +163,60 @@ class Context {
 
 namespace {
 
+// The per-connection settings of `c` on a new SSL before its handshake: SNI
+// (never an IP literal, unless overridden), host or IP verification, and the
+// stored session for `host`. False with *error when one cannot be applied.
+bool prepare_connection(Context& c, SSL* ssl, const std::string& host, bool* offered_session,
+                        std::string* error) {
+  const bool ip = is_ip_literal(host);
+  const std::string sni = c.sni_ ? *c.sni_ : (ip ? std::string() : host);
+  // Null clears a name another engine may have set.
+  char* name = sni.empty() ? nullptr : const_cast<char*>(sni.c_str());
+  if (SSL_set_tlsext_host_name(ssl, name) != 1) {
+    *error = "invalid TLS server name '" + sni + "': " + errors_text();
+    return false;
+  }
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  if (c.verify_peer_ && c.verify_host_) {
+    int ok;
+    if (ip) {
+      X509_VERIFY_PARAM_set1_host(param, nullptr, 0);
+      ok = X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    } else {
+      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      ok = SSL_set1_host(ssl, host.c_str());
+    }
+    if (ok != 1) {
+      *error = "cannot verify host '" + host + "': " + errors_text();
+      return false;
+    }
+  }
+  if (c.session_resumption_) {
+    if (SSL_SESSION* s = c.session_for(host)) {
+      if (SSL_set_session(ssl, s) == 1 && offered_session) *offered_session = true;
+      SSL_SESSION_free(s);
+      ERR_clear_error();
+    }
+  }
+  return true;
+}
+
+std::string describe_verify_result(long vr, const std::string& host) {
+  std::string what;
+  switch (vr) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+      what = "the server certificate is not valid for host name '" + host + "'";
+      break;
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      what = "the server certificate is not valid for IP address " + host;
+      break;
+    case X509_V_ERR_CERT_HAS_EXPIRED: what = "the server certificate has expired"; break;
+    case X509_V_ERR_CERT_NOT_YET_VALID: what = "the server certificate is not valid yet"; break;
+    default: what = "the server certificate is not trusted"; break;
+  }
+  return what + ": " + X509_verify_cert_error_string(vr);
+}
+
 class TlsStreamImpl final : public TlsStream {
  public:
   TlsStreamImpl(std::unique_ptr<Stream> inner, std::shared_ptr<Context> ctx,
@@ -192,31 +246,10 @@ class TlsStreamImpl final : public TlsStream {
     SSL_set_connect_state(ssl_);
     SSL_set_app_data(ssl_, this);
 
-    const bool ip = is_ip_literal(host_);
-    const std::string sni = ctx_->sni_ ? *ctx_->sni_ : (ip ? std::string() : host_);
-    if (!sni.empty() && SSL_set_tlsext_host_name(ssl_, sni.c_str()) != 1) {
-      fail_tls("invalid TLS server name '" + sni + "': " + errors_text());
+    std::string why;
+    if (!prepare_connection(*ctx_, ssl_, host_, &offered_session_, &why)) {
+      fail_tls(why);
       return;
-    }
-    if (ctx_->verify_peer_ && ctx_->verify_host_) {
-      int ok;
-      if (ip) {
-        ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_.c_str());
-      } else {
-        SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        ok = SSL_set1_host(ssl_, host_.c_str());
-      }
-      if (ok != 1) {
-        fail_tls("cannot verify host '" + host_ + "': " + errors_text());
-        return;
-      }
-    }
-    if (ctx_->session_resumption_) {
-      if (SSL_SESSION* s = ctx_->session_for(host_)) {
-        if (SSL_set_session(ssl_, s) == 1) offered_session_ = true;
-        SSL_SESSION_free(s);
-        ERR_clear_error();
-      }
     }
     phase_ = inner_->connected() ? Phase::Handshaking : Phase::InnerConnecting;
   }
@@ -460,20 +493,7 @@ class TlsStreamImpl final : public TlsStream {
     const unsigned long code = e.first;
     if (code != 0 && ERR_GET_LIB(code) == ERR_LIB_SSL &&
         ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-      const long vr = SSL_get_verify_result(ssl_);
-      std::string what;
-      switch (vr) {
-        case X509_V_ERR_HOSTNAME_MISMATCH:
-          what = "the server certificate is not valid for host name '" + host_ + "'";
-          break;
-        case X509_V_ERR_IP_ADDRESS_MISMATCH:
-          what = "the server certificate is not valid for IP address " + host_;
-          break;
-        case X509_V_ERR_CERT_HAS_EXPIRED: what = "the server certificate has expired"; break;
-        case X509_V_ERR_CERT_NOT_YET_VALID: what = "the server certificate is not valid yet"; break;
-        default: what = "the server certificate is not trusted"; break;
-      }
-      std::string msg = what + ": " + X509_verify_cert_error_string(vr);
+      std::string msg = describe_verify_result(SSL_get_verify_result(ssl_), host_);
       if (!verify_failed_subject_.empty()) msg += " (" + verify_failed_subject_ + ")";
       return msg;
     }
@@ -800,5 +820,35 @@ std::string alpn_protocol(const Stream& stream) {
   const auto* t = dynamic_cast<const TlsStream*>(&stream);
   return t ? t->alpn_protocol() : std::string();
 }
+
+namespace detail {
+
+void* native_handle(const Context& c) { return c.ctx_; }
+
+bool prepare_foreign(Context& c, void* ssl, const std::string& host, std::string* error) {
+  return prepare_connection(c, static_cast<SSL*>(ssl), strip_brackets(host), nullptr, error);
+}
+
+void keep_session(Context& c, void* ssl, const std::string& host) {
+  if (!c.session_resumption_) return;
+  SSL_SESSION* s = SSL_get1_session(static_cast<SSL*>(ssl));
+  if (!s) return;
+  if (!SSL_SESSION_is_resumable(s)) {
+    SSL_SESSION_free(s);
+    return;
+  }
+  c.store(strip_brackets(host), s);
+}
+
+bool verify_peer(const Context& c) { return c.verify_peer_; }
+bool verify_host(const Context& c) { return c.verify_host_; }
+
+std::string describe_failure(void* ssl, const std::string& host) {
+  const long vr = SSL_get_verify_result(static_cast<SSL*>(ssl));
+  if (vr != X509_V_OK) return describe_verify_result(vr, strip_brackets(host));
+  return {};
+}
+
+}  // namespace detail
 
 }  // namespace transport::tls

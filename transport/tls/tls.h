@@ -117,4 +117,19 @@ std::unique_ptr<TlsStream> wrap(std::unique_ptr<Stream> inner, std::shared_ptr<C
 bool session_reused(const Stream& stream);
 std::string alpn_protocol(const Stream& stream);
 
+// For a TLS engine that creates its own SSL objects from the Context's
+// SSL_CTX (the WebSocket transport: libwebsockets). Not for applications.
+namespace detail {
+void* native_handle(const Context& c);  // the SSL_CTX*
+// SNI, host/IP verification and the stored session on `ssl` (an SSL*),
+// before its handshake. False with *error when one cannot be applied.
+bool prepare_foreign(Context& c, void* ssl, const std::string& host, std::string* error);
+// Keeps the session of `ssl` for the next connection to `host`.
+void keep_session(Context& c, void* ssl, const std::string& host);
+bool verify_peer(const Context& c);
+bool verify_host(const Context& c);
+// Why certificate verification failed on `ssl`; empty when it did not.
+std::string describe_failure(void* ssl, const std::string& host);
+}  // namespace detail
+
 }  // namespace transport::tls

@@ -1,0 +1,538 @@
+#include "transport/ws/ws.h"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "transport/tcp/resolver.h"
+
+namespace transport::ws {
+namespace {
+
+// lws_service() calls per connect()/read()/write() before giving up on a
+// connection that reports readiness but makes no progress (never seen).
+constexpr int kMaxServices = 1024;
+
+// libwebsockets logs through one process-wide sink; keep its last error
+// line (per thread: the thread that services) for error messages.
+thread_local std::string t_last_log;
+
+void log_sink(int level, const char* line) {
+  if (!(level & LLL_ERR) || !line) return;
+  std::string s(line);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  t_last_log = std::move(s);
+}
+
+class WsStream;
+// The stream whose lws_service() / lws call is running on this thread: the
+// protocol and OpenSSL callbacks find their stream through it.
+thread_local WsStream* t_current = nullptr;
+
+int protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+void ssl_info_callback(const SSL* ssl, int where, int ret);
+
+std::string address_text(const tcp::Address& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (a.family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a.addr)->sin6_addr, buf,
+                sizeof buf);
+  } else {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a.addr)->sin_addr, buf,
+                sizeof buf);
+  }
+  return buf;
+}
+
+bool is_ipv6_literal(const std::string& host) {
+  in6_addr a{};
+  return ::inet_pton(AF_INET6, host.c_str(), &a) == 1;
+}
+
+class WsStream final : public Stream {
+ public:
+  explicit WsStream(Options o) : o_(std::move(o)) {
+    static std::once_flag log_once;
+    std::call_once(log_once, [] { lws_set_log_level(LLL_ERR | LLL_WARN, log_sink); });
+    rx_.reserve(o_.max_message);
+    const bool default_port = o_.port == (o_.tls ? 443 : 80);
+    host_header_ = is_ipv6_literal(o_.host) ? "[" + o_.host + "]" : o_.host;
+    if (!default_port) host_header_ += ":" + std::to_string(o_.port);
+    if (o_.tls) {
+      // OpenSSL writes to the socket itself for wss: a reset peer must not
+      // raise SIGPIPE. Blocked on this (the reactor's) thread only; a
+      // pending one is never delivered here.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      auto* ctx = static_cast<SSL_CTX*>(tls::detail::native_handle(*o_.tls));
+      if (SSL_CTX_get_info_callback(ctx) == nullptr) SSL_CTX_set_info_callback(ctx, ssl_info_callback);
+    }
+    if (!o_.connect_address.empty()) {
+      tcp::ResolveResult r;
+      if (!tcp::resolve_numeric(o_.connect_address, o_.connect_port, r) || r.addresses.empty()) {
+        fail(ErrorKind::Connect, 0, "invalid connect address '" + o_.connect_address + "'");
+        return;
+      }
+      addresses_ = std::move(r.addresses);
+      phase_ = Phase::Connecting;
+      start_next();
+      return;
+    }
+    tcp::ResolveResult r;
+    if (tcp::resolve_numeric(o_.host, o_.port, r)) {
+      on_resolved(std::move(r));
+    } else {
+      resolver_ = std::make_unique<tcp::AsyncResolver>(o_.host, o_.port);
+      phase_ = Phase::Resolving;
+    }
+  }
+
+  ~WsStream() override { close(); }
+
+  int fd() const override {
+    if (phase_ == Phase::Resolving && resolver_) return resolver_->fd();
+    return sock_;
+  }
+
+  Interest interest() const override {
+    switch (phase_) {
+      case Phase::Resolving: return {true, false};
+      case Phase::Connecting: return {true, !tcp_connected_};
+      case Phase::Open: return {true, wsi_ && lws_partial_buffered(wsi_)};
+      default: return {false, false};
+    }
+  }
+
+  Status connect() override {
+    if (phase_ == Phase::Resolving) {
+      if (!resolver_->ready()) return Status::WouldBlock;
+      tcp::ResolveResult r = resolver_->result();
+      resolver_.reset();
+      on_resolved(std::move(r));
+    }
+    for (int i = 0; i < kMaxServices; ++i) {
+      switch (phase_) {
+        case Phase::Open: return Status::Ok;
+        case Phase::Failed:
+        case Phase::Closed: return Status::Error;
+        default: break;
+      }
+      if (attempt_failed_) {
+        attempt_failed_ = false;
+        if (tcp_connected_ || next_address_ >= addresses_.size()) {
+          finish_attempt_error();
+          return Status::Error;
+        }
+        start_next();
+        continue;
+      }
+      if (!wants_service()) return Status::WouldBlock;
+      service();
+    }
+    fail(ErrorKind::Io, 0, "WebSocket handshake with " + o_.host + " made no progress");
+    return Status::Error;
+  }
+
+  bool connected() const override { return phase_ == Phase::Open; }
+
+  IoResult read(std::span<uint8_t> buf) override {
+    for (int i = 0; i < kMaxServices; ++i) {
+      if (rx_off_ < rx_.size()) {
+        const size_t n = std::min(buf.size(), rx_.size() - rx_off_);
+        std::memcpy(buf.data(), rx_.data() + rx_off_, n);
+        rx_off_ += n;
+        if (rx_off_ == rx_.size()) rx_.clear(), rx_off_ = 0;
+        return {Status::Ok, n};
+      }
+      if (phase_ == Phase::Failed) return {Status::Error, 0};
+      if (phase_ != Phase::Open) return {error_.kind == ErrorKind::None ? Status::Closed : Status::Error, 0};
+      if (!wants_service()) return {Status::WouldBlock, 0};
+      service();
+    }
+    fail(ErrorKind::Io, 0, "WebSocket connection to " + o_.host + " made no progress");
+    return {Status::Error, 0};
+  }
+
+  IoResult write(std::span<const uint8_t> buf) override {
+    const std::span<const uint8_t> one[] = {buf};
+    return writev(one);
+  }
+
+  // Gathers as many buffers as fit into one WebSocket message.
+  IoResult writev(std::span<const std::span<const uint8_t>> bufs) override {
+    if (phase_ != Phase::Open || !wsi_) {
+      if (phase_ == Phase::Open || error_.kind == ErrorKind::None)
+        fail(ErrorKind::Io, EPIPE, "WebSocket connection to " + o_.host + " is closed");
+      return {Status::Error, 0};
+    }
+    // lws keeps what the socket did not take; send that first.
+    for (int i = 0; wsi_ && lws_partial_buffered(wsi_); ++i) {
+      if (i >= kMaxServices || !socket_ready(POLLOUT)) return {Status::WouldBlock, 0};
+      service();
+    }
+    if (phase_ != Phase::Open || !wsi_) return {Status::Error, 0};
+    size_t total = 0;
+    tx_.resize(LWS_PRE + o_.max_message);
+    for (auto b : bufs) {
+      const size_t n = std::min(b.size(), o_.max_message - total);
+      if (n == 0) continue;
+      std::memcpy(tx_.data() + LWS_PRE + total, b.data(), n);
+      total += n;
+      if (total == o_.max_message) break;
+    }
+    if (total == 0) return {Status::Ok, 0};
+    WsStream* prev = t_current;
+    t_current = this;
+    const int w = lws_write(wsi_, tx_.data() + LWS_PRE, total, LWS_WRITE_BINARY);
+    t_current = prev;
+    if (w < 0) {
+      fail(ErrorKind::Io, EPIPE, "WebSocket write to " + o_.host + " failed");
+      return {Status::Error, 0};
+    }
+    // Whatever the socket did not take, lws has buffered: all of it is ours.
+    return {Status::Ok, total};
+  }
+
+  void close() override {
+    if (ctx_) {
+      WsStream* prev = t_current;
+      t_current = this;
+      if (wsi_ && o_.tls && phase_ == Phase::Open) keep_session();
+      lws_context_destroy(ctx_);
+      t_current = prev;
+      ctx_ = nullptr;
+    }
+    wsi_ = nullptr;
+    sock_ = -1;
+    resolver_.reset();
+    if (phase_ != Phase::Failed) phase_ = Phase::Closed;
+  }
+
+  const Error& error() const override { return error_; }
+
+  int http_status() const { return http_status_; }
+
+  // --- callbacks (on this thread, inside an lws call) ---
+
+  int on_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+    switch (reason) {
+      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        auto** p = static_cast<unsigned char**>(in);
+        unsigned char* end = *p + len;
+        for (const auto& [name, value] : o_.headers) {
+          std::string n = name;
+          if (n.empty() || n.back() != ':') n += ':';
+          if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
+                                          reinterpret_cast<const unsigned char*>(value.data()),
+                                          static_cast<int>(value.size()), p, end) != 0) {
+            return -1;  // does not fit: lws fails the connection
+          }
+        }
+        return 0;
+      }
+      case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        phase_ = Phase::Open;
+        tcp_connected_ = true;
+        return 0;
+      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        const int status = wsi ? static_cast<int>(lws_http_client_http_response(wsi)) : 0;
+        if (status > 0 && status != 101) http_status_ = status;
+        const auto* text = static_cast<const char*>(in);
+        lws_reason_ = text ? std::string(text, strnlen(text, len ? len : 256)) : std::string();
+        while (!lws_reason_.empty() && (lws_reason_.back() == '\n' || lws_reason_.back() == ' '))
+          lws_reason_.pop_back();
+        if (wsi == wsi_) wsi_ = nullptr;
+        attempt_failed_ = true;
+        return 0;
+      }
+      case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (len > 0) {
+          const auto* b = static_cast<const uint8_t*>(in);
+          rx_.insert(rx_.end(), b, b + len);
+        }
+        return 0;
+      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        peer_closed_ = true;
+        return 0;  // lws answers the close frame
+      case LWS_CALLBACK_CLIENT_CLOSED:
+        if (wsi != wsi_) return 0;
+        if (o_.tls) keep_session();
+        wsi_ = nullptr;
+        if (phase_ == Phase::Open) {
+          phase_ = Phase::Closed;
+          // With TLS 1.3 a refused client certificate arrives as an alert
+          // after the handshake: say so instead of a bare close.
+          if (!tls_alert_.empty()) fail(ErrorKind::Tls, 0, alert_message());
+        }
+        return 0;
+      case LWS_CALLBACK_WSI_DESTROY:
+        if (wsi == wsi_) {
+          wsi_ = nullptr;
+          if (phase_ == Phase::Open) phase_ = Phase::Closed;
+          if (phase_ == Phase::Connecting) attempt_failed_ = true;
+        }
+        return 0;
+      default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+  }
+
+  void on_ssl_info(SSL* ssl, int where, int ret) {
+    if (where & SSL_CB_HANDSHAKE_START) {
+      if (tls_prepared_) return;  // TLS 1.3 post-handshake messages
+      tls_prepared_ = true;
+      tls_ssl_ = ssl;
+      std::string why;
+      if (!tls::detail::prepare_foreign(*o_.tls, ssl, o_.host, &why)) tls_failure_ = why;
+    } else if (where & SSL_CB_ALERT) {
+      const std::string alert = SSL_alert_desc_string_long(ret);
+      if (where & SSL_CB_READ) {
+        // The server's alert: it refused the handshake or our certificate.
+        if (tls_alert_.empty()) tls_alert_ = alert;
+      } else if (tls_failure_.empty()) {
+        // We sent an alert: usually our certificate check failed.
+        const std::string v = tls::detail::describe_failure(ssl, o_.host);
+        tls_failure_ = v.empty() ? "we sent the alert '" + alert + "'" : v;
+      }
+    }
+  }
+
+ private:
+  enum class Phase : uint8_t { Resolving, Connecting, Open, Closed, Failed };
+
+  void fail(ErrorKind kind, int err, std::string message) {
+    error_.kind = kind;
+    error_.sys_errno = err;
+    error_.message = std::move(message);
+    phase_ = Phase::Failed;
+  }
+
+  void on_resolved(tcp::ResolveResult r) {
+    if (r.error != 0 || r.addresses.empty()) {
+      fail(ErrorKind::Dns, r.error,
+           "cannot resolve " + o_.host + ": " +
+               (r.error != 0 ? std::string(gai_strerror(r.error)) : std::string("no address")));
+      return;
+    }
+    addresses_ = std::move(r.addresses);
+    phase_ = Phase::Connecting;
+    start_next();
+  }
+
+  bool make_context() {
+    protocols_[0] = {};
+    protocols_[0].name = "mqtt-client";
+    protocols_[0].callback = protocol_callback;
+    protocols_[0].rx_buffer_size = o_.max_message;
+    protocols_[0].tx_packet_size = o_.max_message;
+    protocols_[1] = {};
+    lws_context_creation_info info{};
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols_;
+    info.gid = -1;
+    info.uid = -1;
+    // Our descriptors: the connection's socket and lws's event pipe.
+    info.fd_limit_per_thread = 8;
+    // Timeouts are ours (connect_timeout, keepalive): keep lws's out of the way.
+    info.timeout_secs = 24 * 3600;
+    info.connect_timeout_secs = 24 * 3600;
+    if (o_.tls) {
+      info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      info.provided_client_ssl_ctx = static_cast<SSL_CTX*>(tls::detail::native_handle(*o_.tls));
+    }
+    // lws ignores SIGPIPE process-wide when it starts; put back what the
+    // application had (the reactor thread blocks it for wss instead).
+    struct sigaction old_pipe {};
+    ::sigaction(SIGPIPE, nullptr, &old_pipe);
+    WsStream* prev = t_current;
+    t_current = this;
+    ctx_ = lws_create_context(&info);
+    t_current = prev;
+    ::sigaction(SIGPIPE, &old_pipe, nullptr);
+    if (!ctx_) {
+      fail(ErrorKind::Connect, 0, "cannot create the WebSocket context" + log_detail());
+      return false;
+    }
+    return true;
+  }
+
+  // Starts a connection to the next resolved address.
+  void start_next() {
+    if (!ctx_ && !make_context()) return;
+    const tcp::Address& a = addresses_[next_address_++];
+    ip_ = address_text(a);
+    alpn_.clear();
+    for (const auto& p : o_.tls_options.alpn) alpn_ += (alpn_.empty() ? "" : ",") + p;
+    if (alpn_.empty()) alpn_ = "http/1.1";
+    lws_client_connect_info ci{};
+    ci.context = ctx_;
+    ci.address = ip_.c_str();
+    ci.port = o_.connect_address.empty() ? o_.port : o_.connect_port;
+    ci.path = o_.path.c_str();
+    ci.host = host_header_.c_str();
+    ci.origin = o_.origin.empty() ? nullptr : o_.origin.c_str();
+    ci.protocol = o_.subprotocol.c_str();
+    ci.local_protocol_name = protocols_[0].name;
+    ci.iface = o_.bind_address.empty() ? nullptr : o_.bind_address.c_str();
+    ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+    if (o_.tls) {
+      ci.ssl_connection |= LCCSCF_USE_SSL;
+      ci.alpn = alpn_.c_str();
+      // Verification settings are applied per connection at handshake start
+      // (prepare_foreign); these flags keep lws's own checks in line.
+      if (!tls::detail::verify_peer(*o_.tls))
+        ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_INSECURE |
+                             LCCSCF_ALLOW_EXPIRED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+      else if (!tls::detail::verify_host(*o_.tls))
+        ci.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+    }
+    wsi_ = nullptr;
+    ci.pwsi = &wsi_;
+    tcp_connected_ = false;
+    attempt_failed_ = false;
+    tls_prepared_ = false;
+    tls_ssl_ = nullptr;
+    tls_failure_.clear();
+    tls_alert_.clear();
+    http_status_ = 0;
+    lws_reason_.clear();
+    t_last_log.clear();
+    WsStream* prev = t_current;
+    t_current = this;
+    lws* w = lws_client_connect_via_info(&ci);
+    t_current = prev;
+    if (!w) {
+      wsi_ = nullptr;
+      attempt_failed_ = true;
+    }
+    sock_ = wsi_ ? static_cast<int>(lws_get_socket_fd(wsi_)) : -1;
+  }
+
+  void finish_attempt_error() {
+    const std::string where = o_.host + ":" + std::to_string(o_.port) +
+                              (ip_ != o_.host ? " (" + ip_ + ")" : std::string());
+    if (http_status_ != 0) {
+      fail(ErrorKind::WebSocket, 0,
+           "WebSocket upgrade refused by " + where + ": HTTP " + std::to_string(http_status_) +
+               " (path " + o_.path + ")");
+    } else if (!tls_failure_.empty()) {
+      fail(ErrorKind::Tls, 0, "TLS handshake with " + o_.host + " failed: " + tls_failure_);
+    } else if (!tls_alert_.empty()) {
+      fail(ErrorKind::Tls, 0,
+           "TLS handshake with " + o_.host + " failed: the server refused the TLS handshake: " +
+               tls_alert_);
+    } else if (!tcp_connected_) {
+      fail(ErrorKind::Connect, ECONNREFUSED,
+           "cannot connect to " + where + ": " + (lws_reason_.empty() ? "connection failed" : lws_reason_) +
+               log_detail());
+    } else {
+      fail(ErrorKind::WebSocket, 0,
+           "WebSocket handshake with " + where + " failed: " +
+               (lws_reason_.empty() ? "connection closed" : lws_reason_) + log_detail());
+    }
+  }
+
+  std::string alert_message() const {
+    if (tls_alert_.find("certificate required") != std::string::npos)
+      return "TLS: the server requires a client certificate and none is configured (" + tls_alert_ +
+             ") [" + o_.host + "]";
+    return "TLS: the server sent an alert: " + tls_alert_ + " [" + o_.host + "]";
+  }
+
+  std::string log_detail() const { return t_last_log.empty() ? std::string() : " [" + t_last_log + "]"; }
+
+  void keep_session() {
+    if (SSL* ssl = wsi_ ? lws_get_ssl(wsi_) : nullptr) tls::detail::keep_session(*o_.tls, ssl, o_.host);
+  }
+
+  // One pass of lws over its descriptors, without waiting.
+  void service() {
+    if (!ctx_) return;
+    if (!tcp_connected_ && sock_ >= 0) {
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      if (::getpeername(sock_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) tcp_connected_ = true;
+    }
+    WsStream* prev = t_current;
+    t_current = this;
+    lws_service(ctx_, -1);
+    t_current = prev;
+    if (!wsi_) sock_ = -1;
+  }
+
+  bool socket_ready(short events) const {
+    if (sock_ < 0) return false;
+    pollfd p{sock_, events, 0};
+    return ::poll(&p, 1, 0) > 0 && p.revents != 0;
+  }
+
+  // Something for lws to do now: the socket is ready for what lws waits
+  // for, or lws holds data it has not handed over yet (TLS records,
+  // buffered input).
+  bool wants_service() const {
+    if (!ctx_) return false;
+    if (attempt_failed_) return false;
+    if (lws_service_adjust_timeout(ctx_, 1, 0) == 0) return true;
+    short events = POLLIN;
+    if ((phase_ == Phase::Connecting && !tcp_connected_) || (wsi_ && lws_partial_buffered(wsi_)))
+      events |= POLLOUT;
+    return socket_ready(events);
+  }
+
+  Options o_;
+  std::string host_header_;
+  Phase phase_ = Phase::Connecting;
+  std::unique_ptr<tcp::AsyncResolver> resolver_;
+  std::vector<tcp::Address> addresses_;
+  size_t next_address_ = 0;
+  std::string ip_, alpn_;
+  lws_protocols protocols_[2] = {};
+  lws_context* ctx_ = nullptr;
+  lws* wsi_ = nullptr;
+  int sock_ = -1;
+  bool tcp_connected_ = false;
+  bool attempt_failed_ = false;
+  bool peer_closed_ = false;
+  bool tls_prepared_ = false;
+  SSL* tls_ssl_ = nullptr;
+  std::string tls_failure_, tls_alert_, lws_reason_;
+  int http_status_ = 0;
+  std::vector<uint8_t> rx_;
+  size_t rx_off_ = 0;
+  std::vector<uint8_t> tx_;
+  Error error_;
+};
+
+int protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  if (WsStream* s = t_current) return s->on_event(wsi, reason, user, in, len);
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+void ssl_info_callback(const SSL* ssl, int where, int ret) {
+  // Only SSLs that libwebsockets made for a WebSocket stream on this thread
+  // (the TLS transport's own SSLs carry their stream as app data).
+  if (SSL_get_app_data(ssl) != nullptr) return;
+  if (WsStream* s = t_current) s->on_ssl_info(const_cast<SSL*>(ssl), where, ret);
+}
+
+}  // namespace
+
+std::unique_ptr<Stream> open(const Options& options) { return std::make_unique<WsStream>(options); }
+
+int upgrade_status(const Stream& stream) {
+  const auto* s = dynamic_cast<const WsStream*>(&stream);
+  return s ? s->http_status() : 0;
+}
+
+}  // namespace transport::ws
