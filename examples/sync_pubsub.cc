@@ -2,6 +2,8 @@
 // thread prints every event until the connection ends.
 //
 //   sync_pubsub [host] [port]
+//   sync_pubsub URL [CA_FILE]     e.g. mqtts://broker.example:8883 ca.pem,
+//                                 ws://host:8080/mqtt, wss://..., unix:///run/mqtt.sock
 //
 // Unlike the seed's (which runs forever) it disconnects after its ten
 // messages have come back, so it ends by itself.
@@ -12,12 +14,21 @@
 #include <thread>
 
 #include "mqtt/client.h"
+#include "mqtt/url.h"
 
 int main(int argc, char** argv) {
-  const std::string host = argc > 1 ? argv[1] : "localhost";
-  const auto port = static_cast<uint16_t>(argc > 2 ? std::atoi(argv[2]) : 1883);
-
-  mqtt::MqttOptions options("rumqtt-sync", host, port);
+  const std::string first = argc > 1 ? argv[1] : "localhost";
+  mqtt::MqttOptions options("rumqtt-sync", first, 1883);
+  if (first.find("://") != std::string::npos) {
+    if (auto r = mqtt::apply_url(options, first); !r) {
+      std::cerr << r.error() << '\n';
+      return 2;
+    }
+    // TLS (mqtts://, wss://) trusts the system store unless given a CA file.
+    if (argc > 2 && options.tls) options.tls->ca_file = argv[2];
+  } else if (argc > 2) {
+    options.port = static_cast<uint16_t>(std::atoi(argv[2]));
+  }
   options.set_keep_alive(std::chrono::seconds(5));
 
   auto [client, connection] = mqtt::Client::create(options, /*capacity=*/10);

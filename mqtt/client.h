@@ -84,7 +84,9 @@ std::string_view to_string(CreateError::Code c);
 
 // Checks options for create()/update_options(): keep_alive 0..65535 s,
 // non-negative timeouts and backoff, jitter 0..1, multiplier >= 1,
-// max_incoming_packet_size >= 2. The message of the first problem, or empty.
+// max_incoming_packet_size >= 2, each `brokers` entry (a host and a port, or
+// a unix_path of at most 107 bytes, not with proxy or websocket),
+// connection_attempt_delay >= 0. The message of the first problem, or empty.
 std::string validate(const MqttOptions& options);
 
 // Per-request MQTT 5 properties (ignored fields for 3.1.1 must stay empty:

@@ -38,6 +38,11 @@ struct ConnectionError {
   codec::CodecError codec_error{};               // MalformedPacket, PacketTooLarge
   int sys_errno = 0;                             // Io, Dns
   std::string message;                           // human-readable detail
+  // The broker of the attempt or connection this error ended, as
+  // to_string(BrokerAddress) names it ("host:port", "[v6]:port",
+  // "unix:/path"); with MqttOptions::brokers, tells the brokers apart. Empty
+  // for ends that came before any attempt.
+  std::string broker;
   // True when the event loop stops after this error (no reconnect): terminal
   // codes, and refusals that will not heal by themselves unless the options
   // ask to retry them.

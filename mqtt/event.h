@@ -28,7 +28,9 @@ class Incoming {
 
   Incoming() = default;
   // Copies `raw` (one whole packet) and rebinds `decoded`'s views to the copy.
-  Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v);
+  // `broker`: see broker().
+  Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v,
+           std::string broker = {});
   Incoming(const Incoming& o);
   Incoming& operator=(const Incoming& o);
   Incoming(Incoming&& o) noexcept;
@@ -39,6 +41,10 @@ class Incoming {
   // Non-null when the packet is a PUBLISH.
   const codec::Publish* publish() const { return std::get_if<codec::Publish>(&packet_); }
   std::span<const uint8_t> raw() const { return {data(), size_}; }
+  // CONNACK only: the broker that answered, as to_string(BrokerAddress)
+  // names it ("host:port", "unix:/path"); with MqttOptions::brokers, says
+  // which one the client is now connected to. Empty for other packets.
+  const std::string& broker() const { return broker_; }
 
  private:
   const uint8_t* data() const { return size_ <= kInlineBytes ? inline_ : heap_.data(); }
@@ -50,6 +56,7 @@ class Incoming {
   size_t size_ = 0;
   codec::Packet packet_;
   ProtocolVersion version_ = ProtocolVersion::V311;
+  std::string broker_;  // CONNACK only (no allocation for other packets)
 };
 
 // Session state was dropped: the broker did not resume the session (CONNACK

@@ -88,6 +88,23 @@ struct WebSocketOptions {
   size_t max_message = 64 * 1024;
 };
 
+// One broker of MqttOptions::brokers: host and port, or a Unix domain socket.
+// TLS, proxy, credentials and every other option are shared by the list.
+struct BrokerAddress {
+  std::string host;
+  uint16_t port = 1883;
+  std::string unix_path = {};  // non-empty: this socket instead of host:port
+
+  bool operator==(const BrokerAddress&) const = default;
+};
+
+// How events name a broker: "host:port", "[v6::addr]:port", "unix:/path".
+inline std::string to_string(const BrokerAddress& b) {
+  if (!b.unix_path.empty()) return "unix:" + b.unix_path;
+  const bool v6 = b.host.find(':') != std::string::npos;
+  return (v6 ? "[" + b.host + "]" : b.host) + ":" + std::to_string(b.port);
+}
+
 struct MqttOptions {
   MqttOptions() = default;
   MqttOptions(std::string client_id_, std::string host_, uint16_t port_)
@@ -100,6 +117,18 @@ struct MqttOptions {
   // Non-empty: connect to this Unix domain socket instead of host:port (a
   // leading '@' names Linux's abstract namespace). At most 107 bytes.
   std::string unix_path;
+  // Non-empty: several brokers (e.g. the nodes of a cluster), tried in turn
+  // on each (re)connect; host, port and unix_path are then not used. A failed
+  // attempt moves on to the next broker at once; the backoff wait comes only
+  // after a whole round has failed. After a connection that worked drops,
+  // the next round starts with that broker. Each attempt's ConnectionError,
+  // and the CONNACK (Incoming::broker()), name the broker. See
+  // docs/transports.md, "Broker lists and failover". apply_urls() fills it.
+  std::vector<BrokerAddress> brokers;
+  // Happy Eyeballs (RFC 8305) for names with several addresses: the next
+  // address is tried when the previous one has not connected within this
+  // delay (both stay in the race). 0 = all at once; max() = one at a time.
+  std::chrono::milliseconds connection_attempt_delay{250};
   // TCP socket settings.
   bool tcp_nodelay = true;   // TCP_NODELAY (no Nagle delay on small packets)
   int send_buffer = 0;       // SO_SNDBUF in bytes; 0 = the system's default

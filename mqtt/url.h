@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mqtt/options.h"
 #include "mqtt/result.h"
@@ -38,7 +39,26 @@ struct BrokerUrl {
 Result<BrokerUrl, std::string> parse_broker_url(std::string_view url);
 
 // Sets options' host, port (or unix_path), TLS on or off, and, when the URL
-// has them, the user name and password. Leaves `options` unchanged on error.
+// has them, the user name and password; clears options.brokers (this URL is
+// the one broker). Leaves `options` unchanged on error.
 Result<void, std::string> apply_url(MqttOptions& options, std::string_view url);
+
+// A broker list (MqttOptions::brokers: tried in turn, failover between the
+// nodes of a cluster):
+//
+//   mqtt::apply_urls(options, {"mqtts://a.example", "mqtts://b.example:8884"});
+//   mqtt::apply_url_list(options, "mqtt://10.0.0.1, mqtt://10.0.0.2:1884");
+//
+// Every URL must be of the same scheme family (mqtt/tcp, mqtts/ssl/tls, ws,
+// wss, or unix), since TLS and WebSocket settings are shared by the list;
+// ws/wss URLs must have the same path, and user info, where given, must be
+// the same. The first URL sets the shared options as apply_url() does;
+// options.brokers gets one entry per URL (none for a list of one: then
+// host/port are used, as with apply_url()). apply_url_list() takes the URLs
+// separated by commas (whitespace around them is ignored; a comma inside a
+// URL must be percent-encoded, %2C). The error names the offending URL;
+// `options` is left unchanged on error.
+Result<void, std::string> apply_urls(MqttOptions& options, const std::vector<std::string>& urls);
+Result<void, std::string> apply_url_list(MqttOptions& options, std::string_view list);
 
 }  // namespace mqtt

@@ -304,6 +304,25 @@ std::string validate(const MqttOptions& o) {
   if (o.unix_path.size() > transport::unix_socket::kMaxPath) {
     return "unix_path is longer than " + std::to_string(transport::unix_socket::kMaxPath) + " bytes";
   }
+  for (size_t i = 0; i < o.brokers.size(); ++i) {
+    const BrokerAddress& b = o.brokers[i];
+    const std::string which = "brokers[" + std::to_string(i) + "]";
+    if (b.unix_path.empty()) {
+      if (b.host.empty()) return which + " needs a host (or a unix_path)";
+      if (b.port == 0) return which + " (" + b.host + ") needs a port from 1 to 65535";
+    } else {
+      if (!b.host.empty()) return which + " has both a host and a unix_path";
+      if (o.proxy) return which + ": a proxy cannot be used with a unix_path";
+      if (o.websocket) return which + ": websocket cannot be used with a unix_path";
+      if (b.unix_path.size() > transport::unix_socket::kMaxPath) {
+        return which + ".unix_path is longer than " +
+               std::to_string(transport::unix_socket::kMaxPath) + " bytes";
+      }
+    }
+  }
+  if (o.connection_attempt_delay < milliseconds::zero()) {
+    return "connection_attempt_delay must not be negative";
+  }
   const RateLimit& r = o.rate_limit;
   if (!(r.messages_per_second >= 0) || !(r.bytes_per_second >= 0) || !(r.burst_messages >= 0) ||
       !(r.burst_bytes >= 0)) {

@@ -12,6 +12,7 @@
 #include "transport/proxy/socks5.h"
 #include "transport/tcp/tcp.h"
 #include "transport/unix/unix.h"
+#include "transport/ws/proxy_hop.h"
 #include "transport/ws/ws.h"
 
 namespace mqtt::runtime {
@@ -84,6 +85,7 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
       tls_(std::move(tls)),
       backoff_(options.backoff),
       rate_(options.rate_limit, Clock::now()),
+      brokers_(brokers_of(options)),
       rbuf_(kReadBufferInitial) {
   session_ = std::make_unique<session::Session>(session_config(), *this);
 }
@@ -114,6 +116,10 @@ void Driver::on_incoming(std::span<const uint8_t> raw, const codec::Packet& pack
   if (const auto* ack = std::get_if<codec::ConnAck>(&packet);
       ack && !is_failure(ack->reason_code)) {
     mark_connected();
+  }
+  if (std::holds_alternative<codec::ConnAck>(packet)) {
+    emit(Event(Incoming(raw, packet, session_version_, to_string(brokers_.current()))));
+    return;
   }
   emit(Event(Incoming(raw, packet, session_version_)));
 }
@@ -183,6 +189,7 @@ void Driver::mark_connected() {
   connected_since_ = now_;
   if (ever_connected_) core_->reconnects.fetch_add(1, std::memory_order_relaxed);
   ever_connected_ = true;
+  brokers_.connected();
   core_->state.store(Snapshot::State::Connected, std::memory_order_relaxed);
 }
 
@@ -269,7 +276,11 @@ void Driver::step(TimePoint now) {
       if (core_->errors_polled.load(std::memory_order_seq_cst) >= errors_emitted_ &&
           reconnect_allowed()) {
         phase_ = Phase::Backoff;
-        backoff_until_ = mqtt::detail::saturating_add(now, backoff_.next_delay());
+        // Within a round of the broker list the next broker is tried at
+        // once; the backoff applies between rounds (and after a drop).
+        backoff_until_ = brokers_.continue_round()
+                             ? now
+                             : mqtt::detail::saturating_add(now, backoff_.next_delay());
         if (backoff_until_ <= now) start_attempt(now);
       }
       break;
@@ -302,6 +313,9 @@ bool Driver::reconnect_allowed() const {
 void Driver::on_ready(uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+  // A stream whose fd() is an epoll set (the WebSocket proxy hop) only ever
+  // turns readable: when it waits to write, that means "try again".
+  if ((ev & EPOLLIN) && stream_ && stream_->interest().write) writable_ = true;
 }
 
 // --- connecting ---
@@ -317,6 +331,7 @@ void Driver::apply_new_options() {
   }
   const session::SessionConfig old_cfg = session_config();
   opts_ = std::move(n);
+  brokers_.configure(brokers_of(opts_));
   backoff_.set_config(opts_.backoff);
   rate_ = RateLimiter(opts_.rate_limit, Clock::now());
   const session::SessionConfig c = session_config();
@@ -345,7 +360,33 @@ void Driver::apply_new_options() {
 // The transport stack for one attempt: TCP or a Unix socket, a proxy tunnel,
 // TLS; or a WebSocket (libwebsockets, with its own TLS for wss).
 std::unique_ptr<transport::Stream> Driver::open_stream() {
+  std::unique_ptr<transport::Stream> s;
+  if (!opts_.unix_path.empty()) {
+    s = transport::unix_socket::open(opts_.unix_path);
+  } else if (!opts_.websocket || opts_.proxy) {
+    transport::tcp::Options t;
+    t.host = opts_.proxy ? opts_.proxy->host : opts_.host;
+    t.port = opts_.proxy ? opts_.proxy->port : opts_.port;
+    t.nodelay = opts_.tcp_nodelay;
+    t.send_buffer = opts_.send_buffer;
+    t.receive_buffer = opts_.receive_buffer;
+    t.bind_address = opts_.bind_address;
+    t.attempt_delay = opts_.connection_attempt_delay;  // Happy Eyeballs
+    s = transport::tcp::open(t);
+    if (const auto& p = opts_.proxy) {
+      // The tunnel to the broker first; TLS or WebSocket run through it.
+      if (p->kind == ProxyOptions::Kind::HttpConnect) {
+        s = transport::proxy::http_connect(std::move(s),
+                                           {opts_.host, opts_.port, p->username, p->password});
+      } else {
+        s = transport::proxy::socks5(std::move(s),
+                                     {opts_.host, opts_.port, p->username, p->password});
+      }
+    }
+  }
   if (opts_.websocket && opts_.unix_path.empty()) {
+    // libwebsockets brings its own TLS (wss) over its own socket; through a
+    // proxy it reaches the tunnel over one local hop (transport/ws/proxy_hop.h).
     transport::ws::Options w;
     w.host = opts_.host;
     w.port = opts_.port;
@@ -357,30 +398,7 @@ std::unique_ptr<transport::Stream> Driver::open_stream() {
     w.tls = tls_;
     if (opts_.tls) w.tls_options = *opts_.tls;
     w.bind_address = opts_.bind_address;
-    return transport::ws::open(w);
-  }
-  std::unique_ptr<transport::Stream> s;
-  if (opts_.unix_path.empty()) {
-    transport::tcp::Options t;
-    t.host = opts_.proxy ? opts_.proxy->host : opts_.host;
-    t.port = opts_.proxy ? opts_.proxy->port : opts_.port;
-    t.nodelay = opts_.tcp_nodelay;
-    t.send_buffer = opts_.send_buffer;
-    t.receive_buffer = opts_.receive_buffer;
-    t.bind_address = opts_.bind_address;
-    s = transport::tcp::open(t);
-    if (const auto& p = opts_.proxy) {
-      // The tunnel to the broker first; TLS (below) runs through it.
-      if (p->kind == ProxyOptions::Kind::HttpConnect) {
-        s = transport::proxy::http_connect(
-            std::move(s), {opts_.host, opts_.port, p->username, p->password});
-      } else {
-        s = transport::proxy::socks5(std::move(s),
-                                           {opts_.host, opts_.port, p->username, p->password});
-      }
-    }
-  } else {
-    s = transport::unix_socket::open(opts_.unix_path);
+    return s ? transport::ws::open_through(std::move(s), w) : transport::ws::open(w);
   }
   if (tls_) s = transport::tls::wrap(std::move(s), tls_, opts_.host);
   return s;
@@ -389,6 +407,16 @@ std::unique_ptr<transport::Stream> Driver::open_stream() {
 void Driver::start_attempt(TimePoint now) {
   apply_new_options();
   core_->attempts.fetch_add(1, std::memory_order_relaxed);
+  attempted_ = true;
+  // This attempt's broker (MqttOptions::brokers, or host:port / unix_path):
+  // from here on opts_'s host, port and unix_path name it, for the
+  // transports, the TLS name check and the messages.
+  {
+    const BrokerAddress& b = brokers_.begin_attempt();
+    opts_.host = b.host;
+    opts_.port = b.port;
+    opts_.unix_path = b.unix_path;
+  }
   stream_ = open_stream();
   attempt_deadline_ = mqtt::detail::saturating_add(now, opts_.connect_timeout);
   readable_ = writable_ = true;  // check progress at once
@@ -769,6 +797,9 @@ void Driver::disconnect_expired(TimePoint now) {
 }
 
 void Driver::connection_failed(ConnectionError e, TimePoint now) {
+  if (e.broker.empty()) e.broker = to_string(brokers_.current());
+  // An attempt that never got its CONNACK: the next goes to the next broker.
+  if (phase_ == Phase::Connecting || phase_ == Phase::Handshake) brokers_.attempt_failed();
   // MQTT 5: tell the broker why (a DISCONNECT with the reason code), if the
   // socket takes it right away.
   if (stream_ && session_->flush_before_close()) {
@@ -805,6 +836,7 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
 
 void Driver::end(ConnectionError e) {
   e.terminal = true;
+  if (e.broker.empty() && attempted_) e.broker = to_string(brokers_.current());
   const std::string msg = "the connection has ended: " + std::string(to_string(e.code));
   // Everything still queued or in flight fails now, before the final event:
   // tokens, or RequestFailed events for the untracked. Producers blocked on

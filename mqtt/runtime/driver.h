@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mqtt/runtime/backoff.h"
+#include "mqtt/runtime/broker_list.h"
 #include "mqtt/runtime/conn_core.h"
 #include "mqtt/runtime/rate_limiter.h"
 #include "mqtt/session/session.h"
@@ -49,6 +50,14 @@ class Driver final : public session::SessionObserver {
   bool finished() const;
   // The reactor is going away: end with Shutdown now.
   void force_shutdown(TimePoint now);
+
+  // For MQTT 5 server redirection (a CONNACK or DISCONNECT with "Use another
+  // server" / "Server moved" and a Server Reference; parsing the reference
+  // into a BrokerAddress is the caller's): the next attempt goes to `b`,
+  // which then stays first in the broker list until update_options() changes
+  // the list. Call it while handling the end of the connection, before the
+  // next attempt starts. See BrokerRotation::insert_front().
+  void insert_broker_front(BrokerAddress b) { brokers_.insert_front(std::move(b)); }
 
   // SessionObserver
   void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) override;
@@ -133,6 +142,10 @@ class Driver final : public session::SessionObserver {
 
   BackoffPolicy backoff_;
   RateLimiter rate_;
+  // Which broker each attempt goes to. During an attempt and its connection,
+  // opts_.host/port/unix_path hold that broker (start_attempt copies it in).
+  BrokerRotation brokers_;
+  bool attempted_ = false;  // start_attempt() ran at least once
 
   std::vector<uint8_t> rbuf_;
   size_t rpos_ = 0;  // first unconsumed byte

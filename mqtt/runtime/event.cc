@@ -204,16 +204,20 @@ void Incoming::assign(std::span<const uint8_t> raw, const codec::Packet& decoded
   rebase(packet_, raw.data(), raw.size(), dst);
 }
 
-Incoming::Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v)
-    : version_(v) {
+Incoming::Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v,
+                   std::string broker)
+    : version_(v), broker_(std::move(broker)) {
   assign(raw, decoded);
 }
 
-Incoming::Incoming(const Incoming& o) : version_(o.version_) { assign(o.raw(), o.packet_); }
+Incoming::Incoming(const Incoming& o) : version_(o.version_), broker_(o.broker_) {
+  assign(o.raw(), o.packet_);
+}
 
 Incoming& Incoming::operator=(const Incoming& o) {
   if (this != &o) {
     version_ = o.version_;
+    broker_ = o.broker_;
     assign(o.raw(), o.packet_);
   }
   return *this;
@@ -222,7 +226,11 @@ Incoming& Incoming::operator=(const Incoming& o) {
 // Heap bytes move with their vector (views stay valid); inline bytes are
 // copied and the views rebased.
 Incoming::Incoming(Incoming&& o) noexcept
-    : heap_(std::move(o.heap_)), size_(o.size_), packet_(std::move(o.packet_)), version_(o.version_) {
+    : heap_(std::move(o.heap_)),
+      size_(o.size_),
+      packet_(std::move(o.packet_)),
+      version_(o.version_),
+      broker_(std::move(o.broker_)) {
   if (size_ <= kInlineBytes) {
     if (size_ > 0) std::memcpy(inline_, o.inline_, size_);
     rebase(packet_, o.inline_, size_, inline_);
@@ -236,6 +244,7 @@ Incoming& Incoming::operator=(Incoming&& o) noexcept {
     size_ = o.size_;
     packet_ = std::move(o.packet_);
     version_ = o.version_;
+    broker_ = std::move(o.broker_);
     if (size_ <= kInlineBytes) {
       if (size_ > 0) std::memcpy(inline_, o.inline_, size_);
       rebase(packet_, o.inline_, size_, inline_);
@@ -271,6 +280,7 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
         if constexpr (std::is_same_v<T, Incoming>) {
           os << "Incoming(";
           print_packet(os, v.packet());
+          if (!v.broker().empty()) os << " from " << v.broker();
           os << ')';
         } else if constexpr (std::is_same_v<T, Outgoing>) {
           os << "Outgoing(" << outgoing_name(v.type);

@@ -168,7 +168,95 @@ Result<void, std::string> apply_url(MqttOptions& options, std::string_view url) 
   }
   if (u.username) options.username = u.username;
   if (u.password) options.password = u.password;
+  options.brokers.clear();  // this URL is the one broker now
   return {};
+}
+
+namespace {
+
+// Schemes that may share a broker list: their transport options (TLS,
+// WebSocket) are shared by the list.
+const char* family_name(BrokerUrl::Scheme s) {
+  switch (s) {
+    case BrokerUrl::Scheme::Mqtt: return "mqtt:// (tcp://)";
+    case BrokerUrl::Scheme::Mqtts: return "mqtts:// (ssl://, tls://)";
+    case BrokerUrl::Scheme::Ws: return "ws://";
+    case BrokerUrl::Scheme::Wss: return "wss://";
+    case BrokerUrl::Scheme::Unix: return "unix://";
+  }
+  return "?";
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<void, std::string> apply_urls(MqttOptions& options, const std::vector<std::string>& urls) {
+  if (urls.empty()) return unexpected(std::string("broker URL list is empty"));
+  std::vector<BrokerUrl> parsed;
+  for (const std::string& url : urls) {
+    auto u = parse_broker_url(url);
+    if (!u.ok()) return unexpected(u.error());
+    parsed.push_back(std::move(u.value()));
+  }
+  const BrokerUrl& first = parsed.front();
+  std::optional<std::string> user, pass;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const BrokerUrl& u = parsed[i];
+    const std::string where = "broker URL list: \"" + urls[i] + "\"";
+    if (u.scheme != first.scheme) {
+      return unexpected(where + " is " + family_name(u.scheme) + " but \"" + urls[0] + "\" is " +
+                        family_name(first.scheme) +
+                        ": every broker of a list uses the same transport (TLS and WebSocket "
+                        "options are shared)");
+    }
+    if (u.path != first.path && u.scheme != BrokerUrl::Scheme::Unix) {
+      return unexpected(where + " has the path \"" + u.path + "\" but \"" + urls[0] +
+                        "\" has \"" + first.path + "\": the WebSocket path is shared by the list");
+    }
+    if ((u.username && user && *u.username != *user) ||
+        (u.password && pass && *u.password != *pass)) {
+      return unexpected(where + " has other credentials than an earlier URL: the user name and "
+                        "password are shared by the list");
+    }
+    if (u.username) user = u.username;
+    if (u.password) pass = u.password;
+  }
+  MqttOptions o = options;
+  if (auto r = apply_url(o, urls[0]); !r.ok()) return r;
+  if (user) o.username = user;
+  if (pass) o.password = pass;
+  if (parsed.size() > 1) {
+    for (const BrokerUrl& u : parsed) {
+      if (u.scheme == BrokerUrl::Scheme::Unix) {
+        o.brokers.push_back(BrokerAddress{"", 0, u.path});
+      } else {
+        o.brokers.push_back(BrokerAddress{u.host, u.port, ""});
+      }
+    }
+  }
+  options = std::move(o);
+  return {};
+}
+
+Result<void, std::string> apply_url_list(MqttOptions& options, std::string_view list) {
+  std::vector<std::string> urls;
+  for (;;) {
+    const size_t comma = list.find(',');
+    const std::string_view one = trim(list.substr(0, comma));
+    if (one.empty()) {
+      return unexpected("broker URL list \"" + std::string(list) +
+                        "\": an empty entry (URLs are separated by single commas)");
+    }
+    urls.emplace_back(one);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return apply_urls(options, urls);
 }
 
 }  // namespace mqtt

@@ -88,6 +88,11 @@ std::string describe(const ConnectionError& e) {
     default:
       break;
   }
+  if (!e.broker.empty()) {
+    s += " [broker ";
+    s += e.broker;
+    s += "]";
+  }
   if (!e.message.empty()) {
     s += ": ";
     s += e.message;

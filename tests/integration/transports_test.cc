@@ -18,6 +18,7 @@
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/certs.h"
 #include "tests/integration/support/events.h"
+#include "tests/integration/support/ws_peer.h"
 
 using namespace itest;
 using mqtt::QoS;
@@ -272,6 +273,17 @@ void round_trip(mqtt::MqttOptions o, const std::string& topic) {
   CHECK(end->code == mqtt::ConnectionErrorCode::Disconnected);
 }
 
+// The first event of a client made with `o` is an error whose message
+// contains `needle`.
+void first_error_mentions(const mqtt::MqttOptions& o, const std::string& needle) {
+  auto [c, conn] = mqtt::Client::create(o, 4);
+  auto e = conn.next_for(10s);
+  REQUIRE(e);
+  REQUIRE(e->error());
+  INFO(e->error()->message);
+  CHECK(e->error()->message.find(needle) != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("proxy: MQTT through tinyproxy (HTTP CONNECT), with and without basic auth",
@@ -315,12 +327,37 @@ TEST_CASE("proxy: MQTT over TLS through microsocks (SOCKS5), and wrong credentia
                                "secret"};
   round_trip(o, "proxy/socks");
   o.proxy->password = "wrong";
-  auto [c, conn] = mqtt::Client::create(o, 4);
-  auto e = conn.next_for(10s);
-  REQUIRE(e);
-  REQUIRE(e->error());
-  INFO(e->error()->message);
-  CHECK(e->error()->message.find("authentication") != std::string::npos);
+  first_error_mentions(o, "authentication");
+}
+
+TEST_CASE("proxy: ws through tinyproxy (HTTP CONNECT) and wss through microsocks (SOCKS5), "
+          "over the local hop",
+          "[integration][transport][proxy][ws]") {
+  Watchdog watchdog("WebSocket through proxies", 60s);
+  {
+    WsPeer peer;  // aedes
+    Proxy proxy(Proxy::Kind::Http, peer.port(), "user", "secret");
+    auto o = client_options("ws-http-proxy", 1);
+    REQUIRE(mqtt::apply_url(o, peer.url()).ok());
+    o.proxy = mqtt::ProxyOptions{mqtt::ProxyOptions::Kind::HttpConnect, "127.0.0.1", proxy.port(),
+                                 "user", "secret"};
+    round_trip(o, "proxy/ws-http");
+    CHECK(peer.log_count("upgrade /mqtt") == 1);
+  }
+  const std::string certs = make_certs();
+  Broker broker;
+  WsPeer peer(WsPeerOptions::bridge_to(broker.port(), certs));
+  Proxy proxy(Proxy::Kind::Socks5, peer.port(), "user", "secret");
+  auto o = client_options("wss-socks", 1, mqtt::ProtocolVersion::V5);
+  // "localhost": resolved by the proxy; SNI and the certificate check use it.
+  REQUIRE(mqtt::apply_url(o, peer.url("localhost")).ok());
+  o.tls->ca_file = certs + "/ca.crt";
+  o.proxy = mqtt::ProxyOptions{mqtt::ProxyOptions::Kind::Socks5, "127.0.0.1", proxy.port(), "user",
+                               "secret"};
+  round_trip(o, "proxy/wss-socks");
+  // Wrong credentials: the proxy's refusal, not a WebSocket error.
+  o.proxy->password = "wrong";
+  first_error_mentions(o, "authentication");
 }
 
 TEST_CASE("proxy: a proxy with unix_path is refused at create", "[integration][transport][proxy]") {

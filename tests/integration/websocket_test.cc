@@ -71,12 +71,15 @@ TEST_CASE("ws: MQTT 3.1.1 to aedes: 1 MiB both ways, headers from update_options
   auto o = ws_options("ws-aedes", peer.url());
   o.max_incoming_packet_size = 2u << 20;
   o.websocket->headers = {{"Authorization", "Bearer one"}};
+  o.websocket->origin = "https://dashboard.example";
   o.clean_session = true;
   auto [c, conn] = mqtt::Client::create(o, 64);
   Received got;
   Pump pump(conn, got.handler());
   REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.connacks >= 1; }, 10s));
   CHECK(peer.log_count("authorization=Bearer one") == 1);
+  CHECK(peer.log_count("origin=https://dashboard.example") == 1);
+  CHECK(peer.log_count("sec-websocket-protocol=mqtt") == 1);
   round_trip(c, pump, got, "ws/big", std::string(1u << 20, 'w'));
   round_trip(c, pump, got, "ws/small", "x");
 
@@ -96,10 +99,7 @@ TEST_CASE("ws: MQTT 5 through a WebSocket bridge to mosquitto, and a broker rest
           "[integration][transport][ws]") {
   Watchdog watchdog("ws bridge", 90s);
   Broker broker;
-  WsPeerOptions po;
-  po.mode = WsPeer::Mode::bridge;
-  po.target_port = broker.port();
-  WsPeer peer(po);
+  WsPeer peer(WsPeerOptions::bridge_to(broker.port()));
   auto o = ws_options("ws-bridge", peer.url(), mqtt::ProtocolVersion::V5);
   o.max_incoming_packet_size = 2u << 20;
   auto [c, conn] = mqtt::Client::create(o, 64);
@@ -119,12 +119,7 @@ TEST_CASE("wss: MQTT 5 over TLS through the bridge, verified by CA; an untrusted
   Watchdog watchdog("wss bridge", 90s);
   const std::string certs = make_test_certs();
   Broker broker;
-  WsPeerOptions po;
-  po.mode = WsPeer::Mode::bridge;
-  po.target_port = broker.port();
-  po.cert_file = certs + "/server.crt";
-  po.key_file = certs + "/server.key";
-  WsPeer peer(po);
+  WsPeer peer(WsPeerOptions::bridge_to(broker.port(), certs));
   {
     // By name (SNI localhost, host name verified) and by IP literal.
     for (const std::string host : {"localhost", "127.0.0.1"}) {
@@ -166,4 +161,96 @@ TEST_CASE("ws: a refused upgrade (wrong path) is an error naming the HTTP status
   CHECK_THAT(e->error()->message, Catch::Contains("HTTP 400"));
   CHECK_THAT(e->error()->message, Catch::Contains("/elsewhere"));
   CHECK_FALSE(e->error()->terminal);
+}
+
+TEST_CASE("wss: client certificate, ALPN, SNI (none for an IP, an override), TLS session "
+          "resumption on reconnect; no client certificate is a clear Tls error",
+          "[integration][transport][ws][tls]") {
+  Watchdog watchdog("wss options", 90s);
+  const std::string certs = make_test_certs();
+  Broker broker;
+  WsPeerOptions po = WsPeerOptions::bridge_to(broker.port(), certs);
+  po.client_ca_file = certs + "/ca.crt";
+  po.alpn = "mqtt,http/1.1";
+  WsPeer peer(po);
+  auto base = ws_options("wss-opts", peer.url("127.0.0.1"), mqtt::ProtocolVersion::V5);
+  base.tls->ca_file = certs + "/ca.crt";
+  {
+    auto o = base;
+    o.tls->cert_file = certs + "/client.crt";
+    o.tls->key_file = certs + "/client.key";
+    o.tls->alpn = {"mqtt"};
+    auto [c, conn] = mqtt::Client::create(o, 64);
+    Received got;
+    Pump pump(conn, got.handler());
+    REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.connacks >= 1; }, 10s));
+    round_trip(c, pump, got, "wsso/a", "hello");
+    // An IP literal: no SNI (RFC 6066); our certificate; ALPN "mqtt".
+    CHECK(peer.log_count("tls servername=- alpn=mqtt resumed=false client=test-client") == 1);
+    // A reconnect (the bridge drops us when mosquitto restarts) resumes the
+    // TLS session.
+    broker.restart();
+    REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.connacks >= 2; }, 20s));
+    INFO(peer.log());
+    CHECK(peer.log_count("alpn=mqtt resumed=true") == 1);
+    REQUIRE(c.disconnect(2s).ok());
+    REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.ended; }, 10s));
+  }
+  {
+    // SNI override; the certificate is still checked against 127.0.0.1.
+    auto o = base;
+    o.tls->cert_file = certs + "/client.crt";
+    o.tls->key_file = certs + "/client.key";
+    o.tls->sni = "localhost";
+    o.tls->session_resumption = false;
+    auto [c, conn] = mqtt::Client::create(o, 64);
+    std::string seen;
+    REQUIRE(wait_connack(conn, 10s, &seen));
+    INFO(peer.log());
+    CHECK(peer.log_count("tls servername=localhost alpn=http/1.1 resumed=false") == 1);
+    REQUIRE(c.disconnect(2s).ok());
+  }
+  {
+    auto o = base;  // no client certificate
+    auto [c, conn] = mqtt::Client::create(o, 8);
+    auto e = conn.next_for(10s);
+    REQUIRE(e);
+    REQUIRE(e->error());
+    INFO(e->error()->message);
+    CHECK(e->error()->code == mqtt::ConnectionErrorCode::Tls);
+    CHECK_THAT(e->error()->message, Catch::Contains("certificate"));
+  }
+}
+
+TEST_CASE("ws: a host name resolved off the reactor (every address tried) and tiny WebSocket "
+          "messages: packets span many messages",
+          "[integration][transport][ws]") {
+  Watchdog watchdog("ws tiny messages", 60s);
+  WsPeer peer;  // listens on 127.0.0.1 only: "localhost" may resolve to ::1 first
+  auto o = ws_options("ws-tiny", peer.url("localhost"));
+  o.websocket->max_message = 100;
+  auto [c, conn] = mqtt::Client::create(o, 64);
+  Received got;
+  Pump pump(conn, got.handler());
+  REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.connacks >= 1; }, 10s));
+  std::string payload(20000, 'a');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  round_trip(c, pump, got, "ws/tiny", payload);
+  REQUIRE(c.disconnect(2s).ok());
+  REQUIRE(pump.wait_until([](const Pump::Stats& s) { return s.ended; }, 10s));
+}
+
+TEST_CASE("ws: a server that selects no subprotocol is accepted (RFC 6455 4.1)",
+          "[integration][transport][ws]") {
+  // Only a subprotocol we did not offer fails a handshake; none is allowed,
+  // and some WebSocket fronts of MQTT brokers answer so.
+  WsPeerOptions po;
+  po.subprotocol = "";  // never selects one
+  WsPeer peer(po);
+  auto o = ws_options("ws-no-subprotocol", peer.url());
+  auto [c, conn] = mqtt::Client::create(o, 8);
+  std::string seen;
+  REQUIRE(wait_connack(conn, 10s, &seen));
+  CHECK(peer.log_count("open /mqtt protocol=-") == 1);
+  REQUIRE(c.disconnect(2s).ok());
 }

@@ -2,6 +2,7 @@
 // ws_peer.js), checked without the client library: a raw TCP (or OpenSSL)
 // socket sends the HTTP upgrade request and masked WebSocket frames built by
 // hand, carrying MQTT packets built by hand. Every read has a deadline.
+#include "tests/integration/support/certs.h"
 #include "tests/integration/support/ws_peer.h"
 
 #include <arpa/inet.h>
@@ -328,34 +329,6 @@ std::optional<Bytes> connect_mqtt(WsClient& c, const std::string& path, uint8_t 
   return c.read_mqtt();
 }
 
-// A CA and a server certificate for localhost / 127.0.0.1, with the openssl
-// CLI in a fresh folder (bounded: 30 s).
-std::string make_certs() {
-  const std::string openssl = require_binary("openssl");
-  const std::string dir = make_temp_dir("ws-certs");
-  write_file(dir + "/gen.sh", R"(set -e
-cd "$1"
-k() { "$2" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
-k ca.key "$2"
-"$2" req -x509 -new -key ca.key -out ca.crt -days 3650 -subj "/CN=Test CA"
-k server.key "$2"
-"$2" req -new -key server.key -out server.csr -subj "/CN=localhost"
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext
-"$2" x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
-  -days 365 -extfile server.ext
-)");
-  Process p(Process::Spec({require_binary("sh"), dir + "/gen.sh", dir, openssl})
-                .out_err(dir + "/gen.log"));
-  if (!p.wait_exit(30s) || !p.status() || !WIFEXITED(*p.status()) ||
-      WEXITSTATUS(*p.status()) != 0) {
-    p.stop(SIGKILL);
-    throw std::runtime_error("making certificates failed (" + p.describe_status() +
-                             "): " + read_file(dir + "/gen.log"));
-  }
-  p.stop();
-  return dir;
-}
-
 }  // namespace
 
 TEST_CASE("aedes over ws: upgrade, CONNECT/CONNACK, subscribe and publish", "[ws_peer]") {
@@ -473,7 +446,7 @@ TEST_CASE("bridge mode: MQTT 5 and 3.1.1 over ws to a real mosquitto", "[ws_peer
 }
 
 TEST_CASE("wss: TLS with a test CA, aedes and bridge", "[ws_peer]") {
-  const std::string certs = make_certs();
+  const std::string certs = make_test_certs();
   WsPeerOptions o;
   o.cert_file = certs + "/server.crt";
   o.key_file = certs + "/server.key";

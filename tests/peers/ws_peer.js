@@ -19,6 +19,8 @@
 //   --path PATH         the only upgrade path accepted (default /mqtt); any
 //                       other path gets "HTTP/1.1 400 Bad Request"
 //   --cert F --key F    wss: TLS with this certificate chain and key (PEM)
+//   --client-ca F       wss: require a client certificate signed by this CA
+//   --alpn A,B          wss: ALPN protocols accepted (default: no ALPN)
 //   --protocol NAME     the subprotocol chosen when the client offers it
 //                       (default mqtt); "none" never selects one (for tests of
 //                       a client that must refuse such a handshake)
@@ -33,6 +35,7 @@
 //   upgrade PATH name=value name=value ...   every upgrade request, headers in
 //                                            arrival order, names lower-case
 //   refused PATH 400                         wrong path
+//   tls servername=S alpn=A resumed=B client=SUBJECT   wss: each TLS handshake
 //   open PATH protocol=NAME                  handshake done
 //   close PATH code=N                        WebSocket closed
 //   target-error MESSAGE                     bridge: TCP side failed
@@ -63,6 +66,8 @@ function parseArgs(argv) {
     path: '/mqtt',
     cert: '',
     key: '',
+    clientCa: '',
+    alpn: '',
     protocol: 'mqtt',
     maxPayload: 64 * 1024 * 1024,
     targetHost: '127.0.0.1',
@@ -80,6 +85,8 @@ function parseArgs(argv) {
       case '--path': opts.path = value; break;
       case '--cert': opts.cert = value; break;
       case '--key': opts.key = value; break;
+      case '--client-ca': opts.clientCa = value; break;
+      case '--alpn': opts.alpn = value; break;
       case '--protocol': opts.protocol = value; break;
       case '--max-payload': opts.maxPayload = Number(value); break;
       case '--target-host': opts.targetHost = value; break;
@@ -204,7 +211,20 @@ async function main() {
     } catch (e) {
       fail('cannot read certificate or key: ' + e.message);
     }
-    server = https.createServer({ cert, key });
+    const tlsOptions = { cert, key };
+    if (opts.clientCa) {
+      tlsOptions.ca = fs.readFileSync(opts.clientCa);
+      tlsOptions.requestCert = true;
+      tlsOptions.rejectUnauthorized = true;
+    }
+    if (opts.alpn) tlsOptions.ALPNProtocols = opts.alpn.split(',');
+    server = https.createServer(tlsOptions);
+    server.on('secureConnection', (s) => {
+      const peer = s.getPeerCertificate();
+      const subject = peer && peer.subject ? peer.subject.CN : '-';
+      log(`tls servername=${s.servername || '-'} alpn=${s.alpnProtocol || '-'} ` +
+          `resumed=${s.isSessionReused()} client=${subject || '-'}`);
+    });
   } else {
     server = http.createServer();
   }

@@ -1,3 +1,6 @@
+#include <cerrno>
+#include <cstring>
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -107,4 +110,27 @@ TEST_CASE("Event one-line forms") {
   CHECK(to_string(Event(Incoming(raw, codec::Packet(ack), ProtocolVersion::V311))) ==
         "Incoming(ConnAck { session_present: true, code: " +
             std::string(to_string(ReasonCode::Success)) + " })");
+}
+
+TEST_CASE("Events name the broker: ConnectionError::broker and a CONNACK's Incoming::broker()") {
+  ConnectionError err;
+  err.code = ConnectionErrorCode::Io;
+  err.sys_errno = ECONNREFUSED;
+  err.message = "connect to b.example:1884 failed: Connection refused";
+  err.broker = "b.example:1884";
+  CHECK(mqtt::describe(err) == std::string(to_string(ConnectionErrorCode::Io)) + " (" +
+                                   std::string(std::strerror(ECONNREFUSED)) +
+                                   ") [broker b.example:1884]: connect to b.example:1884 failed: "
+                                   "Connection refused");
+  std::vector<uint8_t> raw = {0x20, 0x02, 0x00, 0x00};
+  codec::ConnAck ack;
+  Incoming in(raw, codec::Packet(ack), ProtocolVersion::V311, "a.example:1883");
+  CHECK(in.broker() == "a.example:1883");
+  Incoming copy = in;
+  Incoming moved = std::move(in);
+  CHECK(copy.broker() == "a.example:1883");
+  CHECK(moved.broker() == "a.example:1883");
+  CHECK(to_string(Event(moved)) == "Incoming(ConnAck { session_present: false, code: " +
+                                       std::string(to_string(ReasonCode::Success)) +
+                                       " } from a.example:1883)");
 }

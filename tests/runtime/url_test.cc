@@ -124,3 +124,79 @@ TEST_CASE("url: apply_url sets the options, and leaves them alone on error") {
   CHECK(o.host == before.host);
   CHECK(o.port == before.port);
 }
+
+TEST_CASE("url lists: apply_urls and apply_url_list fill options.brokers") {
+  using mqtt::BrokerAddress;
+  mqtt::MqttOptions o("id", "old", 1);
+  REQUIRE(mqtt::apply_urls(o, {"mqtt://a:1883", "tcp://[::1]:1884", "mqtt://c"}).ok());
+  CHECK(o.brokers ==
+        std::vector<BrokerAddress>{{"a", 1883, ""}, {"::1", 1884, ""}, {"c", 1883, ""}});
+  CHECK(o.host == "a");  // the first URL sets the shared options as apply_url() does
+  CHECK_FALSE(o.tls);
+
+  REQUIRE(
+      mqtt::apply_url_list(o, " mqtts://u:p@a.example , ssl://b.example:8884,tls://c.example").ok());
+  CHECK(o.brokers == std::vector<BrokerAddress>{{"a.example", 8883, ""},
+                                                {"b.example", 8884, ""},
+                                                {"c.example", 8883, ""}});
+  REQUIRE(o.tls);
+  CHECK(o.username == std::optional<std::string>("u"));
+  CHECK(o.password == std::optional<std::string>("p"));
+
+  // User info on a later URL only is taken too; the same on several is fine.
+  REQUIRE(mqtt::apply_urls(o, {"mqtt://a", "mqtt://v:q@b", "mqtt://v:q@c"}).ok());
+  CHECK(o.username == std::optional<std::string>("v"));
+  CHECK(o.password == std::optional<std::string>("q"));
+
+  REQUIRE(mqtt::apply_urls(o, {"unix:///run/a.sock", "unix://@b"}).ok());
+  CHECK(o.brokers == std::vector<BrokerAddress>{{"", 0, "/run/a.sock"}, {"", 0, "@b"}});
+
+  REQUIRE(mqtt::apply_urls(o, {"ws://a/mqtt", "ws://b:8080/mqtt"}).ok());
+  REQUIRE(o.websocket);
+  CHECK(o.websocket->path == "/mqtt");
+  CHECK(o.brokers == std::vector<BrokerAddress>{{"a", 80, ""}, {"b", 8080, ""}});
+
+  // A list of one is apply_url(); apply_url() always means one broker.
+  REQUIRE(mqtt::apply_urls(o, {"mqtt://solo:1999"}).ok());
+  CHECK(o.brokers.empty());
+  CHECK(o.host == "solo");
+  REQUIRE(mqtt::apply_urls(o, {"mqtt://a", "mqtt://b"}).ok());
+  REQUIRE(mqtt::apply_url(o, "mqtt://one").ok());
+  CHECK(o.brokers.empty());
+}
+
+TEST_CASE("url lists: mixed schemes, paths or credentials and bad entries are refused") {
+  struct Case {
+    std::vector<std::string> urls;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{{}, "empty"}, Case{{"mqtt://a", "mqtts://b"}, "same transport"},
+        Case{{"mqtt://a", "unix:///s"}, "same transport"},
+        Case{{"ws://a", "wss://b"}, "same transport"},
+        Case{{"ws://a/x", "ws://b/y"}, "path is shared"},
+        Case{{"mqtt://u:p@a", "mqtt://u:other@b"}, "other credentials"},
+        Case{{"mqtt://u@a", "mqtt://w@b"}, "other credentials"},
+        Case{{"mqtt://a", "mqtt://b:0"}, "port"}, Case{{"mqtt://a", "bogus"}, "no scheme"}}) {
+    mqtt::MqttOptions o("id", "old", 1);
+    o.brokers = {{"x", 1, ""}};
+    auto r = mqtt::apply_urls(o, c.urls);
+    INFO((r.ok() ? std::string("ok") : r.error()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().find(c.says) != std::string::npos);
+    CHECK(o.host == "old");  // unchanged
+    CHECK(o.brokers.size() == 1);
+  }
+  mqtt::MqttOptions o;
+  for (const char* list :
+       {"", "mqtt://a,", ",mqtt://a", "mqtt://a,,mqtt://b", "mqtt://a, ,mqtt://b"}) {
+    INFO(list);
+    auto r = mqtt::apply_url_list(o, list);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().find("empty entry") != std::string::npos);
+  }
+  // The offending URL is named.
+  auto r = mqtt::apply_url_list(o, "mqtt://a, mqtts://b");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("\"mqtts://b\"") != std::string::npos);
+}

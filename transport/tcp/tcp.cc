@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -18,6 +21,8 @@ namespace transport::tcp {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 std::string errno_text(int e) {
   char buf[128];
   // GNU strerror_r returns a char*.
@@ -28,15 +33,29 @@ std::string errno_text(int e) {
 class TcpStream final : public Stream {
  public:
   explicit TcpStream(Options o) : opts_(std::move(o)) {
+    if (!opts_.addresses.empty()) {
+      std::vector<Address> given;
+      for (const std::string& a : opts_.addresses) {
+        ResolveResult r;
+        if (!resolve_numeric(a, opts_.port, r) || r.error != 0 || r.addresses.empty()) {
+          error_ = {ErrorKind::Connect, EINVAL, "address '" + a + "' is not an IP literal"};
+          phase_ = Phase::Failed;
+          return;
+        }
+        given.push_back(r.addresses.front());
+      }
+      begin_connecting(std::move(given));
+      if (phase_ == Phase::Connecting) (void)advance_attempts();  // starts the first
+      return;
+    }
     ResolveResult numeric;
     if (resolve_numeric(opts_.host, opts_.port, numeric)) {
       if (numeric.error != 0) {
         fail_dns(numeric);
         return;
       }
-      addresses_ = std::move(numeric.addresses);
-      phase_ = Phase::Connecting;
-      start_next_address();
+      begin_connecting(std::move(numeric.addresses));
+      if (phase_ == Phase::Connecting) (void)advance_attempts();  // starts the first
     } else {
       resolver_.emplace(opts_.host, opts_.port);
       phase_ = Phase::Resolving;
@@ -51,70 +70,49 @@ class TcpStream final : public Stream {
   ~TcpStream() override { close(); }
 
   int fd() const override {
-    if (phase_ == Phase::Resolving) return resolver_->fd();
-    return fd_;
+    switch (phase_) {
+      case Phase::Resolving: return resolver_->fd();
+      case Phase::Connecting:
+        if (multi_) return ep_;
+        return attempts_.empty() ? -1 : attempts_.front().fd;
+      default: return fd_;
+    }
   }
 
   Interest interest() const override {
     switch (phase_) {
       case Phase::Resolving: return {true, false};
-      case Phase::Connecting: return {false, true};
+      // The inner epoll set (several addresses) is readable when one of its
+      // sockets or its timer is ready; a lone socket is writable once its
+      // connect completes or fails.
+      case Phase::Connecting: return multi_ ? Interest{true, false} : Interest{false, true};
       case Phase::Connected: return {true, false};
       default: return {};
     }
   }
 
   Status connect() override {
-    for (;;) {
-      switch (phase_) {
-        case Phase::Connected: return Status::Ok;
-        case Phase::Failed:
-        case Phase::Closed: return Status::Error;
-        case Phase::Resolving: {
-          if (!resolver_->ready()) return Status::WouldBlock;
-          const ResolveResult& r = resolver_->result();
-          if (r.error != 0) {
-            fail_dns(r);
-            resolver_.reset();
-            return Status::Error;
-          }
-          addresses_ = r.addresses;
+    switch (phase_) {
+      case Phase::Connected: return Status::Ok;
+      case Phase::Failed:
+      case Phase::Closed: return Status::Error;
+      case Phase::Resolving: {
+        if (!resolver_->ready()) return Status::WouldBlock;
+        const ResolveResult& r = resolver_->result();
+        if (r.error != 0) {
+          fail_dns(r);
           resolver_.reset();
-          phase_ = Phase::Connecting;
-          start_next_address();
-          continue;
+          return Status::Error;
         }
-        case Phase::Connecting: {
-          if (fd_ < 0) {  // start_next_address found nothing to try
-            phase_ = Phase::Failed;
-            return Status::Error;
-          }
-          // connect() again on the same socket reports progress without
-          // blocking: 0 / EISCONN when done, EINPROGRESS / EALREADY while
-          // pending, the failure otherwise.
-          const Address& a = addresses_[next_address_ - 1];
-          int rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
-          if (rc == 0 || errno == EISCONN) {
-            phase_ = Phase::Connected;
-            return Status::Ok;
-          }
-          if (errno == EINPROGRESS || errno == EALREADY || errno == EINTR) {
-            return Status::WouldBlock;
-          }
-          // Find the real reason (connect() may report ECONNREFUSED itself).
-          int err = errno;
-          int so_error = 0;
-          socklen_t len = sizeof so_error;
-          if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error != 0) {
-            err = so_error;
-          }
-          record_connect_error(err);
-          close_fd();
-          start_next_address();
-          continue;
-        }
+        std::vector<Address> found = r.addresses;
+        resolver_.reset();
+        begin_connecting(std::move(found));
+        if (phase_ == Phase::Failed) return Status::Error;
+        return advance_attempts();
       }
+      case Phase::Connecting: return advance_attempts();
     }
+    return Status::Error;
   }
 
   bool connected() const override { return phase_ == Phase::Connected; }
@@ -169,7 +167,11 @@ class TcpStream final : public Stream {
   }
 
   void close() override {
-    close_fd();
+    close_attempts();
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
     resolver_.reset();
     if (phase_ != Phase::Failed) phase_ = Phase::Closed;
   }
@@ -178,6 +180,17 @@ class TcpStream final : public Stream {
 
  private:
   enum class Phase : uint8_t { Resolving, Connecting, Connected, Failed, Closed };
+
+  struct Attempt {
+    int fd = -1;
+    size_t index = 0;  // into addresses_
+  };
+
+  struct Failure {
+    size_t index;
+    int err;
+    std::string message;  // the whole message, as reported for a lone address
+  };
 
   void fail_dns(const ResolveResult& r) {
     error_.kind = ErrorKind::Dns;
@@ -188,13 +201,6 @@ class TcpStream final : public Stream {
     phase_ = Phase::Failed;
   }
 
-  void record_connect_error(int err) {
-    error_.kind = ErrorKind::Connect;
-    error_.sys_errno = err;
-    error_.message = "connect to " + opts_.host + ":" + std::to_string(opts_.port) +
-                     " failed: " + errno_text(err);
-  }
-
   IoResult io_error(int err) {
     error_.kind = ErrorKind::Io;
     error_.sys_errno = err;
@@ -203,84 +209,247 @@ class TcpStream final : public Stream {
     return {Status::Error, 0};
   }
 
-  // Opens a socket for the next address and starts a non-blocking connect.
-  // Leaves fd_ == -1 when no address is left (connect() then fails).
-  void start_next_address() {
-    while (next_address_ < addresses_.size()) {
-      const Address& a = addresses_[next_address_++];
-      int fd = ::socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-      if (fd < 0) {
-        record_connect_error(errno);
-        continue;
-      }
-      if (opts_.nodelay) {
-        int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      }
-      if (opts_.send_buffer > 0) {
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &opts_.send_buffer, sizeof(int));
-      }
-      if (opts_.receive_buffer > 0) {
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &opts_.receive_buffer, sizeof(int));
-      }
-      if (!opts_.bind_address.empty() && !bind_local(fd, a.family)) {
-        ::close(fd);
-        continue;
-      }
-      int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
-      if (rc == 0 || errno == EINPROGRESS || errno == EINTR) {
-        fd_ = fd;
-        return;
-      }
-      record_connect_error(errno);
-      ::close(fd);
-    }
-    if (error_.kind == ErrorKind::None) {
-      error_.kind = ErrorKind::Connect;
-      error_.message = "no address to connect to for " + opts_.host;
+  std::string peer() const { return opts_.host + ":" + std::to_string(opts_.port); }
+
+  // Several addresses need a way to wait on several sockets and a timer
+  // through the ONE descriptor that fd() exposes: an epoll set of our own.
+  // An epoll descriptor is itself pollable (readable while any member is
+  // ready), so the reactor's epoll waits on it like on any socket, and a
+  // timerfd in the set wakes it when the next attempt is due. Members are
+  // edge-triggered and the set is drained on every connect() call, so it
+  // never stays ready by itself (the reactor registers it edge-triggered).
+  void begin_connecting(std::vector<Address> found) {
+    addresses_ = interleave_families(found);
+    phase_ = Phase::Connecting;
+    multi_ = addresses_.size() > 1;
+    if (!multi_) return;
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    timer_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    if (ep_ < 0 || timer_ < 0 || ::epoll_ctl(ep_, EPOLL_CTL_ADD, timer_, &ev) != 0) {
+      const int err = errno;
+      close_attempts();
+      error_ = {ErrorKind::Connect, err,
+                "connect to " + peer() + " failed: cannot wait on several addresses: " +
+                    errno_text(err)};
+      phase_ = Phase::Failed;
     }
   }
 
-  // Binds `fd` to opts_.bind_address (port 0). False, with error_ set, when
-  // the address is not a literal, is of another family, or cannot be bound.
-  bool bind_local(int fd, int family) {
+  // Checks the pending attempts, starts the due ones; Ok when one connected.
+  Status advance_attempts() {
+    drain_wakeups();
+    for (;;) {
+      const Clock::time_point now = Clock::now();
+      for (size_t i = 0; i < attempts_.size();) {
+        const int err = progress(attempts_[i]);
+        if (err == 0) {
+          win(i);
+          return Status::Ok;
+        }
+        if (err == EINPROGRESS) {
+          ++i;
+          continue;
+        }
+        failures_.push_back({attempts_[i].index, err,
+                             "connect to " + peer() + " failed: " + errno_text(err)});
+        drop_attempt(attempts_[i].fd);
+        attempts_.erase(attempts_.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+      // The next address: at once when nothing is pending (the last attempt
+      // failed), else once the attempt delay has passed.
+      if (next_address_ >= addresses_.size()) break;
+      if (!attempts_.empty() && now < next_start_) break;
+      start_next_address(now);  // consumes one address: the loop ends
+    }
+    if (attempts_.empty()) {
+      fail_all();
+      return Status::Error;
+    }
+    arm_timer();
+    return Status::WouldBlock;
+  }
+
+  // 0 once connected, EINPROGRESS while pending, else the failure's errno.
+  // connect() again on the same socket reports progress without blocking: 0
+  // or EISCONN when done, EINPROGRESS / EALREADY while pending, the failure
+  // otherwise (SO_ERROR holds the real reason).
+  int progress(const Attempt& a) const {
+    const Address& ad = addresses_[a.index];
+    if (::connect(a.fd, reinterpret_cast<const sockaddr*>(&ad.addr), ad.len) == 0 ||
+        errno == EISCONN) {
+      return 0;
+    }
+    if (errno == EINPROGRESS || errno == EALREADY || errno == EINTR) return EINPROGRESS;
+    int err = errno;
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (::getsockopt(a.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error != 0) {
+      err = so_error;
+    }
+    return err;
+  }
+
+  // Opens a socket for the next address and starts a non-blocking connect.
+  // A failure to even start is recorded and the address consumed.
+  void start_next_address(Clock::time_point now) {
+    const size_t index = next_address_++;
+    const Address& a = addresses_[index];
+    int fd = ::socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+      const int err = errno;
+      failures_.push_back({index, err, "connect to " + peer() + " failed: " + errno_text(err)});
+      return;
+    }
+    if (opts_.nodelay) {
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (opts_.send_buffer > 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &opts_.send_buffer, sizeof(int));
+    }
+    if (opts_.receive_buffer > 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &opts_.receive_buffer, sizeof(int));
+    }
+    if (!opts_.bind_address.empty()) {
+      if (std::optional<Failure> f = bind_local(fd, a.family, index)) {
+        failures_.push_back(std::move(*f));
+        ::close(fd);
+        return;
+      }
+    }
+    int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR) {
+      const int err = errno;
+      failures_.push_back({index, err, "connect to " + peer() + " failed: " + errno_text(err)});
+      ::close(fd);
+      return;
+    }
+    if (multi_) {
+      epoll_event ev{};
+      ev.events = EPOLLOUT | EPOLLET;
+      if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        const int err = errno;
+        failures_.push_back({index, err, "connect to " + peer() + " failed: " + errno_text(err)});
+        ::close(fd);
+        return;
+      }
+    }
+    attempts_.push_back({fd, index});
+    // Saturating: attempt_delay may be milliseconds::max().
+    const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(
+        Clock::time_point::max() - now);
+    next_start_ = now + std::clamp(opts_.attempt_delay, std::chrono::milliseconds::zero(), room);
+  }
+
+  // Binds `fd` to opts_.bind_address (port 0). The failure when the address
+  // is not a literal, is of another family, or cannot be bound.
+  std::optional<Failure> bind_local(int fd, int family, size_t index) {
     ResolveResult local;
     if (!resolve_numeric(opts_.bind_address, 0, local) || local.error != 0 ||
         local.addresses.empty()) {
-      error_.kind = ErrorKind::Connect;
-      error_.sys_errno = EINVAL;
-      error_.message = "bind address '" + opts_.bind_address + "' is not an IP address";
-      return false;
+      return Failure{index, EINVAL,
+                     "bind address '" + opts_.bind_address + "' is not an IP address"};
     }
     for (const Address& l : local.addresses) {
       if (l.family != family) continue;
-      if (::bind(fd, reinterpret_cast<const sockaddr*>(&l.addr), l.len) == 0) return true;
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&l.addr), l.len) == 0) return std::nullopt;
       const int err = errno;
-      error_.kind = ErrorKind::Connect;
-      error_.sys_errno = err;
-      error_.message = "bind to " + opts_.bind_address + " failed: " + errno_text(err);
-      return false;
+      return Failure{index, err, "bind to " + opts_.bind_address + " failed: " + errno_text(err)};
     }
-    error_.kind = ErrorKind::Connect;
-    error_.sys_errno = EAFNOSUPPORT;
-    error_.message = "bind address " + opts_.bind_address + " is not of the family of " +
-                     opts_.host + "'s address";
-    return false;
+    return Failure{index, EAFNOSUPPORT,
+                   "bind address " + opts_.bind_address + " is not of the family of " +
+                       opts_.host + "'s address"};
   }
 
-  void close_fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
+  // Every address failed: one address reports its own message; several list
+  // each address with its error. sys_errno is the last failure's.
+  void fail_all() {
+    phase_ = Phase::Failed;
+    error_.kind = ErrorKind::Connect;
+    if (failures_.empty()) {
+      error_.message = "no address to connect to for " + opts_.host;
+      close_attempts();
+      return;
     }
+    error_.sys_errno = failures_.back().err;
+    if (addresses_.size() == 1) {
+      error_.message = failures_.back().message;
+    } else {
+      error_.message = "connect to " + peer() + " failed on every address:";
+      for (size_t i = 0; i < failures_.size(); ++i) {
+        const Failure& f = failures_[i];
+        std::string why = f.message;
+        const std::string prefix = "connect to " + peer() + " failed: ";
+        if (why.rfind(prefix, 0) == 0) why = why.substr(prefix.size());
+        error_.message += (i ? "; " : " ") + to_string(addresses_[f.index]) + ": " + why;
+      }
+    }
+    close_attempts();
+  }
+
+  void win(size_t i) {
+    fd_ = attempts_[i].fd;
+    if (multi_) ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd_, nullptr);
+    attempts_.erase(attempts_.begin() + static_cast<std::ptrdiff_t>(i));
+    close_attempts();  // the losers, the epoll set and the timer
+    phase_ = Phase::Connected;
+  }
+
+  void drop_attempt(int fd) {
+    if (multi_) ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+  }
+
+  // Empties the epoll set's ready list and the timer's count, so that the
+  // set becomes readable again only for a new event.
+  void drain_wakeups() {
+    if (!multi_ || ep_ < 0) return;
+    epoll_event evs[16];
+    while (::epoll_wait(ep_, evs, 16, 0) == 16) {
+    }
+    uint64_t expirations = 0;
+    ssize_t n = ::read(timer_, &expirations, sizeof expirations);
+    (void)n;
+  }
+
+  // Wakes the epoll set when the next attempt is due (none left: disarmed).
+  void arm_timer() {
+    if (!multi_ || timer_ < 0) return;
+    itimerspec spec{};
+    if (next_address_ < addresses_.size() && next_start_ != Clock::time_point::max()) {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          next_start_.time_since_epoch())
+                          .count();
+      // steady_clock is CLOCK_MONOTONIC on Linux; 0 would disarm the timer.
+      spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+      spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+      if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    }
+    ::timerfd_settime(timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  }
+
+  void close_attempts() {
+    for (const Attempt& a : attempts_) ::close(a.fd);
+    attempts_.clear();
+    if (ep_ >= 0) ::close(ep_);
+    if (timer_ >= 0) ::close(timer_);
+    ep_ = timer_ = -1;
   }
 
   Options opts_;
-  int fd_ = -1;
+  int fd_ = -1;  // the connected socket
   Phase phase_ = Phase::Failed;
   std::optional<AsyncResolver> resolver_;
-  std::vector<Address> addresses_;
+  std::vector<Address> addresses_;  // in the order they are tried
   size_t next_address_ = 0;
+  std::vector<Attempt> attempts_;  // pending connects
+  std::vector<Failure> failures_;
+  Clock::time_point next_start_{};
+  bool multi_ = false;  // several addresses: ep_ and timer_ in use
+  int ep_ = -1;
+  int timer_ = -1;
   Error error_;
 };
 

@@ -415,8 +415,11 @@ class TlsStreamImpl final : public TlsStream {
   static int on_new_session(SSL* ssl, SSL_SESSION* session) {
     auto* self = static_cast<TlsStreamImpl*>(SSL_get_app_data(ssl));
     if (!self || !self->ctx_ || !SSL_SESSION_is_resumable(session)) return 0;
-    self->ctx_->store(self->host_, session);
-    return 1;  // the Context keeps the reference
+    // A copy: OpenSSL marks its own object not resumable if this connection
+    // later ends on an error (a reset, a broker that drops us), and the
+    // next connect would then not resume.
+    if (SSL_SESSION* copy = SSL_SESSION_dup(session)) self->ctx_->store(self->host_, copy);
+    return 0;  // OpenSSL keeps (and frees) its own reference
   }
 
   // Records which certificate of the chain failed, for the message.
@@ -833,11 +836,11 @@ void keep_session(Context& c, void* ssl, const std::string& host) {
   if (!c.session_resumption_) return;
   SSL_SESSION* s = SSL_get1_session(static_cast<SSL*>(ssl));
   if (!s) return;
-  if (!SSL_SESSION_is_resumable(s)) {
-    SSL_SESSION_free(s);
-    return;
-  }
-  c.store(strip_brackets(host), s);
+  // A copy: the engine's own object is marked not resumable if that
+  // connection later ends on an error.
+  SSL_SESSION* copy = SSL_SESSION_is_resumable(s) ? SSL_SESSION_dup(s) : nullptr;
+  SSL_SESSION_free(s);
+  if (copy) c.store(strip_brackets(host), copy);
 }
 
 bool verify_peer(const Context& c) { return c.verify_peer_; }

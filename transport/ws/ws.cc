@@ -208,7 +208,6 @@ class WsStream final : public Stream {
     if (ctx_) {
       WsStream* prev = t_current;
       t_current = this;
-      if (wsi_ && o_.tls && phase_ == Phase::Open) keep_session();
       lws_context_destroy(ctx_);
       t_current = prev;
       ctx_ = nullptr;
@@ -244,6 +243,9 @@ class WsStream final : public Stream {
       case LWS_CALLBACK_CLIENT_ESTABLISHED:
         phase_ = Phase::Open;
         tcp_connected_ = true;
+        // TLS 1.3 tickets come right after the handshake, before the
+        // server's HTTP answer: the session to offer next time is known.
+        if (o_.tls) keep_session();
         return 0;
       case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
         const int status = wsi ? static_cast<int>(lws_http_client_http_response(wsi)) : 0;
@@ -267,7 +269,6 @@ class WsStream final : public Stream {
         return 0;  // lws answers the close frame
       case LWS_CALLBACK_CLIENT_CLOSED:
         if (wsi != wsi_) return 0;
-        if (o_.tls) keep_session();
         wsi_ = nullptr;
         if (phase_ == Phase::Open) {
           phase_ = Phase::Closed;
@@ -296,7 +297,10 @@ class WsStream final : public Stream {
       std::string why;
       if (!tls::detail::prepare_foreign(*o_.tls, ssl, o_.host, &why)) tls_failure_ = why;
     } else if (where & SSL_CB_ALERT) {
-      const std::string alert = SSL_alert_desc_string_long(ret);
+      // OpenSSL 3.0 has no text for TLS 1.3's certificate_required (116).
+      const int desc = ret & 0xff;
+      const std::string alert =
+          desc == 116 ? std::string("certificate required") : SSL_alert_desc_string_long(ret);
       if (where & SSL_CB_READ) {
         // The server's alert: it refused the handshake or our certificate.
         if (tls_alert_.empty()) tls_alert_ = alert;
@@ -342,6 +346,8 @@ class WsStream final : public Stream {
     info.protocols = protocols_;
     info.gid = -1;
     info.uid = -1;
+    // Send Origin as given (lws would otherwise prefix "http://").
+    info.options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
     // Our descriptors: the connection's socket and lws's event pipe.
     info.fd_limit_per_thread = 8;
     // Timeouts are ours (connect_timeout, keepalive): keep lws's out of the way.
@@ -429,9 +435,7 @@ class WsStream final : public Stream {
     } else if (!tls_failure_.empty()) {
       fail(ErrorKind::Tls, 0, "TLS handshake with " + o_.host + " failed: " + tls_failure_);
     } else if (!tls_alert_.empty()) {
-      fail(ErrorKind::Tls, 0,
-           "TLS handshake with " + o_.host + " failed: the server refused the TLS handshake: " +
-               tls_alert_);
+      fail(ErrorKind::Tls, 0, alert_message());
     } else if (!tcp_connected_) {
       fail(ErrorKind::Connect, ECONNREFUSED,
            "cannot connect to " + where + ": " + (lws_reason_.empty() ? "connection failed" : lws_reason_) +

@@ -1,7 +1,8 @@
 // Test certificates made with the openssl CLI in a fresh temp folder: a CA
 // ("Test CA"), a server certificate signed by it for DNS:localhost and
 // IP:127.0.0.1 (server.crt / server.key), and an unrelated CA ("Other CA",
-// other.crt / other.key). Throws std::runtime_error (a test failure) when
+// other.crt / other.key), and a client certificate signed by the CA
+// (CN=test-client: client.crt / client.key). Throws std::runtime_error (a test failure) when
 // openssl is missing or fails.
 #pragma once
 
@@ -9,8 +10,7 @@
 
 namespace itest {
 
-// The folder holding ca.crt, ca.key, server.crt, server.key, other.crt,
-// other.key.
+// The folder holding those files.
 std::string make_test_certs();
 
 }  // namespace itest

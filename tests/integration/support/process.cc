@@ -1,6 +1,7 @@
 #include "tests/integration/support/process.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -37,6 +38,8 @@ std::string package_hint(const std::string& name) {
   if (name == "mosquitto_pub" || name == "mosquitto_sub") return "apt-get install -y mosquitto-clients";
   if (name == "socat") return "apt-get install -y socat";
   if (name == "setpriv") return "apt-get install -y util-linux";
+  if (name == "nft") return "apt-get install -y nftables";
+  if (name == "ip") return "apt-get install -y iproute2";
   return "install it";
 }
 
@@ -113,6 +116,18 @@ bool port_accepts(uint16_t port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
+}
+
+size_t count_dir_entries(const std::string& path) {
+  size_t n = 0;
+  if (DIR* d = ::opendir(path.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") ++n;
+    }
+    ::closedir(d);
+  }
+  return n;
 }
 
 Process::Process(Spec spec) {

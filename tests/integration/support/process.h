@@ -47,6 +47,10 @@ void start_on_free_port(const std::string& what, uint16_t& port, bool& port_fixe
 // True when a TCP connect to 127.0.0.1:port succeeds at once.
 bool port_accepts(uint16_t port);
 
+// Entries in a folder, without "." and "..": e.g. /proc/self/task (this
+// process's threads) or /proc/self/fd (its open descriptors). 0 if unreadable.
+size_t count_dir_entries(const std::string& path);
+
 class Process {
  public:
   struct Spec {

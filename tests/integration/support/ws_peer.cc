@@ -136,6 +136,8 @@ bool WsPeer::try_start(std::string& why) {
   };
   if (options_.cert_file) {
     argv.insert(argv.end(), {"--cert", *options_.cert_file, "--key", *options_.key_file});
+    if (options_.client_ca_file) argv.insert(argv.end(), {"--client-ca", *options_.client_ca_file});
+    if (!options_.alpn.empty()) argv.insert(argv.end(), {"--alpn", options_.alpn});
   }
   if (options_.mode == Mode::bridge) {
     argv.insert(argv.end(), {"--target-port", std::to_string(options_.target_port)});

@@ -43,6 +43,10 @@ struct WsPeerOptions {
   // 127.0.0.1 signed by a test CA, and its key).
   std::optional<std::string> cert_file;
   std::optional<std::string> key_file;
+  // wss: require a client certificate signed by this CA (PEM file).
+  std::optional<std::string> client_ca_file;
+  // wss: ALPN protocols the server accepts, comma-separated ("" = no ALPN).
+  std::string alpn;
   // bridge: the broker's TCP port on 127.0.0.1 (e.g. Broker::port()).
   uint16_t target_port = 0;
   // The subprotocol selected when the client offers it; empty: never select
@@ -51,6 +55,19 @@ struct WsPeerOptions {
   // Largest WebSocket message accepted (bigger: close 1009).
   size_t max_payload = 64u << 20;
   std::chrono::milliseconds ready_timeout{10000};
+
+  // A bridge to 127.0.0.1:target_port; wss with server.crt / server.key from
+  // `certs_dir` (itest::make_test_certs()) when it is not empty.
+  static WsPeerOptions bridge_to(uint16_t target_port, const std::string& certs_dir = "") {
+    WsPeerOptions o;
+    o.mode = Mode::bridge;
+    o.target_port = target_port;
+    if (!certs_dir.empty()) {
+      o.cert_file = certs_dir + "/server.crt";
+      o.key_file = certs_dir + "/server.key";
+    }
+    return o;
+  }
 };
 
 class WsPeer {
