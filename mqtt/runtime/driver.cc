@@ -398,6 +398,7 @@ std::unique_ptr<transport::Stream> Driver::open_stream() {
     w.tls = tls_;
     if (opts_.tls) w.tls_options = *opts_.tls;
     w.bind_address = opts_.bind_address;
+    w.attempt_delay = opts_.connection_attempt_delay;
     return s ? transport::ws::open_through(std::move(s), w) : transport::ws::open(w);
   }
   if (tls_) s = transport::tls::wrap(std::move(s), tls_, opts_.host);

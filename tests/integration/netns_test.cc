@@ -19,6 +19,8 @@
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/events.h"
 #include "tests/integration/support/netns.h"
+#include "tests/integration/support/ws_peer.h"
+#include "mqtt/url.h"
 #include "transport/tcp/resolver.h"
 #include "transport/tcp/tcp.h"
 
@@ -202,4 +204,32 @@ TEST_CASE("dns: a name server that never answers stalls no other connection on t
   CHECK(eventually([&] { return count_dir_entries("/proc/self/task") == tasks_before; }, 2s));
   CHECK(count_dir_entries("/proc/self/task") == tasks_before);
   ::close(dns);
+}
+
+TEST_CASE("happy eyeballs: ws:// to a name whose first address is black-holed connects through "
+          "the second after the attempt delay",
+          "[integration][netns][happy-eyeballs][ws]") {
+  Watchdog watchdog("happy eyeballs over WebSocket", 60s);
+  enter_private_namespaces();
+  replace_file("/etc/hosts", kHosts);
+  WsPeer peer;  // aedes on 127.0.0.1 only
+  const std::string port = std::to_string(peer.port());
+  nft("add rule inet itest input ip6 daddr ::1 tcp dport " + port + " drop");
+  auto o = client_options("he-ws", 1);
+  REQUIRE(mqtt::apply_url(o, "ws://broker.he.test:" + port + "/mqtt").ok());
+  o.connect_timeout = 5000ms;
+  const auto t0 = Clock::now();
+  auto [c, conn] = mqtt::Client::create(o, 16);
+  std::string seen;
+  auto ack = next_until(conn, [](const mqtt::Event& e) { return connack_of(e) != nullptr; }, 5s,
+                        &seen);
+  const double took = ms_since(t0);
+  INFO(seen);
+  REQUIRE(ack);
+  CHECK(took >= 245);
+  CHECK(took < 1750);
+  CHECK(seen.find("Error") == std::string::npos);
+  // The abandoned attempt left nothing behind: exactly one upgrade arrived.
+  CHECK(peer.log_count("upgrade /mqtt") == 1);
+  REQUIRE(c.disconnect(2s).ok());
 }

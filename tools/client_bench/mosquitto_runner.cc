@@ -1,8 +1,8 @@
 #include <mosquitto.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
-#include <thread>
 
 #include "tools/client_bench/bench_common.h"
 
@@ -10,67 +10,87 @@ namespace bench {
 namespace {
 
 struct State {
+  explicit State(uint32_t target) : done(target) {}
   std::atomic<bool> connected{false};
   std::atomic<bool> subscribed{false};
-  std::atomic<uint32_t> completed{0};
+  Completion done;
 };
-
-void wait_until(const std::atomic<bool>& flag, Clock::time_point deadline) {
-  while (!flag.load() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(200));
-}
 
 }  // namespace
 
 RunResult run_mosquitto(const RunConfig& c) {
   RunResult r;
+  if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
+    return r.error = "libmosquitto has no WebSocket client", r;
   mosquitto_lib_init();
-  State st;
+  State st(c.messages);
   const std::string id = "bench-mosq-" + c.topic;
   mosquitto* m = mosquitto_new(id.c_str(), true, &st);
   if (!m) return r.error = "mosquitto_new failed", r;
   mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_max_inflight_messages_set(m, 100);  // the same window as ours
+  if (c.transport == Transport::Tls) {
+    // Verifies the chain and the host name against the bench CA, as ours does.
+    int rc = mosquitto_tls_set(m, c.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_destroy(m);
+      return r.error = std::string("mosquitto_tls_set: ") + mosquitto_strerror(rc), r;
+    }
+  }
   mosquitto_connect_callback_set(m, [](mosquitto*, void* p, int rc) {
-    if (rc == 0) static_cast<State*>(p)->connected = true;
+    auto* s = static_cast<State*>(p);
+    if (rc == 0) s->connected = true;
+    else s->done.fail();
+  });
+  mosquitto_disconnect_callback_set(m, [](mosquitto*, void* p, int) {
+    static_cast<State*>(p)->done.fail();
   });
   mosquitto_subscribe_callback_set(m, [](mosquitto*, void* p, int, int, const int*) {
     static_cast<State*>(p)->subscribed = true;
   });
-  mosquitto_publish_callback_set(m, [](mosquitto*, void* p, int) {
-    static_cast<State*>(p)->completed.fetch_add(1, std::memory_order_relaxed);
-  });
+  mosquitto_publish_callback_set(m, [](mosquitto*, void* p, int) { static_cast<State*>(p)->done.add(); });
   mosquitto_message_callback_set(m, [](mosquitto*, void* p, const mosquitto_message*) {
-    static_cast<State*>(p)->completed.fetch_add(1, std::memory_order_relaxed);
+    static_cast<State*>(p)->done.add();
   });
   const auto deadline = Clock::now() + c.timeout;
-  if (mosquitto_connect(m, c.host.c_str(), c.port, 30) != MOSQ_ERR_SUCCESS ||
-      mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS) {
+  int rc = mosquitto_connect(m, c.host.c_str(), c.port, 30);
+  if (rc != MOSQ_ERR_SUCCESS || (rc = mosquitto_loop_start(m)) != MOSQ_ERR_SUCCESS) {
     mosquitto_destroy(m);
-    return r.error = "connect failed", r;
+    return r.error = std::string("connect failed: ") + mosquitto_strerror(rc), r;
   }
-  wait_until(st.connected, deadline);
+  // A failed TLS handshake happens on the loop thread, which then retries
+  // without a callback: give the connection 10 s, not the whole run's time.
+  wait_for_flag(st.connected, st.done, std::min(deadline, Clock::now() + std::chrono::seconds(10)));
+  if (!st.connected) {
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, true);
+    mosquitto_destroy(m);
+    return r.error = "no CONNACK", r;
+  }
   const bool echo = c.scenario == Scenario::Qos0Echo;
   if (echo) {
     mosquitto_subscribe(m, nullptr, c.topic.c_str(), 0);
-    wait_until(st.subscribed, deadline);
+    wait_for_flag(st.subscribed, st.done, deadline);
   }
   const std::string payload(c.payload, 'p');
   const int qos = echo ? 0 : 1;
   // In the echo run the publish callback also fires (QoS 0 "sent"): count
   // only messages then.
   if (echo) mosquitto_publish_callback_set(m, nullptr);
+  CpuMeter cpu(c);
+  cpu.start();
   const auto t0 = Clock::now();
-  for (uint32_t i = 0; i < c.messages; ++i) {
+  for (uint32_t i = 0; i < c.messages && !st.done.failed(); ++i) {
     mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos,
                       false);
   }
-  while (st.completed.load() < c.messages && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  st.done.wait_all(deadline);
   r.seconds = seconds_since(t0);
-  r.completed = st.completed.load();
+  cpu.stop(r);
+  r.completed = st.done.count();
   r.ok = r.completed == c.messages;
-  if (!r.ok) r.error = "timed out";
+  if (!r.ok) r.error = st.done.failed() ? "disconnected" : "timed out";
   mosquitto_disconnect(m);
   mosquitto_loop_stop(m, false);
   mosquitto_destroy(m);

@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "mqtt/client.h"
+#include "mqtt/url.h"
 #include "tools/client_bench/bench_common.h"
 
 namespace bench {
@@ -9,8 +10,14 @@ namespace bench {
 RunResult run_ours(const RunConfig& c) {
   RunResult r;
   mqtt::MqttOptions o("bench-ours-" + c.topic, c.host, c.port);
+  if (!c.url.empty()) {
+    if (auto u = mqtt::apply_url(o, c.url); !u) return r.error = "bad URL: " + u.error(), r;
+    if (o.tls) o.tls->ca_file = c.ca_file;  // mqtts://, wss://: trust only the bench CA
+  }
   o.keep_alive = std::chrono::seconds(30);
-  auto [client, conn] = mqtt::Client::create(o, 1024);
+  auto created = mqtt::Client::try_create(o, 1024);
+  if (!created) return r.error = "create failed: " + created.error().message, r;
+  auto [client, conn] = std::move(created.value());
   const auto deadline = Clock::now() + c.timeout;
 
   // Wait for the CONNACK.
@@ -27,6 +34,8 @@ RunResult run_ours(const RunConfig& c) {
   }
   const std::string payload(c.payload, 'p');
   const auto qos = echo ? mqtt::QoS::AtMostOnce : mqtt::QoS::AtLeastOnce;
+  CpuMeter cpu(c);
+  cpu.start();
   const auto t0 = Clock::now();
   const uint64_t allocs0 = allocations();
   std::thread publisher([&, client = client]() mutable {
@@ -48,6 +57,7 @@ RunResult run_ours(const RunConfig& c) {
     }
   }
   r.seconds = seconds_since(t0);
+  cpu.stop(r);
   publisher.join();
   if (r.completed > 0)
     r.allocations_per_message = static_cast<double>(allocations() - allocs0) / r.completed;

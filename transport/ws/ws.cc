@@ -7,9 +7,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -78,19 +83,14 @@ class WsStream final : public Stream {
       auto* ctx = static_cast<SSL_CTX*>(tls::detail::native_handle(*o_.tls));
       if (SSL_CTX_get_info_callback(ctx) == nullptr) SSL_CTX_set_info_callback(ctx, ssl_info_callback);
     }
+    tcp::ResolveResult r;
     if (!o_.connect_address.empty()) {
-      tcp::ResolveResult r;
       if (!tcp::resolve_numeric(o_.connect_address, o_.connect_port, r) || r.addresses.empty()) {
         fail(ErrorKind::Connect, 0, "invalid connect address '" + o_.connect_address + "'");
         return;
       }
-      addresses_ = std::move(r.addresses);
-      phase_ = Phase::Connecting;
-      start_next();
-      return;
-    }
-    tcp::ResolveResult r;
-    if (tcp::resolve_numeric(o_.host, o_.port, r)) {
+      on_resolved(std::move(r));
+    } else if (tcp::resolve_numeric(o_.host, o_.port, r)) {
       on_resolved(std::move(r));
     } else {
       resolver_ = std::make_unique<tcp::AsyncResolver>(o_.host, o_.port);
@@ -101,14 +101,24 @@ class WsStream final : public Stream {
   ~WsStream() override { close(); }
 
   int fd() const override {
-    if (phase_ == Phase::Resolving && resolver_) return resolver_->fd();
-    return sock_;
+    switch (phase_) {
+      case Phase::Resolving: return resolver_ ? resolver_->fd() : -1;
+      case Phase::Connecting:
+        // Racing several addresses: an epoll set of their sockets and the
+        // stagger timer. Otherwise the one socket.
+        if (race_fd_ >= 0) return race_fd_;
+        for (const Attempt& a : attempts_)
+          if (a.live()) return a.sock;
+        return -1;
+      case Phase::Open: return sock_;
+      default: return -1;
+    }
   }
 
   Interest interest() const override {
     switch (phase_) {
       case Phase::Resolving: return {true, false};
-      case Phase::Connecting: return {true, !tcp_connected_};
+      case Phase::Connecting: return {true, race_fd_ < 0};
       case Phase::Open: return {true, wsi_ && lws_partial_buffered(wsi_)};
       default: return {false, false};
     }
@@ -121,23 +131,35 @@ class WsStream final : public Stream {
       resolver_.reset();
       on_resolved(std::move(r));
     }
+    if (race_fd_ >= 0) drain_race_events();
     for (int i = 0; i < kMaxServices; ++i) {
       switch (phase_) {
-        case Phase::Open: return Status::Ok;
-        case Phase::Failed:
-        case Phase::Closed: return Status::Error;
-        default: break;
+        case Phase::Open:
+          for (Attempt& a : attempts_)
+            if (a.live() && a.wsi != wsi_) abandon(a);
+          end_race();
+          return Status::Ok;
+        case Phase::Connecting: break;
+        default: return Status::Error;
       }
-      if (attempt_failed_) {
-        attempt_failed_ = false;
-        if (tcp_connected_ || next_address_ >= addresses_.size()) {
-          finish_attempt_error();
-          return Status::Error;
-        }
+      note_tcp_connects();
+      const size_t live = live_attempts();
+      const Attempt* won = winner();
+      if (won == nullptr && next_address_ < addresses_.size() && live < kMaxLiveAttempts &&
+          (live == 0 || std::chrono::steady_clock::now() >= next_start_)) {
+        // RFC 8305: the next address after the attempt delay, or at once
+        // when every earlier attempt has failed.
         start_next();
         continue;
       }
-      if (!wants_service()) return Status::WouldBlock;
+      if (live == 0) {
+        finish_attempt_error();
+        return Status::Error;
+      }
+      if (!wants_service()) {
+        sync_race();
+        return Status::WouldBlock;
+      }
       service();
     }
     fail(ErrorKind::Io, 0, "WebSocket handshake with " + o_.host + " made no progress");
@@ -178,7 +200,7 @@ class WsStream final : public Stream {
     }
     // lws keeps what the socket did not take; send that first.
     for (int i = 0; wsi_ && lws_partial_buffered(wsi_); ++i) {
-      if (i >= kMaxServices || !socket_ready(POLLOUT)) return {Status::WouldBlock, 0};
+      if (i >= kMaxServices || !socket_ready(sock_, POLLOUT)) return {Status::WouldBlock, 0};
       service();
     }
     if (phase_ != Phase::Open || !wsi_) return {Status::Error, 0};
@@ -212,9 +234,11 @@ class WsStream final : public Stream {
       t_current = prev;
       ctx_ = nullptr;
     }
+    for (Attempt& a : attempts_) a.wsi = nullptr;
     wsi_ = nullptr;
     sock_ = -1;
     resolver_.reset();
+    end_race();
     if (phase_ != Phase::Failed) phase_ = Phase::Closed;
   }
 
@@ -241,48 +265,47 @@ class WsStream final : public Stream {
         return 0;
       }
       case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        phase_ = Phase::Open;
-        tcp_connected_ = true;
-        // TLS 1.3 tickets come right after the handshake, before the
-        // server's HTTP answer: the session to offer next time is known.
-        if (o_.tls) keep_session();
+        if (Attempt* a = attempt_of(wsi); a && phase_ == Phase::Connecting) {
+          a->tcp_connected = true;
+          wsi_ = wsi;
+          sock_ = a->sock;
+          phase_ = Phase::Open;
+          // TLS 1.3 tickets come right after the handshake, before the
+          // server's HTTP answer: the session to offer next time is known.
+          if (o_.tls) keep_session();
+        }
         return 0;
-      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        const int status = wsi ? static_cast<int>(lws_http_client_http_response(wsi)) : 0;
-        if (status > 0 && status != 101) http_status_ = status;
-        const auto* text = static_cast<const char*>(in);
-        lws_reason_ = text ? std::string(text, strnlen(text, len ? len : 256)) : std::string();
-        while (!lws_reason_.empty() && (lws_reason_.back() == '\n' || lws_reason_.back() == ' '))
-          lws_reason_.pop_back();
-        if (wsi == wsi_) wsi_ = nullptr;
-        attempt_failed_ = true;
+      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (Attempt* a = attempt_of(wsi); a && !a->abandoned) {
+          const int status = static_cast<int>(lws_http_client_http_response(wsi));
+          if (status > 0 && status != 101) a->http_status = status;
+          const auto* text = static_cast<const char*>(in);
+          a->reason = text ? std::string(text, strnlen(text, len ? len : 256)) : std::string();
+          while (!a->reason.empty() && (a->reason.back() == '\n' || a->reason.back() == ' '))
+            a->reason.pop_back();
+          if (a->reason.empty()) a->reason = t_last_log;
+          a->wsi = nullptr;
+        }
         return 0;
-      }
       case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (len > 0) {
+        if (wsi == wsi_ && len > 0) {
           const auto* b = static_cast<const uint8_t*>(in);
           rx_.insert(rx_.end(), b, b + len);
         }
         return 0;
-      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        peer_closed_ = true;
-        return 0;  // lws answers the close frame
       case LWS_CALLBACK_CLIENT_CLOSED:
-        if (wsi != wsi_) return 0;
-        wsi_ = nullptr;
-        if (phase_ == Phase::Open) {
-          phase_ = Phase::Closed;
-          // With TLS 1.3 a refused client certificate arrives as an alert
-          // after the handshake: say so instead of a bare close.
-          if (!tls_alert_.empty()) fail(ErrorKind::Tls, 0, alert_message());
-        }
-        return 0;
       case LWS_CALLBACK_WSI_DESTROY:
         if (wsi == wsi_) {
           wsi_ = nullptr;
-          if (phase_ == Phase::Open) phase_ = Phase::Closed;
-          if (phase_ == Phase::Connecting) attempt_failed_ = true;
+          if (phase_ == Phase::Open) {
+            phase_ = Phase::Closed;
+            // With TLS 1.3 a refused client certificate arrives as an alert
+            // after the handshake: say so instead of a bare close.
+            if (const Attempt* a = attempt_of_sock(sock_); a && !a->tls_alert.empty())
+              fail(ErrorKind::Tls, 0, alert_message(*a));
+          }
         }
+        if (Attempt* a = attempt_of(wsi)) a->wsi = nullptr;
         return 0;
       default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -290,12 +313,13 @@ class WsStream final : public Stream {
   }
 
   void on_ssl_info(SSL* ssl, int where, int ret) {
+    Attempt* a = attempt_of_sock(SSL_get_fd(ssl));
+    if (!a) return;
     if (where & SSL_CB_HANDSHAKE_START) {
-      if (tls_prepared_) return;  // TLS 1.3 post-handshake messages
-      tls_prepared_ = true;
-      tls_ssl_ = ssl;
+      if (a->tls_prepared) return;  // TLS 1.3 post-handshake messages
+      a->tls_prepared = true;
       std::string why;
-      if (!tls::detail::prepare_foreign(*o_.tls, ssl, o_.host, &why)) tls_failure_ = why;
+      if (!tls::detail::prepare_foreign(*o_.tls, ssl, o_.host, &why)) a->tls_failure = why;
     } else if (where & SSL_CB_ALERT) {
       // OpenSSL 3.0 has no text for TLS 1.3's certificate_required (116).
       const int desc = ret & 0xff;
@@ -303,17 +327,35 @@ class WsStream final : public Stream {
           desc == 116 ? std::string("certificate required") : SSL_alert_desc_string_long(ret);
       if (where & SSL_CB_READ) {
         // The server's alert: it refused the handshake or our certificate.
-        if (tls_alert_.empty()) tls_alert_ = alert;
-      } else if (tls_failure_.empty()) {
+        if (a->tls_alert.empty()) a->tls_alert = alert;
+      } else if (a->tls_failure.empty()) {
         // We sent an alert: usually our certificate check failed.
         const std::string v = tls::detail::describe_failure(ssl, o_.host);
-        tls_failure_ = v.empty() ? "we sent the alert '" + alert + "'" : v;
+        a->tls_failure = v.empty() ? "we sent the alert '" + alert + "'" : v;
       }
     }
   }
 
  private:
   enum class Phase : uint8_t { Resolving, Connecting, Open, Closed, Failed };
+
+  // One connection attempt to one address (RFC 8305: several may run).
+  struct Attempt {
+    lws* wsi = nullptr;  // null once lws is done with it
+    int sock = -1;
+    std::string ip;
+    bool tcp_connected = false;
+    // lws has run with the TCP connection up, so it has taken the connect's
+    // completion (it waits for writable until then).
+    bool lws_saw_connect = false;
+    bool up_before_service = false;
+    bool abandoned = false;  // closed by us: another attempt won
+    bool tls_prepared = false;
+    int http_status = 0;
+    std::string reason, tls_failure, tls_alert;
+    bool live() const { return wsi != nullptr && !abandoned; }
+  };
+  static constexpr size_t kMaxLiveAttempts = 4;  // within the context's fd limit
 
   void fail(ErrorKind kind, int err, std::string message) {
     error_.kind = kind;
@@ -329,8 +371,16 @@ class WsStream final : public Stream {
                (r.error != 0 ? std::string(gai_strerror(r.error)) : std::string("no address")));
       return;
     }
-    addresses_ = std::move(r.addresses);
+    addresses_ = tcp::interleave_families(r.addresses);
+    // Attempts are found by address: no reallocation while lws holds
+    // pointers into them (pwsi).
+    attempts_.reserve(addresses_.size());
     phase_ = Phase::Connecting;
+    if (!make_context()) return;
+    if (addresses_.size() > 1 && o_.attempt_delay != std::chrono::milliseconds::max() &&
+        !open_race()) {
+      return;
+    }
     start_next();
   }
 
@@ -348,8 +398,8 @@ class WsStream final : public Stream {
     info.uid = -1;
     // Send Origin as given (lws would otherwise prefix "http://").
     info.options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
-    // Our descriptors: the connection's socket and lws's event pipe.
-    info.fd_limit_per_thread = 8;
+    // Our descriptors: the attempts' sockets and lws's event pipe.
+    info.fd_limit_per_thread = kMaxLiveAttempts + 4;
     // Timeouts are ours (connect_timeout, keepalive): keep lws's out of the way.
     info.timeout_secs = 24 * 3600;
     info.connect_timeout_secs = 24 * 3600;
@@ -375,15 +425,16 @@ class WsStream final : public Stream {
 
   // Starts a connection to the next resolved address.
   void start_next() {
-    if (!ctx_ && !make_context()) return;
-    const tcp::Address& a = addresses_[next_address_++];
-    ip_ = address_text(a);
+    const tcp::Address& addr = addresses_[next_address_++];
+    attempts_.emplace_back();
+    Attempt& a = attempts_.back();
+    a.ip = address_text(addr);
     alpn_.clear();
     for (const auto& p : o_.tls_options.alpn) alpn_ += (alpn_.empty() ? "" : ",") + p;
     if (alpn_.empty()) alpn_ = "http/1.1";
     lws_client_connect_info ci{};
     ci.context = ctx_;
-    ci.address = ip_.c_str();
+    ci.address = a.ip.c_str();
     ci.port = o_.connect_address.empty() ? o_.port : o_.connect_port;
     ci.path = o_.path.c_str();
     ci.host = host_header_.c_str();
@@ -403,55 +454,116 @@ class WsStream final : public Stream {
       else if (!tls::detail::verify_host(*o_.tls))
         ci.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
     }
-    wsi_ = nullptr;
-    ci.pwsi = &wsi_;
-    tcp_connected_ = false;
-    attempt_failed_ = false;
-    tls_prepared_ = false;
-    tls_ssl_ = nullptr;
-    tls_failure_.clear();
-    tls_alert_.clear();
-    http_status_ = 0;
-    lws_reason_.clear();
+    ci.pwsi = &a.wsi;
     t_last_log.clear();
     WsStream* prev = t_current;
     t_current = this;
     lws* w = lws_client_connect_via_info(&ci);
     t_current = prev;
     if (!w) {
-      wsi_ = nullptr;
-      attempt_failed_ = true;
+      a.wsi = nullptr;
+      if (a.reason.empty()) a.reason = t_last_log.empty() ? "connect failed" : t_last_log;
     }
-    sock_ = wsi_ ? static_cast<int>(lws_get_socket_fd(wsi_)) : -1;
+    a.sock = a.wsi ? static_cast<int>(lws_get_socket_fd(a.wsi)) : -1;
+    const auto now = std::chrono::steady_clock::now();
+    next_start_ = o_.attempt_delay >= std::chrono::hours(24) ? now + std::chrono::hours(24)
+                                                             : now + o_.attempt_delay;
+  }
+
+  Attempt* attempt_of(lws* wsi) {
+    if (!wsi) return nullptr;
+    for (Attempt& a : attempts_)
+      if (a.wsi == wsi) return &a;
+    return nullptr;
+  }
+
+  // The latest attempt on descriptor `sock` (numbers of failed attempts'
+  // sockets are reused by later ones).
+  Attempt* attempt_of_sock(int sock) {
+    if (sock < 0) return nullptr;
+    for (auto it = attempts_.rbegin(); it != attempts_.rend(); ++it)
+      if (it->sock == sock) return &*it;
+    return nullptr;
+  }
+
+  size_t live_attempts() const {
+    size_t n = 0;
+    for (const Attempt& a : attempts_) n += a.live() ? 1 : 0;
+    return n;
+  }
+
+  // The attempt whose TCP connection is up (the race is over), if any.
+  const Attempt* winner() const {
+    for (const Attempt& a : attempts_)
+      if (a.live() && a.tcp_connected) return &a;
+    return nullptr;
+  }
+
+  // Marks attempts whose TCP connect completed; the first one ends the race:
+  // the others are closed.
+  void note_tcp_connects() {
+    if (winner()) return;
+    for (Attempt& a : attempts_) {
+      if (!a.live() || a.sock < 0) continue;
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      if (::getpeername(a.sock, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;
+      a.tcp_connected = true;
+      for (Attempt& other : attempts_)
+        if (&other != &a && other.live()) abandon(other);
+      return;
+    }
+  }
+
+  void abandon(Attempt& a) {
+    a.abandoned = true;
+    lws* w = a.wsi;
+    a.wsi = nullptr;
+    WsStream* prev = t_current;
+    t_current = this;
+    lws_set_timeout(w, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, LWS_TO_KILL_SYNC);
+    t_current = prev;
   }
 
   void finish_attempt_error() {
-    const std::string where = o_.host + ":" + std::to_string(o_.port) +
-                              (ip_ != o_.host ? " (" + ip_ + ")" : std::string());
-    if (http_status_ != 0) {
+    // The attempt that got furthest speaks for all: one that reached the
+    // server (HTTP, TLS), else every address with its reason.
+    const Attempt* best = nullptr;
+    for (const Attempt& a : attempts_)
+      if (!a.abandoned && a.tcp_connected) best = &a;
+    const std::string where = o_.host + ":" + std::to_string(o_.port);
+    if (!best) {
+      std::string why;
+      for (const Attempt& a : attempts_) {
+        if (a.abandoned) continue;
+        if (!why.empty()) why += "; ";
+        why += a.ip + ": " + (a.reason.empty() ? "connection failed" : a.reason);
+      }
+      fail(ErrorKind::Connect, ECONNREFUSED, "cannot connect to " + where + " (" + why + ")");
+      return;
+    }
+    const std::string at = where + (best->ip != o_.host ? " (" + best->ip + ")" : std::string());
+    http_status_ = best->http_status;
+    if (best->http_status != 0) {
       fail(ErrorKind::WebSocket, 0,
-           "WebSocket upgrade refused by " + where + ": HTTP " + std::to_string(http_status_) +
+           "WebSocket upgrade refused by " + at + ": HTTP " + std::to_string(best->http_status) +
                " (path " + o_.path + ")");
-    } else if (!tls_failure_.empty()) {
-      fail(ErrorKind::Tls, 0, "TLS handshake with " + o_.host + " failed: " + tls_failure_);
-    } else if (!tls_alert_.empty()) {
-      fail(ErrorKind::Tls, 0, alert_message());
-    } else if (!tcp_connected_) {
-      fail(ErrorKind::Connect, ECONNREFUSED,
-           "cannot connect to " + where + ": " + (lws_reason_.empty() ? "connection failed" : lws_reason_) +
-               log_detail());
+    } else if (!best->tls_failure.empty()) {
+      fail(ErrorKind::Tls, 0, "TLS handshake with " + o_.host + " failed: " + best->tls_failure);
+    } else if (!best->tls_alert.empty()) {
+      fail(ErrorKind::Tls, 0, alert_message(*best));
     } else {
       fail(ErrorKind::WebSocket, 0,
-           "WebSocket handshake with " + where + " failed: " +
-               (lws_reason_.empty() ? "connection closed" : lws_reason_) + log_detail());
+           "WebSocket handshake with " + at + " failed: " +
+               (best->reason.empty() ? "connection closed" : best->reason));
     }
   }
 
-  std::string alert_message() const {
-    if (tls_alert_.find("certificate required") != std::string::npos)
-      return "TLS: the server requires a client certificate and none is configured (" + tls_alert_ +
-             ") [" + o_.host + "]";
-    return "TLS: the server sent an alert: " + tls_alert_ + " [" + o_.host + "]";
+  std::string alert_message(const Attempt& a) const {
+    if (a.tls_alert.find("certificate required") != std::string::npos)
+      return "TLS: the server requires a client certificate and none is configured (" +
+             a.tls_alert + ") [" + o_.host + "]";
+    return "TLS: the server sent an alert: " + a.tls_alert + " [" + o_.host + "]";
   }
 
   std::string log_detail() const { return t_last_log.empty() ? std::string() : " [" + t_last_log + "]"; }
@@ -463,35 +575,99 @@ class WsStream final : public Stream {
   // One pass of lws over its descriptors, without waiting.
   void service() {
     if (!ctx_) return;
-    if (!tcp_connected_ && sock_ >= 0) {
-      sockaddr_storage peer{};
-      socklen_t len = sizeof peer;
-      if (::getpeername(sock_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) tcp_connected_ = true;
-    }
+    note_tcp_connects();
+    for (Attempt& a : attempts_) a.up_before_service = a.live() && a.tcp_connected;
     WsStream* prev = t_current;
     t_current = this;
     lws_service(ctx_, -1);
     t_current = prev;
-    if (!wsi_) sock_ = -1;
+    for (Attempt& a : attempts_)
+      if (a.up_before_service) a.lws_saw_connect = true;
   }
 
-  bool socket_ready(short events) const {
-    if (sock_ < 0) return false;
-    pollfd p{sock_, events, 0};
+  static bool socket_ready(int sock, short events) {
+    if (sock < 0) return false;
+    pollfd p{sock, events, 0};
     return ::poll(&p, 1, 0) > 0 && p.revents != 0;
   }
 
-  // Something for lws to do now: the socket is ready for what lws waits
+  // Something for lws to do now: a socket is ready for what lws waits
   // for, or lws holds data it has not handed over yet (TLS records,
   // buffered input).
   bool wants_service() const {
     if (!ctx_) return false;
-    if (attempt_failed_) return false;
     if (lws_service_adjust_timeout(ctx_, 1, 0) == 0) return true;
-    short events = POLLIN;
-    if ((phase_ == Phase::Connecting && !tcp_connected_) || (wsi_ && lws_partial_buffered(wsi_)))
-      events |= POLLOUT;
-    return socket_ready(events);
+    if (phase_ == Phase::Open)
+      return socket_ready(sock_, POLLIN | (wsi_ && lws_partial_buffered(wsi_) ? POLLOUT : 0));
+    std::array<pollfd, kMaxLiveAttempts + 1> fds{};
+    nfds_t n = 0;
+    for (const Attempt& a : attempts_) {
+      if (!a.live() || a.sock < 0 || n == fds.size()) continue;
+      fds[n++] = {a.sock, static_cast<short>(POLLIN | (a.lws_saw_connect ? 0 : POLLOUT)), 0};
+    }
+    return n > 0 && ::poll(fds.data(), n, 0) > 0;
+  }
+
+  // --- the race's descriptor: an epoll set of the live attempts' sockets
+  // and a timerfd for the next attempt's start ---
+
+  bool open_race() {
+    race_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (race_fd_ < 0 || timer_fd_ < 0) {
+      fail(ErrorKind::Io, errno, std::string("cannot start connection attempts: ") + std::strerror(errno));
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = timer_fd_;
+    ::epoll_ctl(race_fd_, EPOLL_CTL_ADD, timer_fd_, &ev);
+    return true;
+  }
+
+  // Registers the live sockets (edge-triggered) and arms the timer for the
+  // next attempt when one is due.
+  void sync_race() {
+    if (race_fd_ < 0) return;
+    std::vector<int> now_live;
+    for (const Attempt& a : attempts_)
+      if (a.live() && a.sock >= 0) now_live.push_back(a.sock);
+    for (int fd : race_watched_)
+      if (std::find(now_live.begin(), now_live.end(), fd) == now_live.end())
+        ::epoll_ctl(race_fd_, EPOLL_CTL_DEL, fd, nullptr);  // may be closed already
+    for (int fd : now_live) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.fd = fd;
+      if (::epoll_ctl(race_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+        ::epoll_ctl(race_fd_, EPOLL_CTL_MOD, fd, &ev);
+    }
+    race_watched_ = std::move(now_live);
+    itimerspec spec{};
+    if (!winner() && next_address_ < addresses_.size()) {
+      const auto left = std::max<std::chrono::nanoseconds>(
+          next_start_ - std::chrono::steady_clock::now(), std::chrono::nanoseconds(1));
+      spec.it_value.tv_sec = static_cast<time_t>(left.count() / 1000000000);
+      spec.it_value.tv_nsec = static_cast<long>(left.count() % 1000000000);
+    }
+    ::timerfd_settime(timer_fd_, 0, &spec, nullptr);
+  }
+
+  void drain_race_events() {
+    uint64_t ticks;
+    while (::read(timer_fd_, &ticks, sizeof ticks) > 0) {
+    }
+    std::array<epoll_event, 8> evs{};
+    for (int i = 0; i < 16; ++i)
+      if (::epoll_wait(race_fd_, evs.data(), static_cast<int>(evs.size()), 0) < 8) break;
+  }
+
+  void end_race() {
+    for (int* fd : {&race_fd_, &timer_fd_}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+    race_watched_.clear();
   }
 
   Options o_;
@@ -500,17 +676,15 @@ class WsStream final : public Stream {
   std::unique_ptr<tcp::AsyncResolver> resolver_;
   std::vector<tcp::Address> addresses_;
   size_t next_address_ = 0;
-  std::string ip_, alpn_;
+  std::vector<Attempt> attempts_;
+  std::chrono::steady_clock::time_point next_start_{};
+  int race_fd_ = -1, timer_fd_ = -1;
+  std::vector<int> race_watched_;
+  std::string alpn_;
   lws_protocols protocols_[2] = {};
   lws_context* ctx_ = nullptr;
-  lws* wsi_ = nullptr;
-  int sock_ = -1;
-  bool tcp_connected_ = false;
-  bool attempt_failed_ = false;
-  bool peer_closed_ = false;
-  bool tls_prepared_ = false;
-  SSL* tls_ssl_ = nullptr;
-  std::string tls_failure_, tls_alert_, lws_reason_;
+  lws* wsi_ = nullptr;  // the open connection
+  int sock_ = -1;       // its socket
   int http_status_ = 0;
   std::vector<uint8_t> rx_;
   size_t rx_off_ = 0;

@@ -32,6 +32,7 @@
 // Threads: one owner thread, like every Stream.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,6 +59,10 @@ struct Options {
   tls::Options tls_options = {};
   // Local IP literal to connect from; empty: any.
   std::string bind_address = {};
+  // A name with several addresses: a new attempt starts every attempt_delay
+  // while earlier ones are still connecting (RFC 8305); the first TCP
+  // connection wins and the others are closed. max(): one at a time.
+  std::chrono::milliseconds attempt_delay{250};
   // Largest WebSocket message write() produces (and lws's receive chunk).
   size_t max_message = 64 * 1024;
   // Connect to this address instead of resolving `host` (an IP literal and

@@ -1,4 +1,5 @@
-// Test certificates made with the openssl CLI in a fresh temp folder: a CA
+// Test certificates made by tools/lib/make_certs.sh (the openssl CLI) in a
+// fresh temp folder: a CA
 // ("Test CA"), a server certificate signed by it for DNS:localhost and
 // IP:127.0.0.1 (server.crt / server.key), and an unrelated CA ("Other CA",
 // other.crt / other.key), and a client certificate signed by the CA

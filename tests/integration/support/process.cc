@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 extern char** environ;
 
@@ -63,6 +65,35 @@ std::string require_binary(const std::string& name) {
                            "' not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin (" +
                            package_hint(name) +
                            "); integration tests need real peers and fail without them");
+}
+
+std::string runfile(const std::string& rel) {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string();
+  };
+  auto is_file = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  };
+  auto real = [](const std::string& path) {
+    char buf[PATH_MAX];
+    return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string();
+  };
+  const std::string workspace = env("TEST_WORKSPACE").empty() ? "mqtt" : env("TEST_WORKSPACE");
+  std::vector<std::string> candidates;
+  for (const char* root : {"TEST_SRCDIR", "RUNFILES_DIR"})
+    if (!env(root).empty()) candidates.push_back(env(root) + "/" + workspace + "/" + rel);
+  if (const std::string exe = real("/proc/self/exe"); !exe.empty())
+    candidates.push_back(exe + ".runfiles/" + workspace + "/" + rel);
+  if (!env("BUILD_WORKSPACE_DIRECTORY").empty())
+    candidates.push_back(env("BUILD_WORKSPACE_DIRECTORY") + "/" + rel);
+  candidates.push_back(rel);
+  for (const auto& c : candidates)
+    if (is_file(c)) return real(c);
+  std::string tried;
+  for (const auto& c : candidates) tried += "\n  " + c;
+  throw std::runtime_error(rel + " not found (is it in the test's data?); tried:" + tried);
 }
 
 std::string make_temp_dir(const std::string& prefix) {

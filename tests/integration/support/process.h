@@ -27,6 +27,11 @@ using namespace std::chrono_literals;
 // which package to install.
 std::string require_binary(const std::string& name);
 
+// The real path of a data file of the test, `rel` from the workspace root
+// (e.g. "tests/peers/ws_peer.js"): in the runfiles, or below the working
+// folder outside Bazel. Throws std::runtime_error listing where it looked.
+std::string runfile(const std::string& rel);
+
 // A fresh, empty folder under $TEST_TMPDIR (or /tmp outside Bazel).
 std::string make_temp_dir(const std::string& prefix);
 

@@ -35,12 +35,6 @@ std::string dirname_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-std::string real_path(const std::string& path) {
-  char buf[PATH_MAX];
-  if (!::realpath(path.c_str(), buf)) return {};
-  return buf;
-}
-
 std::string find_node() {
   for (const char* name : {"node", "nodejs"}) {
     try {
@@ -52,28 +46,6 @@ std::string find_node() {
       "Node.js (node) not found in PATH or /usr/bin: the WebSocket MQTT peers "
       "(tests/peers/ws_peer.js) need it; " +
       std::string(kSetupHint) + ". Integration tests need real peers and fail without them");
-}
-
-// tests/peers/ws_peer.js in the runfiles (Bazel) or below the working folder.
-std::string find_script() {
-  const std::string rel = "tests/peers/ws_peer.js";
-  std::vector<std::string> candidates;
-  const std::string workspace = env("TEST_WORKSPACE").empty() ? "mqtt" : env("TEST_WORKSPACE");
-  if (!env("TEST_SRCDIR").empty()) candidates.push_back(env("TEST_SRCDIR") + "/" + workspace + "/" + rel);
-  if (!env("RUNFILES_DIR").empty()) candidates.push_back(env("RUNFILES_DIR") + "/" + workspace + "/" + rel);
-  std::string exe = real_path("/proc/self/exe");
-  if (!exe.empty()) candidates.push_back(exe + ".runfiles/" + workspace + "/" + rel);
-  if (!env("BUILD_WORKSPACE_DIRECTORY").empty())
-    candidates.push_back(env("BUILD_WORKSPACE_DIRECTORY") + "/" + rel);
-  candidates.push_back(rel);
-  for (const auto& c : candidates)
-    if (is_file(c)) return real_path(c);
-  std::string tried;
-  for (const auto& c : candidates) tried += "\n  " + c;
-  throw std::runtime_error(
-      "tests/peers/ws_peer.js not found (is it in the test's data? //tests/integration:peers "
-      "has it); tried:" +
-      tried);
 }
 
 // node_modules with the pinned packages: $MQTT_TEST_NODE_MODULES, or the
@@ -104,7 +76,7 @@ WsPeer::WsPeer(WsPeerOptions options) : options_(std::move(options)) {
   if (options_.path.empty() || options_.path[0] != '/')
     throw std::runtime_error("WsPeer: path must start with '/'");
   node_ = find_node();
-  script_ = find_script();
+  script_ = runfile("tests/peers/ws_peer.js");
   node_modules_ = find_node_modules(script_);
   dir_ = make_temp_dir("ws-peer");
   start();
