@@ -146,6 +146,18 @@ TEST_CASE("wss: MQTT 5 over TLS through the bridge, verified by CA; an untrusted
     CHECK(e->error()->code == mqtt::ConnectionErrorCode::Tls);
     CHECK_THAT(e->error()->message, Catch::Contains("not trusted"));
   }
+  {
+    // The loudly named opt-out: the same untrusted certificate is accepted.
+    auto o = ws_options("wss-unverified", peer.url(), mqtt::ProtocolVersion::V5);
+    o.tls->ca_file = certs + "/other.crt";
+    o.tls->verify_peer = false;
+    auto [c, conn] = mqtt::Client::create(o, 8);
+    std::string seen;
+    const bool acked = wait_connack(conn, 10s, &seen).has_value();
+    INFO(seen);
+    REQUIRE(acked);
+    REQUIRE(c.disconnect(2s).ok());
+  }
 }
 
 TEST_CASE("ws: a refused upgrade (wrong path) is an error naming the HTTP status",

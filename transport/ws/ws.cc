@@ -29,14 +29,19 @@ constexpr int kMaxServices = 1024;
 
 // libwebsockets logs through one process-wide sink; keep its last error
 // line (per thread: the thread that services) for error messages.
-thread_local std::string t_last_log;
+// A plain array: lws may log while a thread's cached contexts are destroyed
+// at its exit, after thread_local objects with destructors are gone.
+thread_local char t_last_log[256];
 
 void log_sink(int level, const char* line) {
   if (!(level & LLL_ERR) || !line) return;
-  std::string s(line);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  t_last_log = std::move(s);
+  size_t n = strnlen(line, sizeof t_last_log - 1);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ')) --n;
+  std::memcpy(t_last_log, line, n);
+  t_last_log[n] = '\0';
 }
+
+std::string last_log() { return t_last_log; }
 
 class WsStream;
 // The stream whose lws_service() / lws call is running on this thread: the
@@ -44,6 +49,16 @@ class WsStream;
 thread_local WsStream* t_current = nullptr;
 
 int protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+
+// OpenSSL's own verdict on each certificate of the chain, unchanged.
+int keep_verdict(int ok, X509_STORE_CTX*) { return ok; }
+
+// verify_peer = false: every certificate passes, and the recorded result
+// stays "ok" (lws checks it again after the handshake).
+int accept_any(int, X509_STORE_CTX* store) {
+  X509_STORE_CTX_set_error(store, X509_V_OK);
+  return 1;
+}
 void ssl_info_callback(const SSL* ssl, int where, int ret);
 
 std::string address_text(const tcp::Address& a) {
@@ -62,6 +77,50 @@ bool is_ipv6_literal(const std::string& host) {
   in6_addr a{};
   return ::inet_pton(AF_INET6, host.c_str(), &a) == 1;
 }
+
+// libwebsockets contexts, kept per thread for the next connection with the
+// same TLS context and message size. Each wss context creation makes
+// libwebsockets register new OpenSSL ex-data indexes (it never frees them,
+// and every later SSL_new walks them all), so a context per reconnect
+// would grow without bound on a flapping wss link. A context is used by one
+// stream at a time: it is taken from here and given back with no
+// connection left in it.
+struct LwsContext {
+  lws_context* ctx = nullptr;
+  std::unique_ptr<lws_protocols[]> protocols;  // lws keeps a pointer to them
+  std::shared_ptr<tls::Context> tls;           // lws keeps its SSL_CTX
+  size_t max_message = 0;
+};
+
+class ContextCache {
+ public:
+  ~ContextCache() {
+    for (LwsContext& c : items_) lws_context_destroy(c.ctx);
+  }
+  LwsContext take(const std::shared_ptr<tls::Context>& tls, size_t max_message) {
+    for (auto it = items_.begin(); it != items_.end(); ++it) {
+      if (it->tls == tls && it->max_message == max_message) {
+        LwsContext c = std::move(*it);
+        items_.erase(it);
+        return c;
+      }
+    }
+    return {};
+  }
+  void give_back(LwsContext c) {
+    if (items_.size() >= kMax) {
+      lws_context_destroy(items_.front().ctx);
+      items_.erase(items_.begin());
+    }
+    items_.push_back(std::move(c));
+  }
+
+ private:
+  static constexpr size_t kMax = 2;
+  std::vector<LwsContext> items_;
+};
+
+thread_local ContextCache t_contexts;
 
 class WsStream final : public Stream {
  public:
@@ -228,11 +287,17 @@ class WsStream final : public Stream {
 
   void close() override {
     if (ctx_) {
-      WsStream* prev = t_current;
-      t_current = this;
-      lws_context_destroy(ctx_);
-      t_current = prev;
+      // Every connection, the open one included, is an attempt's.
+      wsi_ = nullptr;
+      for (Attempt& a : attempts_)
+        if (a.wsi) abandon(a);
+      LwsContext c;
+      c.ctx = ctx_;
+      c.protocols = std::move(protocols_);
+      c.tls = o_.tls;
+      c.max_message = o_.max_message;
       ctx_ = nullptr;
+      t_contexts.give_back(std::move(c));
     }
     for (Attempt& a : attempts_) a.wsi = nullptr;
     wsi_ = nullptr;
@@ -283,7 +348,7 @@ class WsStream final : public Stream {
           a->reason = text ? std::string(text, strnlen(text, len ? len : 256)) : std::string();
           while (!a->reason.empty() && (a->reason.back() == '\n' || a->reason.back() == ' '))
             a->reason.pop_back();
-          if (a->reason.empty()) a->reason = t_last_log;
+          if (a->reason.empty()) a->reason = last_log();
           a->wsi = nullptr;
         }
         return 0;
@@ -320,6 +385,12 @@ class WsStream final : public Stream {
       a->tls_prepared = true;
       std::string why;
       if (!tls::detail::prepare_foreign(*o_.tls, ssl, o_.host, &why)) a->tls_failure = why;
+      // Verification exactly as for mqtts://, with OpenSSL's own chain and
+      // name checks: lws's verify callback would look its connection up
+      // through a process-wide index that each new lws context overwrites.
+      const bool verify = tls::detail::verify_peer(*o_.tls);
+      SSL_set_verify(ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                     verify ? keep_verdict : accept_any);
     } else if (where & SSL_CB_ALERT) {
       // OpenSSL 3.0 has no text for TLS 1.3's certificate_required (116).
       const int desc = ret & 0xff;
@@ -385,15 +456,20 @@ class WsStream final : public Stream {
   }
 
   bool make_context() {
-    protocols_[0] = {};
+    LwsContext cached = t_contexts.take(o_.tls, o_.max_message);
+    if (cached.ctx) {
+      ctx_ = cached.ctx;
+      protocols_ = std::move(cached.protocols);
+      return true;
+    }
+    protocols_ = std::make_unique<lws_protocols[]>(2);
     protocols_[0].name = "mqtt-client";
     protocols_[0].callback = protocol_callback;
     protocols_[0].rx_buffer_size = o_.max_message;
     protocols_[0].tx_packet_size = o_.max_message;
-    protocols_[1] = {};
     lws_context_creation_info info{};
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols_;
+    info.protocols = protocols_.get();
     info.gid = -1;
     info.uid = -1;
     // Send Origin as given (lws would otherwise prefix "http://").
@@ -444,25 +520,20 @@ class WsStream final : public Stream {
     ci.iface = o_.bind_address.empty() ? nullptr : o_.bind_address.c_str();
     ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     if (o_.tls) {
-      ci.ssl_connection |= LCCSCF_USE_SSL;
+      // Host/IP verification, SNI and the verify mode are set per connection
+      // at handshake start (on_ssl_info), not by lws.
+      ci.ssl_connection |= LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
       ci.alpn = alpn_.c_str();
-      // Verification settings are applied per connection at handshake start
-      // (prepare_foreign); these flags keep lws's own checks in line.
-      if (!tls::detail::verify_peer(*o_.tls))
-        ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_INSECURE |
-                             LCCSCF_ALLOW_EXPIRED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
-      else if (!tls::detail::verify_host(*o_.tls))
-        ci.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
     }
     ci.pwsi = &a.wsi;
-    t_last_log.clear();
+    t_last_log[0] = '\0';
     WsStream* prev = t_current;
     t_current = this;
     lws* w = lws_client_connect_via_info(&ci);
     t_current = prev;
     if (!w) {
       a.wsi = nullptr;
-      if (a.reason.empty()) a.reason = t_last_log.empty() ? "connect failed" : t_last_log;
+      if (a.reason.empty()) a.reason = t_last_log[0] ? last_log() : "connect failed";
     }
     a.sock = a.wsi ? static_cast<int>(lws_get_socket_fd(a.wsi)) : -1;
     const auto now = std::chrono::steady_clock::now();
@@ -519,6 +590,12 @@ class WsStream final : public Stream {
     a.abandoned = true;
     lws* w = a.wsi;
     a.wsi = nullptr;
+    kill(w);
+  }
+
+  // Closes a connection at once (its callbacks run now, with this stream).
+  void kill(lws* w) {
+    if (!w) return;
     WsStream* prev = t_current;
     t_current = this;
     lws_set_timeout(w, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, LWS_TO_KILL_SYNC);
@@ -566,7 +643,7 @@ class WsStream final : public Stream {
     return "TLS: the server sent an alert: " + a.tls_alert + " [" + o_.host + "]";
   }
 
-  std::string log_detail() const { return t_last_log.empty() ? std::string() : " [" + t_last_log + "]"; }
+  std::string log_detail() const { return t_last_log[0] ? " [" + last_log() + "]" : std::string(); }
 
   void keep_session() {
     if (SSL* ssl = wsi_ ? lws_get_ssl(wsi_) : nullptr) tls::detail::keep_session(*o_.tls, ssl, o_.host);
@@ -681,7 +758,7 @@ class WsStream final : public Stream {
   int race_fd_ = -1, timer_fd_ = -1;
   std::vector<int> race_watched_;
   std::string alpn_;
-  lws_protocols protocols_[2] = {};
+  std::unique_ptr<lws_protocols[]> protocols_;
   lws_context* ctx_ = nullptr;
   lws* wsi_ = nullptr;  // the open connection
   int sock_ = -1;       // its socket
