@@ -91,6 +91,12 @@ std::string validate(const MqttOptions& options);
 
 // Per-request MQTT 5 properties (ignored fields for 3.1.1 must stay empty:
 // setting any is an InvalidRequest there). Views: copied during the call.
+// topic_alias on a publish means "this topic is alias N": the library sends
+// the topic with N until the broker knows the mapping on this connection,
+// then N alone; with an empty topic, the topic last given with N is used.
+// 0 is an InvalidRequest; N above the broker's Topic Alias Maximum fails
+// later with RequestError::TopicAliasInvalid (docs/session.md, "Topic
+// aliases"; MqttOptions::auto_topic_aliases does it for every topic).
 using Properties = codec::Properties;
 
 struct SubscribeFilter {
@@ -190,7 +196,10 @@ class Client {
   // Blocks while the publish lane is full. A queued publish that fails later
   // (broker limit, session reset, connection lost before a QoS 0 was
   // written, disconnect drain expired, end of the loop) is reported as a
-  // RequestFailed event.
+  // RequestFailed event. MQTT 5 properties are checked as a client sends
+  // them (InvalidRequest): no Subscription Identifier (PropertyNotAllowed,
+  // [MQTT-3.3.4-6]); Payload Format Indicator 1 needs a well-formed UTF-8
+  // payload (PayloadFormatInvalid, spec 3.3.2.3.2).
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
                                     std::span<const uint8_t> payload,
                                     const Properties& properties = {});
@@ -251,6 +260,12 @@ class Client {
   // if the consumer is reading). Only the first disconnect() takes a place
   // in the lane (so publishes another thread queued behind it fail as
   // "disconnecting"); a later one can only bring the deadline forward.
+  // `packet` (MQTT 5) takes what a client may send, else InvalidRequest:
+  // reason codes "sent by Client" in spec table 3-10 (InvalidReasonCode), no
+  // Server Reference (PropertyNotAllowed), and a non-zero Session Expiry
+  // Interval only if the options' session_expiry_interval_s is non-zero
+  // (SessionExpiryWasZero, spec 3.14.2.2.2; checked against the options
+  // last given, so right after update_options() against the new ones).
   Result<void, ClientError> disconnect(std::chrono::milliseconds drain_timeout =
                                            std::chrono::seconds(5),
                                        codec::Disconnect packet = {});

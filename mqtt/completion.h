@@ -26,6 +26,8 @@ enum class RequestError : uint8_t {
   QoSNotSupported,    // above the broker's Maximum QoS
   RetainNotSupported, // retain set but the broker has Retain Available = 0
   ProtocolError,      // the broker broke the protocol for this request
+  TopicAliasInvalid,  // MQTT 5: the publish's Topic Alias is above the broker's
+                      // Topic Alias Maximum, or has no topic to stand for
 };
 
 std::string_view to_string(RequestError e);

@@ -38,6 +38,11 @@ struct ConnectionError {
   codec::CodecError codec_error{};               // MalformedPacket, PacketTooLarge
   int sys_errno = 0;                             // Io, Dns
   std::string message;                           // human-readable detail
+  // MQTT 5: the Server Reference of a refusing CONNACK or a DISCONNECT
+  // (e.g. with Use another server / Server moved), as the broker sent it:
+  // one or more "host[:port]" separated by spaces. Followed only when
+  // MqttOptions::follow_server_redirects is set.
+  std::string server_reference;
   // The broker of the attempt or connection this error ended, as
   // to_string(BrokerAddress) names it ("host:port", "[v6]:port",
   // "unix:/path"); with MqttOptions::brokers, tells the brokers apart. Empty

@@ -22,6 +22,10 @@ namespace mqtt {
 // string properties) point into this object's own buffer and stay valid as
 // long as it lives, also after it is moved or copied. Packets of up to
 // kInlineBytes (acks, small publishes) are stored inline: no heap allocation.
+// An MQTT 5 PUBLISH sent with a Topic Alias has its resolved topic in
+// publish()->topic (stored after the raw bytes, in the same buffer: as much
+// room as the same message sent with its topic would take); raw() is the
+// packet as received, whose topic may be empty.
 class Incoming {
  public:
   static constexpr size_t kInlineBytes = 128;
@@ -47,13 +51,18 @@ class Incoming {
   const std::string& broker() const { return broker_; }
 
  private:
-  const uint8_t* data() const { return size_ <= kInlineBytes ? inline_ : heap_.data(); }
+  const uint8_t* data() const {
+    return size_ + topic_size_ <= kInlineBytes ? inline_ : heap_.data();
+  }
   // Stores `raw` and points packet_'s views (which point into `raw`) at it.
+  // A PUBLISH topic outside `raw` (resolved from a Topic Alias) is stored
+  // after it.
   void assign(std::span<const uint8_t> raw, const codec::Packet& decoded);
 
   uint8_t inline_[kInlineBytes];
-  std::vector<uint8_t> heap_;  // used when size_ > kInlineBytes
-  size_t size_ = 0;
+  std::vector<uint8_t> heap_;  // used when size_ + topic_size_ > kInlineBytes
+  size_t size_ = 0;            // raw bytes
+  size_t topic_size_ = 0;      // resolved topic bytes after them (0: none)
   codec::Packet packet_;
   ProtocolVersion version_ = ProtocolVersion::V311;
   std::string broker_;  // CONNACK only (no allocation for other packets)
@@ -85,7 +94,7 @@ std::string_view to_string(SessionReset::Cause c);
 // afterwards, reported for requests WITHOUT a token (a tracked request
 // reports through its token instead, never both). Causes: a broker limit
 // learnt from an MQTT 5 CONNACK (PacketTooLarge, QoSNotSupported,
-// RetainNotSupported), a refusal by the broker (Rejected: PUBACK/PUBREC/
+// RetainNotSupported, TopicAliasInvalid), a refusal by the broker (Rejected: PUBACK/PUBREC/
 // PUBCOMP with a failure reason code), a session reset (SessionReset), the connection lost
 // before a QoS 0 publish or a manual ack was written, a disconnect whose drain
 // timeout expired, or the end of the loop (ConnectionClosed).

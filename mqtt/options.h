@@ -164,10 +164,34 @@ struct MqttOptions {
   bool auto_resubscribe = false;  // resubscribe after a reconnect that lost the session
   std::optional<uint32_t> session_expiry_interval_s;  // MQTT 5 CONNECT property
   std::optional<uint16_t> receive_maximum;             // MQTT 5 CONNECT property
+  // MQTT 5 Topic Aliases (docs/session.md, "Topic aliases"). Ignored for
+  // 3.1.1. Changes apply from the next connection.
+  // The highest Topic Alias the broker may use in PUBLISHes to us (CONNECT
+  // Topic Alias Maximum). 0 (default, as in the spec and rumqttc): none, and
+  // a broker that sends one anyway is disconnected (0x94). Events always
+  // carry the resolved topic. Memory: 32 bytes per alias once the broker
+  // uses one, plus the topics it maps.
+  uint16_t topic_alias_maximum = 0;
+  // Automatic aliases for our publishes: a topic published again goes out
+  // as a 2-byte alias instead of its name. At most this many topics, and
+  // never more than the broker's Topic Alias Maximum from CONNACK, keep an
+  // alias (least recently used replaced). 0 (default): off. Topics of 3
+  // bytes or fewer are never aliased. A per-publish alias
+  // (Properties::topic_alias) works without this.
+  uint16_t auto_topic_aliases = 0;
   std::vector<StringPair> connect_user_properties;     // MQTT 5 CONNECT property
+  // MQTT 5: ask for Response Information in the CONNACK (Request Response
+  // Information = 1; see mqtt/request_response.h).
+  bool request_response_information = false;
 
   // --- reconnect ---
   Backoff backoff;
+  // MQTT 5 server redirection: a refusing CONNACK or a DISCONNECT with Use
+  // another server (0x9C) or Server moved (0x9D) and a Server Reference
+  // sends the next attempt to the (first) referenced server, ahead of the
+  // broker list; TLS then checks that server's name. Off: the reference is
+  // only reported (ConnectionError::server_reference).
+  bool follow_server_redirects = false;
   // Refusals that will not heal by themselves (bad user name or password, not
   // authorized, unsupported protocol version, client id rejected, banned) end
   // the loop unless this is true.

@@ -58,7 +58,8 @@ CodecError read_reason_v5(Reader& r, PacketType t, ReasonCode& out) {
   const size_t off = r.pos;
   uint8_t rc;
   MQTT_TRY(r.u8(rc));
-  if (!detail::reason_code_allowed_v5(t, rc)) return r.fail(CodecError::InvalidReasonCode, off);
+  if (!detail::reason_code_allowed_v5(t, rc, r.dir))
+    return r.fail(CodecError::InvalidReasonCode, off);
   out = static_cast<ReasonCode>(rc);
   return kOk;
 }
@@ -98,7 +99,13 @@ CodecError decode_connect(Reader& r, Packet& out) {
   c.protocol_version = v5 ? ProtocolVersion::V5 : ProtocolVersion::V311;
   c.clean_start = flags & 0x02;
   MQTT_TRY(r.u16(c.keep_alive));
-  if (v5) MQTT_TRY(read_props(r, PacketType::Connect, c.properties));
+  if (v5) {
+    const size_t props_off = r.pos;
+    MQTT_TRY(read_props(r, PacketType::Connect, c.properties));
+    // Spec 3.1.2.11.10: Authentication Data only with an Authentication Method.
+    if (c.properties.authentication_data && !c.properties.authentication_method)
+      return r.fail(CodecError::MissingAuthenticationMethod, props_off);
+  }
 
   MQTT_TRY(read_utf8(r, c.client_id));
   if (will_flag) {
@@ -290,10 +297,18 @@ template <class T>
 CodecError decode_reason_and_props(Reader& r, ProtocolVersion v, Packet& out) {
   T& d = out.emplace<T>();
   if (v == ProtocolVersion::V311 || r.left() == 0) return kOk;  // Normal / Success
-  constexpr PacketType type = std::is_same_v<T, Auth> ? PacketType::Auth : PacketType::Disconnect;
+  constexpr bool auth = std::is_same_v<T, Auth>;
+  constexpr PacketType type = auth ? PacketType::Auth : PacketType::Disconnect;
   MQTT_TRY(read_reason_v5(r, type, d.reason_code));
-  if (r.left() == 0) return kOk;  // no Property Length (remaining length 1)
-  return read_props(r, type, d.properties);
+  // DISCONNECT may end after its reason code (spec 3.14.2.2.1); AUTH omits
+  // reason code and Property Length together or not at all (spec 3.15.2.1).
+  if (!auth && r.left() == 0) return kOk;
+  const size_t props_off = r.pos;
+  MQTT_TRY(read_props(r, type, d.properties));
+  // Spec 3.15.2.2.2: "It is a Protocol Error to omit the Authentication Method".
+  if (auth && !d.properties.authentication_method)
+    return r.fail(CodecError::MissingAuthenticationMethod, props_off);
+  return kOk;
 }
 
 CodecError decode_body(Reader& r, const FixedHeader& h, ProtocolVersion v, Packet& out) {
@@ -351,6 +366,8 @@ DecodeResult decode_fixed_header(std::span<const uint8_t> in, const DecodeOption
     const uint8_t b = in[1 + i];
     len |= uint32_t{b & 0x7Fu} << (7 * i);
     if ((b & 0x80) == 0) {
+      // A last byte of 0 after a continuation byte: not the shortest form.
+      if (b == 0 && i != 0) return error_result(CodecError::NonMinimalVariableByteInteger, 1);
       out.header_size = static_cast<uint8_t>(2 + i);
       break;
     }
@@ -371,7 +388,7 @@ DecodeResult decode(std::span<const uint8_t> in, const DecodeOptions& opts, Pack
   if (hr.status != DecodeStatus::Ok) return hr;
   const size_t size = h.packet_size();
   if (in.size() < size) return DecodeResult{};  // NeedMore
-  Reader r{in.data(), h.header_size, size, 0};
+  Reader r{in.data(), h.header_size, size, 0, opts.direction};
   // Anything but MQTT 5 is treated as 3.1.1 (CONNECT announces its own version).
   const ProtocolVersion v =
       opts.version == ProtocolVersion::V5 ? ProtocolVersion::V5 : ProtocolVersion::V311;

@@ -18,6 +18,11 @@ struct DecodeOptions {
   // rejected with PacketTooLarge as soon as its fixed header is complete,
   // before the body is buffered. Default: the protocol maximum.
   uint32_t max_packet_size = 268435460;
+  // Who sent the bytes (see Direction in types.h). A client decodes with
+  // ServerToClient: a DISCONNECT with a Session Expiry Interval
+  // [MQTT-3.14.2-2] or reason 0x04, or an AUTH with reason 0x19, is then an
+  // error. Any (the default) accepts what either side may send.
+  Direction direction = Direction::Any;
 };
 
 enum class DecodeStatus : uint8_t {

@@ -21,6 +21,7 @@ using detail::Writer;
   if (auto e_ = (expr); e_ != kOk) return e_
 
 struct Plan {
+  Direction dir = Direction::Any;  // set before planning
   uint64_t remaining = 0;
   uint32_t props = 0;       // property section body length (MQTT 5)
   uint32_t will_props = 0;  // Will Properties body length (MQTT 5 CONNECT)
@@ -44,9 +45,18 @@ CodecError check_filter(std::string_view f) {
 }
 
 // Properties for `version`: MQTT 3.1.1 has none.
-CodecError plan_props(const Properties& p, ProtocolVersion v, uint8_t c, uint32_t& len) {
+CodecError plan_props(const Properties& p, ProtocolVersion v, uint8_t c, Direction dir,
+                      uint32_t& len) {
   if (v == ProtocolVersion::V311) return p.empty() ? kOk : CodecError::PropertiesNotSupported;
-  return detail::measure_properties(p, c, len);
+  return detail::measure_properties(p, c, dir, len);
+}
+
+// A client's Payload Format Indicator 1 promises well-formed UTF-8 (spec
+// 3.3.2.3.2, 3.1.3.2.3). Only the sender of origin is held to it: a server
+// forwards the indicator unaltered [MQTT-3.3.2-4], whatever the payload.
+CodecError check_payload_format(const Properties& p, Bytes payload, Direction dir) {
+  if (dir != Direction::ClientToServer || p.payload_format_indicator != uint8_t{1}) return kOk;
+  return detail::check_utf8_payload(payload.data(), payload.size());
 }
 
 // --- CONNECT -------------------------------------------------------------------
@@ -54,15 +64,19 @@ CodecError plan_props(const Properties& p, ProtocolVersion v, uint8_t c, uint32_
 CodecError plan(const Connect& p, ProtocolVersion v, Plan& pl) {
   const bool v5 = v == ProtocolVersion::V5;
   uint64_t n = 10;  // protocol name (6), level, flags, keep alive (2)
-  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Connect), pl.props));
+  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Connect), pl.dir, pl.props));
   if (v5) n += props_field_size(pl.props);
+  // Spec 3.1.2.11.10: Authentication Data only with an Authentication Method.
+  if (p.properties.authentication_data && !p.properties.authentication_method)
+    return CodecError::MissingAuthenticationMethod;
   MQTT_TRY(check_string(p.client_id));
   n += 2 + p.client_id.size();
   if (p.will) {
     const Will& w = *p.will;
     if (static_cast<uint8_t>(w.qos) > 2) return CodecError::InvalidQoS;
-    MQTT_TRY(plan_props(w.properties, v, detail::kWillContext, pl.will_props));
+    MQTT_TRY(plan_props(w.properties, v, detail::kWillContext, pl.dir, pl.will_props));
     if (v5) n += props_field_size(pl.will_props);
+    MQTT_TRY(check_payload_format(w.properties, w.payload, pl.dir));
     if (auto e = validate_topic_name(w.topic)) return *e;
     if (w.payload.size() > 65535) return CodecError::StringTooLong;
     n += 4 + w.topic.size() + w.payload.size();
@@ -114,13 +128,13 @@ CodecError plan(const ConnAck& p, ProtocolVersion v, Plan& pl) {
   if (v == ProtocolVersion::V311) {
     uint8_t wire;
     if (!detail::connack_rc_to_v311(p.reason_code, wire)) return CodecError::InvalidReasonCode;
-    MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::ConnAck), pl.props));
+    MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::ConnAck), pl.dir, pl.props));
     pl.remaining = 2;
     return kOk;
   }
-  if (!detail::reason_code_allowed_v5(PacketType::ConnAck, u8(p.reason_code)))
+  if (!detail::reason_code_allowed_v5(PacketType::ConnAck, u8(p.reason_code), pl.dir))
     return CodecError::InvalidReasonCode;
-  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::ConnAck), pl.props));
+  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::ConnAck), pl.dir, pl.props));
   pl.remaining = 2 + props_field_size(pl.props);
   return kOk;
 }
@@ -162,8 +176,10 @@ inline CodecError plan(const Publish& p, ProtocolVersion v, Plan& pl) {
   }
   uint64_t n = 2 + tn + (qos ? 2 : 0) + p.payload.size();
   if (v5) {
-    MQTT_TRY(detail::measure_properties(p.properties, ctx(PacketType::Publish), pl.props));
+    MQTT_TRY(
+        detail::measure_properties(p.properties, ctx(PacketType::Publish), pl.dir, pl.props));
     n += props_field_size(pl.props);
+    MQTT_TRY(check_payload_format(p.properties, p.payload, pl.dir));
   } else if (!p.properties.empty()) {
     return CodecError::PropertiesNotSupported;
   }
@@ -190,12 +206,13 @@ CodecError plan(const Ack<T>& p, ProtocolVersion v, Plan& pl) {
   if (p.packet_id == 0) return CodecError::ZeroPacketIdentifier;
   if (v == ProtocolVersion::V311) {
     if (p.reason_code != ReasonCode::Success) return CodecError::InvalidReasonCode;
-    MQTT_TRY(plan_props(p.properties, v, ctx(T), pl.props));
+    MQTT_TRY(plan_props(p.properties, v, ctx(T), pl.dir, pl.props));
     pl.remaining = 2;
     return kOk;
   }
-  if (!detail::reason_code_allowed_v5(T, u8(p.reason_code))) return CodecError::InvalidReasonCode;
-  MQTT_TRY(detail::measure_properties(p.properties, ctx(T), pl.props));
+  if (!detail::reason_code_allowed_v5(T, u8(p.reason_code), pl.dir))
+    return CodecError::InvalidReasonCode;
+  MQTT_TRY(detail::measure_properties(p.properties, ctx(T), pl.dir, pl.props));
   if (pl.props != 0)
     pl.remaining = 3 + props_field_size(pl.props);
   else
@@ -220,7 +237,7 @@ void write_body(const Ack<T>& p, ProtocolVersion, const Plan& pl, Writer& w) {
 CodecError plan(const Subscribe& p, ProtocolVersion v, Plan& pl) {
   const bool v5 = v == ProtocolVersion::V5;
   if (p.packet_id == 0) return CodecError::ZeroPacketIdentifier;
-  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Subscribe), pl.props));
+  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Subscribe), pl.dir, pl.props));
   if (p.subscriptions.empty()) return CodecError::NoTopicFilters;
   uint64_t n = 2 + (v5 ? props_field_size(pl.props) : 0);
   for (const Subscription& s : p.subscriptions) {
@@ -258,9 +275,9 @@ void write_body(const Subscribe& p, ProtocolVersion v, const Plan& pl, Writer& w
 CodecError plan(const SubAck& p, ProtocolVersion v, Plan& pl) {
   const bool v5 = v == ProtocolVersion::V5;
   if (p.packet_id == 0) return CodecError::ZeroPacketIdentifier;
-  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::SubAck), pl.props));
+  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::SubAck), pl.dir, pl.props));
   for (ReasonCode rc : p.reason_codes) {
-    const bool ok = v5 ? detail::reason_code_allowed_v5(PacketType::SubAck, u8(rc))
+    const bool ok = v5 ? detail::reason_code_allowed_v5(PacketType::SubAck, u8(rc), pl.dir)
                        : detail::suback_rc_v311_ok(u8(rc));
     if (!ok) return CodecError::InvalidReasonCode;
   }
@@ -281,7 +298,7 @@ void write_body(const SubAck& p, ProtocolVersion v, const Plan& pl, Writer& w) {
 CodecError plan(const Unsubscribe& p, ProtocolVersion v, Plan& pl) {
   const bool v5 = v == ProtocolVersion::V5;
   if (p.packet_id == 0) return CodecError::ZeroPacketIdentifier;
-  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Unsubscribe), pl.props));
+  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Unsubscribe), pl.dir, pl.props));
   if (p.filters.empty()) return CodecError::NoTopicFilters;
   uint64_t n = 2 + (v5 ? props_field_size(pl.props) : 0);
   for (std::string_view f : p.filters) {
@@ -307,13 +324,13 @@ CodecError plan(const UnsubAck& p, ProtocolVersion v, Plan& pl) {
   if (v == ProtocolVersion::V311) {
     // 3.1.1 UNSUBACK has no reason codes.
     if (!p.reason_codes.empty()) return CodecError::InvalidReasonCode;
-    MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::UnsubAck), pl.props));
+    MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::UnsubAck), pl.dir, pl.props));
     pl.remaining = 2;
     return kOk;
   }
-  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::UnsubAck), pl.props));
+  MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::UnsubAck), pl.dir, pl.props));
   for (ReasonCode rc : p.reason_codes)
-    if (!detail::reason_code_allowed_v5(PacketType::UnsubAck, u8(rc)))
+    if (!detail::reason_code_allowed_v5(PacketType::UnsubAck, u8(rc), pl.dir))
       return CodecError::InvalidReasonCode;
   pl.remaining = 2 + props_field_size(pl.props) + p.reason_codes.size();
   return kOk;
@@ -348,13 +365,14 @@ void write_body(const PingResp&, ProtocolVersion, const Plan&, Writer&) {}
 CodecError plan(const Disconnect& p, ProtocolVersion v, Plan& pl) {
   if (v == ProtocolVersion::V311) {
     if (p.reason_code != ReasonCode::NormalDisconnection) return CodecError::InvalidReasonCode;
-    MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Disconnect), pl.props));
+    MQTT_TRY(plan_props(p.properties, v, ctx(PacketType::Disconnect), pl.dir, pl.props));
     pl.remaining = 0;
     return kOk;
   }
-  if (!detail::reason_code_allowed_v5(PacketType::Disconnect, u8(p.reason_code)))
+  if (!detail::reason_code_allowed_v5(PacketType::Disconnect, u8(p.reason_code), pl.dir))
     return CodecError::InvalidReasonCode;
-  MQTT_TRY(detail::measure_properties(p.properties, ctx(PacketType::Disconnect), pl.props));
+  MQTT_TRY(
+      detail::measure_properties(p.properties, ctx(PacketType::Disconnect), pl.dir, pl.props));
   if (pl.props != 0)
     pl.remaining = 1 + props_field_size(pl.props);
   else  // spec 3.14.2.2.1: property length may be omitted when remaining length < 2
@@ -373,13 +391,17 @@ void write_body(const Disconnect& p, ProtocolVersion, const Plan& pl, Writer& w)
 
 CodecError plan(const Auth& p, ProtocolVersion v, Plan& pl) {
   if (v == ProtocolVersion::V311) return CodecError::InvalidPacketType;
-  if (!detail::reason_code_allowed_v5(PacketType::Auth, u8(p.reason_code)))
+  if (!detail::reason_code_allowed_v5(PacketType::Auth, u8(p.reason_code), pl.dir))
     return CodecError::InvalidReasonCode;
-  MQTT_TRY(detail::measure_properties(p.properties, ctx(PacketType::Auth), pl.props));
-  if (pl.props == 0 && p.reason_code == ReasonCode::Success)
+  MQTT_TRY(detail::measure_properties(p.properties, ctx(PacketType::Auth), pl.dir, pl.props));
+  if (pl.props == 0 && p.reason_code == ReasonCode::Success) {
     pl.remaining = 0;
-  else  // AUTH has no form with a reason code but no property length
-    pl.remaining = 1 + props_field_size(pl.props);
+    return kOk;
+  }
+  // AUTH has no form with a reason code but no property length, and every
+  // form but the empty one names its Authentication Method (spec 3.15.2.2.2).
+  if (!p.properties.authentication_method) return CodecError::MissingAuthenticationMethod;
+  pl.remaining = 1 + props_field_size(pl.props);
   return kOk;
 }
 
@@ -394,10 +416,11 @@ void write_body(const Auth& p, ProtocolVersion, const Plan& pl, Writer& w) {
 // --- generic -------------------------------------------------------------------
 
 template <class T>
-inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v) {
+inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v, Direction dir) {
   if (v != ProtocolVersion::V311 && v != ProtocolVersion::V5)
     return unexpected(CodecError::UnsupportedProtocolVersion);
   Plan pl;
+  pl.dir = dir;
   if (auto e = plan(p, v, pl); e != kOk) return unexpected(e);
   if (pl.remaining > kMaxRemainingLength) return unexpected(CodecError::PacketTooLarge);
   const auto rem = static_cast<uint32_t>(pl.remaining);
@@ -406,10 +429,11 @@ inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v) {
 
 template <class T>
 inline Result<size_t, CodecError> encode_one(const T& p, ProtocolVersion v,
-                                             std::span<uint8_t> out) {
+                                             std::span<uint8_t> out, Direction dir) {
   if (v != ProtocolVersion::V311 && v != ProtocolVersion::V5)
     return unexpected(CodecError::UnsupportedProtocolVersion);
   Plan pl;
+  pl.dir = dir;
   if (auto e = plan(p, v, pl); e != kOk) return unexpected(e);
   if (pl.remaining > kMaxRemainingLength) return unexpected(CodecError::PacketTooLarge);
   const auto rem = static_cast<uint32_t>(pl.remaining);
@@ -426,23 +450,25 @@ inline Result<size_t, CodecError> encode_one(const T& p, ProtocolVersion v,
 
 }  // namespace
 
-Result<size_t, CodecError> encoded_size(const Packet& p, ProtocolVersion version) {
-  return std::visit([version](const auto& pkt) { return size_of(pkt, version); }, p);
+Result<size_t, CodecError> encoded_size(const Packet& p, ProtocolVersion version,
+                                        Direction dir) {
+  return std::visit([version, dir](const auto& pkt) { return size_of(pkt, version, dir); }, p);
 }
 
 Result<size_t, CodecError> encode(const Packet& p, ProtocolVersion version,
-                                  std::span<uint8_t> out) {
-  return std::visit([version, out](const auto& pkt) { return encode_one(pkt, version, out); },
-                    p);
+                                  std::span<uint8_t> out, Direction dir) {
+  return std::visit(
+      [version, out, dir](const auto& pkt) { return encode_one(pkt, version, out, dir); }, p);
 }
 
-Result<size_t, CodecError> encoded_size(const Publish& p, ProtocolVersion version) {
-  return size_of(p, version);
+Result<size_t, CodecError> encoded_size(const Publish& p, ProtocolVersion version,
+                                        Direction dir) {
+  return size_of(p, version, dir);
 }
 
 Result<size_t, CodecError> encode(const Publish& p, ProtocolVersion version,
-                                  std::span<uint8_t> out) {
-  return encode_one(p, version, out);
+                                  std::span<uint8_t> out, Direction dir) {
+  return encode_one(p, version, out, dir);
 }
 
 }  // namespace mqtt::codec

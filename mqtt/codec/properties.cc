@@ -26,12 +26,23 @@ constexpr uint16_t pt(PacketType t) { return ctx_bit(static_cast<uint8_t>(t)); }
 constexpr uint16_t kWill = ctx_bit(detail::kWillContext);
 
 // Spec table 2-4: which packets (and the Will) may carry each property.
-// Zero means "not a defined property identifier".
+// Zero means "not a defined property identifier". `mask` holds every packet
+// the property may appear on in either direction; `server_only` and
+// `client_only` the packets (of those that flow both ways) where only one
+// side may send it.
 struct AllowedTable {
   uint16_t mask[64] = {};
+  uint16_t server_only[64] = {};  // not from the client
+  uint16_t client_only[64] = {};  // not from the server
   constexpr AllowedTable() {
     using P = PacketType;
     auto set = [this](PropertyId id, uint16_t m) { mask[static_cast<uint8_t>(id)] = m; };
+    // [MQTT-3.3.4-6]: a PUBLISH from a client carries no Subscription Identifier.
+    server_only[static_cast<uint8_t>(PropertyId::SubscriptionIdentifier)] = pt(P::Publish);
+    // Spec 3.14.2.2.5 and 4.11: the Server sends a Server Reference.
+    server_only[static_cast<uint8_t>(PropertyId::ServerReference)] = pt(P::Disconnect);
+    // [MQTT-3.14.2-2]: no Session Expiry Interval on a DISCONNECT from the server.
+    client_only[static_cast<uint8_t>(PropertyId::SessionExpiryInterval)] = pt(P::Disconnect);
     const uint16_t will_pub = pt(P::Publish) | kWill;
     set(PropertyId::PayloadFormatIndicator, will_pub);
     set(PropertyId::MessageExpiryInterval, will_pub);
@@ -70,8 +81,16 @@ struct AllowedTable {
 };
 constexpr AllowedTable kAllowed{};
 
-inline bool allowed(PropertyId id, uint8_t ctx) {
-  return (kAllowed.mask[static_cast<uint8_t>(id)] & ctx_bit(ctx)) != 0;
+// Whether property `raw_id` (a defined one) may appear in context `ctx` sent
+// in direction `dir`.
+inline bool allowed(uint8_t raw_id, uint8_t ctx, Direction dir) {
+  uint16_t m = kAllowed.mask[raw_id];
+  if (dir == Direction::ClientToServer) m &= static_cast<uint16_t>(~kAllowed.server_only[raw_id]);
+  if (dir == Direction::ServerToClient) m &= static_cast<uint16_t>(~kAllowed.client_only[raw_id]);
+  return (m & ctx_bit(ctx)) != 0;
+}
+inline bool allowed(PropertyId id, uint8_t ctx, Direction dir) {
+  return allowed(static_cast<uint8_t>(id), ctx, dir);
 }
 
 constexpr uint32_t kMaxVbi = 268435455;
@@ -123,10 +142,11 @@ CodecError check_string(std::string_view s) {
 // Validating size computation.
 struct Measure {
   uint8_t ctx;
+  Direction dir;
   uint64_t size = 0;
 
   CodecError check(PropertyId id) const {
-    return allowed(id, ctx) ? detail::kOk : CodecError::PropertyNotAllowed;
+    return allowed(id, ctx, dir) ? detail::kOk : CodecError::PropertyNotAllowed;
   }
   CodecError byte(PropertyId id, uint8_t v) {
     if (auto e = check(id); e != detail::kOk) return e;
@@ -266,12 +286,13 @@ bool Properties::operator==(const Properties& o) const {
 
 namespace detail {
 
-CodecError measure_properties(const Properties& p, uint8_t ctx, uint32_t& body_len) {
+CodecError measure_properties(const Properties& p, uint8_t ctx, Direction dir,
+                              uint32_t& body_len) {
   if (p.empty()) {
     body_len = 0;
     return kOk;
   }
-  Measure m{ctx};
+  Measure m{ctx, dir};
   if (auto e = visit(p, m); e != kOk) return e;
   if (m.size > kMaxVbi) return CodecError::PacketTooLarge;
   body_len = static_cast<uint32_t>(m.size);
@@ -346,8 +367,7 @@ CodecError decode_properties(Reader& r, uint8_t ctx, Properties& out) {
     const uint8_t raw_id = r.base[r.pos++];
     if (raw_id >= 64 || kAllowed.mask[raw_id] == 0)
       return r.fail(CodecError::UnknownProperty, off);
-    if ((kAllowed.mask[raw_id] & ctx_bit(ctx)) == 0)
-      return r.fail(CodecError::PropertyNotAllowed, off);
+    if (!allowed(raw_id, ctx, r.dir)) return r.fail(CodecError::PropertyNotAllowed, off);
     const auto id = static_cast<PropertyId>(raw_id);
     if (id != PropertyId::UserProperty &&
         !(id == PropertyId::SubscriptionIdentifier && multi_sub_ids)) {

@@ -26,6 +26,13 @@ constexpr RcSet kDisconnect{0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B
                             0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98,
                             0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
 constexpr RcSet kAuth{0x00, 0x18, 0x19};
+// Table 3-10, "Sent by": the codes a client may send in DISCONNECT. A server
+// may send every other one (0x8C from table 2-6 included) but not 0x04.
+constexpr RcSet kDisconnectFromClient{0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x90,
+                                      0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99};
+// Table 3-11: 0x19 (Re-authenticate) from the client, 0x00 (Success) from the server.
+constexpr RcSet kAuthFromClient{0x18, 0x19};
+constexpr RcSet kAuthFromServer{0x00, 0x18};
 
 constexpr ReasonCode kV311ConnAck[6] = {
     ReasonCode::Success,           ReasonCode::UnsupportedProtocolVersion,
@@ -35,7 +42,7 @@ constexpr ReasonCode kV311ConnAck[6] = {
 
 }  // namespace
 
-bool reason_code_allowed_v5(PacketType type, uint8_t rc) {
+bool reason_code_allowed_v5(PacketType type, uint8_t rc, Direction dir) {
   switch (type) {
     case PacketType::ConnAck: return kConnAck.has(rc);
     case PacketType::PubAck:
@@ -44,8 +51,14 @@ bool reason_code_allowed_v5(PacketType type, uint8_t rc) {
     case PacketType::PubComp: return kPubRelComp.has(rc);
     case PacketType::SubAck: return kSubAck.has(rc);
     case PacketType::UnsubAck: return kUnsubAck.has(rc);
-    case PacketType::Disconnect: return kDisconnect.has(rc);
-    case PacketType::Auth: return kAuth.has(rc);
+    case PacketType::Disconnect:
+      if (dir == Direction::ClientToServer) return kDisconnectFromClient.has(rc);
+      if (dir == Direction::ServerToClient) return kDisconnect.has(rc) && rc != 0x04;
+      return kDisconnect.has(rc);
+    case PacketType::Auth:
+      if (dir == Direction::ClientToServer) return kAuthFromClient.has(rc);
+      if (dir == Direction::ServerToClient) return kAuthFromServer.has(rc);
+      return kAuth.has(rc);
     default: return false;
   }
 }

@@ -112,6 +112,8 @@ std::string_view to_string(CodecError e) {
     case CodecError::TrailingBytes: return "bytes left over after the last field of the packet";
     case CodecError::MalformedVariableByteInteger:
       return "variable byte integer longer than 4 bytes";
+    case CodecError::NonMinimalVariableByteInteger:
+      return "variable byte integer longer than its value needs";
     case CodecError::InvalidUtf8: return "ill-formed UTF-8 string";
     case CodecError::Utf8NullCharacter: return "U+0000 in a UTF-8 string";
     case CodecError::Utf8Surrogate: return "surrogate code point in a UTF-8 string";
@@ -123,19 +125,27 @@ std::string_view to_string(CodecError e) {
     case CodecError::NoTopicFilters: return "no topic filter in the payload";
     case CodecError::UnknownProperty: return "unknown property identifier";
     case CodecError::DuplicateProperty: return "property included more than once";
-    case CodecError::PropertyNotAllowed: return "property not allowed on this packet";
+    case CodecError::PropertyNotAllowed:
+      return "property not allowed on this packet (or from this side)";
     case CodecError::InvalidPropertyValue: return "invalid property value";
     case CodecError::PropertiesNotSupported: return "properties are not supported by MQTT 3.1.1";
+    case CodecError::MissingAuthenticationMethod:
+      return "Authentication Data or AUTH without an Authentication Method";
     case CodecError::InvalidProtocolName: return "protocol name is not \"MQTT\"";
     case CodecError::UnsupportedProtocolVersion: return "unsupported protocol level";
     case CodecError::InvalidConnectFlags: return "invalid CONNECT flags";
     case CodecError::InvalidConnAckFlags: return "invalid CONNACK acknowledge flags";
-    case CodecError::InvalidReasonCode: return "reason code not allowed for this packet";
+    case CodecError::InvalidReasonCode:
+      return "reason code not allowed for this packet (or from this side)";
     case CodecError::ZeroPacketIdentifier: return "packet identifier is 0";
     case CodecError::UnexpectedPacketIdentifier: return "packet identifier on a QoS 0 PUBLISH";
     case CodecError::InvalidSubscriptionOptions: return "invalid subscription options";
+    case CodecError::PayloadFormatInvalid:
+      return "Payload Format Indicator 1 but the payload is not well-formed UTF-8";
     case CodecError::BufferTooSmall: return "output buffer too small";
     case CodecError::TooManyFilters: return "more than 65535 topic filters in one request";
+    case CodecError::SessionExpiryWasZero:
+      return "non-zero Session Expiry Interval on DISCONNECT after a CONNECT without one";
   }
   return "unknown codec error";
 }

@@ -107,4 +107,18 @@ enum class PacketType : uint8_t {
 // "CONNECT", "PUBLISH", ...
 std::string_view to_string(PacketType t);
 
+// Which way a packet travels. A few properties and reason codes may flow one
+// way only: a Subscription Identifier on PUBLISH only from server to client
+// [MQTT-3.3.4-6]; a Session Expiry Interval on DISCONNECT only from client to
+// server [MQTT-3.14.2-2]; a Server Reference only from the server (spec
+// 3.14.2.2.5); DISCONNECT reason codes as table 3-10's "Sent by" column says
+// (0x04 from the client only; 0x87, 0x89, 0x8B..0x8F, 0x9A..0xA2 from the
+// server only); AUTH 0x19 from the client only, 0x00 from the server only
+// (table 3-11). ClientToServer also holds the client to what only the origin
+// of a message can know: a Payload Format Indicator of 1 needs a well-formed
+// UTF-8 payload (spec 3.3.2.3.2, 3.1.3.2.3). Any accepts what either side may
+// send: for tools and tests that play both roles. The direction is never
+// inferred from the packet type.
+enum class Direction : uint8_t { Any, ClientToServer, ServerToClient };
+
 }  // namespace mqtt::codec

@@ -130,6 +130,17 @@ CodecError check_utf8(const uint8_t* s, size_t n) {
   return check_utf8_slow(s, n);
 }
 
+CodecError check_utf8_payload(const uint8_t* s, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    // ASCII runs, U+0000 included (it is well-formed UTF-8 in a payload).
+    while (n - i >= 8 && (load8(s + i) & kHi) == 0) i += 8;
+    while (i < n && s[i] < 0x80) ++i;
+    if (i == n) return kOk;
+    if (utf8_char(s, n, i) != kOk) return CodecError::PayloadFormatInvalid;
+  }
+}
+
 CodecError check_topic_name_chars(const uint8_t* s, size_t n) {
   if (n >= 8) {
     size_t i = 0;

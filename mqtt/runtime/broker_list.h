@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +36,51 @@ namespace mqtt::runtime {
 inline std::vector<BrokerAddress> brokers_of(const MqttOptions& o) {
   if (!o.brokers.empty()) return o.brokers;
   return {BrokerAddress{o.host, o.port, o.unix_path}};
+}
+
+// The first server of an MQTT 5 Server Reference (§4.11: one or more
+// references separated by spaces; the usual form is "host[:port]", an IPv6
+// literal in brackets). `default_port`: the current broker's. nullopt when
+// the first entry is not of that form.
+inline std::optional<BrokerAddress> parse_server_reference(std::string_view ref,
+                                                           uint16_t default_port) {
+  const size_t start = ref.find_first_not_of(' ');
+  if (start == std::string_view::npos) return std::nullopt;
+  ref = ref.substr(start, ref.find(' ', start) - start);
+  BrokerAddress b;
+  b.port = default_port;
+  std::string_view port_text;
+  if (ref.front() == '[') {
+    const size_t close = ref.find(']');
+    if (close == std::string_view::npos || close == 1) return std::nullopt;
+    b.host = std::string(ref.substr(1, close - 1));
+    const std::string_view rest = ref.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port_text = rest.substr(1);
+      if (port_text.empty()) return std::nullopt;
+    }
+  } else {
+    const size_t colon = ref.find(':');
+    if (colon != std::string_view::npos && ref.find(':', colon + 1) != std::string_view::npos)
+      return std::nullopt;  // an IPv6 literal without brackets is ambiguous
+    b.host = std::string(ref.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = ref.substr(colon + 1);
+      if (port_text.empty()) return std::nullopt;
+    }
+  }
+  if (b.host.empty() || b.host.find('/') != std::string::npos) return std::nullopt;
+  if (!port_text.empty()) {
+    uint32_t p = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9' || p > 65535) return std::nullopt;
+      p = p * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (p == 0 || p > 65535) return std::nullopt;
+    b.port = static_cast<uint16_t>(p);
+  }
+  return b;
 }
 
 class BrokerRotation {

@@ -173,7 +173,8 @@ Result<void, ClientError> do_disconnect(detail::ClientShared* shared,
   if (!shared || shared->core->publishes.closed()) return unexpected(closed_error());
   auto& core = *shared->core;
   const ProtocolVersion v = core.version.load(std::memory_order_relaxed);
-  auto built = session::make_disconnect_request(packet, v);
+  auto built = session::make_disconnect_request(
+      packet, v, core.session_expiry_s.load(std::memory_order_relaxed));
   if (!built.ok()) return unexpected(invalid_error(built.error(), "disconnect"));
   const auto deadline =
       mqtt::detail::saturating_add(std::chrono::steady_clock::now(), drain_timeout);
@@ -535,6 +536,8 @@ Result<void, ClientError> Client::update_options(const MqttOptions& options) {
     core.new_options = options;
     core.new_tls = std::move(tls);
   }
+  core.session_expiry_s.store(options.session_expiry_interval_s.value_or(0),
+                              std::memory_order_relaxed);
   core.options_changed.store(true, std::memory_order_seq_cst);
   return {};
 }

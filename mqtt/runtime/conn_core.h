@@ -48,7 +48,8 @@ struct ConnCore {
         events(capacity, w),
         consumer_wait(o.consumer_wait),
         spin_for(o.spin_for),
-        version(o.protocol) {}
+        version(o.protocol),
+        session_expiry_s(o.session_expiry_interval_s.value_or(0)) {}
 
   const size_t capacity;
   std::shared_ptr<Waker> waker;
@@ -60,6 +61,10 @@ struct ConnCore {
 
   // Protocol version new requests are encoded for (update_options may change it).
   std::atomic<ProtocolVersion> version;
+  // The CONNECT's Session Expiry Interval (0 when absent) of the options last
+  // given (create or update_options): disconnect() refuses a non-zero one on
+  // its DISCONNECT when this is 0 (spec 3.14.2.2.2).
+  std::atomic<uint32_t> session_expiry_s;
 
   // --- lifecycle flags (set by user threads, read by the reactor) ---
   std::atomic<bool> clients_gone{false};   // the last Client copy is gone

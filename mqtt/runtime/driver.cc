@@ -106,6 +106,8 @@ session::SessionConfig Driver::session_config() const {
   c.manual_acks = opts_.manual_acks;
   c.auto_resubscribe = opts_.auto_resubscribe;
   c.max_incoming_packet_size = opts_.max_incoming_packet_size;
+  c.topic_alias_maximum = opts_.topic_alias_maximum;
+  c.auto_topic_aliases = opts_.auto_topic_aliases;
   return c;
 }
 
@@ -340,7 +342,9 @@ void Driver::apply_new_options() {
                     c.max_inflight == old_cfg.max_inflight &&
                     c.manual_acks == old_cfg.manual_acks &&
                     c.auto_resubscribe == old_cfg.auto_resubscribe &&
-                    c.max_incoming_packet_size == old_cfg.max_incoming_packet_size;
+                    c.max_incoming_packet_size == old_cfg.max_incoming_packet_size &&
+                    c.topic_alias_maximum == old_cfg.topic_alias_maximum &&
+                    c.auto_topic_aliases == old_cfg.auto_topic_aliases;
   if (same || session_->reconfigure(c)) return;
   // A new protocol version or window needs a new session: its state
   // (in-flight QoS 1/2, held requests) does not carry over, so those
@@ -471,6 +475,7 @@ void Driver::advance_connect(TimePoint now) {
       if (opts_.password) c.password = codec::as_bytes(*opts_.password);
       if (opts_.protocol == ProtocolVersion::V5) {
         c.properties.session_expiry_interval = opts_.session_expiry_interval_s;
+        if (opts_.request_response_information) c.properties.request_response_information = 1;
         c.properties.receive_maximum = opts_.receive_maximum;
         for (const auto& p : opts_.connect_user_properties) connect_props.push_back({p.key, p.value});
         c.properties.user_properties = connect_props;
@@ -815,6 +820,7 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   if (e.code == ConnectionErrorCode::ConnectionRefused && opts_.reconnect_on_fatal_refusal) {
     e.terminal = false;
   }
+  follow_redirect(e);
   if (e.terminal) {
     end(std::move(e));
     return;
@@ -833,6 +839,24 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   phase_ = Phase::ErrorWait;
   if (ever_connected_) core_->state.store(Snapshot::State::Reconnecting, std::memory_order_relaxed);
   core_->events.want_progress();
+}
+
+// MQTT 5 server redirection (MqttOptions::follow_server_redirects): the next
+// attempt goes to the referenced server.
+void Driver::follow_redirect(ConnectionError& e) {
+  if (!opts_.follow_server_redirects || e.server_reference.empty()) return;
+  if (e.code != ConnectionErrorCode::ConnectionRefused &&
+      e.code != ConnectionErrorCode::DisconnectedByBroker)
+    return;
+  if (e.reason_code != ReasonCode::UseAnotherServer && e.reason_code != ReasonCode::ServerMoved)
+    return;
+  const auto b = runtime::parse_server_reference(e.server_reference, brokers_.current().port);
+  if (!b) {
+    e.message += " (Server Reference \"" + e.server_reference + "\" not followed: not host[:port])";
+    return;
+  }
+  insert_broker_front(*b);
+  e.message += " (following the Server Reference to " + to_string(*b) + ")";
 }
 
 void Driver::end(ConnectionError e) {

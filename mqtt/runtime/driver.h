@@ -58,6 +58,7 @@ class Driver final : public session::SessionObserver {
   // the list. Call it while handling the end of the connection, before the
   // next attempt starts. See BrokerRotation::insert_front().
   void insert_broker_front(BrokerAddress b) { brokers_.insert_front(std::move(b)); }
+  void follow_redirect(ConnectionError& e);
 
   // SessionObserver
   void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) override;
@@ -155,7 +156,9 @@ class Driver final : public session::SessionObserver {
   std::deque<Event> overflow_;       // events that did not fit the queue
   // RequestFailed events that did not fit, coalesced per reason (bounded
   // memory whatever the number of failures). Delivered before overflow_.
-  std::array<std::optional<RequestFailed>, 8> failures_;
+  // One slot per RequestError value (TopicAliasInvalid is the last).
+  std::array<std::optional<RequestFailed>,
+             static_cast<size_t>(RequestError::TopicAliasInvalid) + 1> failures_;
   size_t failures_pending_ = 0;
   std::optional<session::Request> disconnect_marker_;  // taken from the lane, not yet submitted
 

@@ -107,6 +107,7 @@ const char* request_error_name(RequestError e) {
     case RequestError::QoSNotSupported: return "QoSNotSupported";
     case RequestError::RetainNotSupported: return "RetainNotSupported";
     case RequestError::ProtocolError: return "ProtocolError";
+    case RequestError::TopicAliasInvalid: return "TopicAliasInvalid";
   }
   return "Unknown";
 }
@@ -190,18 +191,35 @@ void print_packet(std::ostream& os, const codec::Packet& pk) {
 }  // namespace
 
 void Incoming::assign(std::span<const uint8_t> raw, const codec::Packet& decoded) {
+  // A topic resolved from a Topic Alias lies outside `raw`.
+  std::string_view topic;
+  if (const auto* p = std::get_if<codec::Publish>(&decoded); p && !p->topic.empty()) {
+    const auto b = reinterpret_cast<uintptr_t>(raw.data());
+    if (!Rebase{b, b + raw.size(), nullptr}.inside(p->topic.data(), p->topic.size())) {
+      topic = p->topic;
+    }
+  }
   size_ = raw.size();
+  topic_size_ = topic.size();
+  const size_t total = size_ + topic_size_;
   uint8_t* dst;
-  if (size_ <= kInlineBytes) {
+  if (total <= kInlineBytes) {
     heap_.clear();
     dst = inline_;
+    if (size_ > 0) std::memcpy(dst, raw.data(), size_);
+    if (topic_size_ > 0) std::memcpy(dst + size_, topic.data(), topic_size_);
   } else {
+    heap_.reserve(total);
     heap_.assign(raw.begin(), raw.end());
+    heap_.insert(heap_.end(), topic.begin(), topic.end());
     dst = heap_.data();
   }
-  if (dst != heap_.data() && size_ > 0) std::memcpy(dst, raw.data(), size_);
   packet_ = decoded;
   rebase(packet_, raw.data(), raw.size(), dst);
+  if (topic_size_ > 0) {
+    std::get<codec::Publish>(packet_).topic =
+        std::string_view(reinterpret_cast<const char*>(dst + size_), topic_size_);
+  }
 }
 
 Incoming::Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v,
@@ -228,28 +246,34 @@ Incoming& Incoming::operator=(const Incoming& o) {
 Incoming::Incoming(Incoming&& o) noexcept
     : heap_(std::move(o.heap_)),
       size_(o.size_),
+      topic_size_(o.topic_size_),
       packet_(std::move(o.packet_)),
       version_(o.version_),
       broker_(std::move(o.broker_)) {
-  if (size_ <= kInlineBytes) {
-    if (size_ > 0) std::memcpy(inline_, o.inline_, size_);
-    rebase(packet_, o.inline_, size_, inline_);
+  const size_t total = size_ + topic_size_;
+  if (total <= kInlineBytes) {
+    if (total > 0) std::memcpy(inline_, o.inline_, total);
+    rebase(packet_, o.inline_, total, inline_);
   }
   o.size_ = 0;
+  o.topic_size_ = 0;
 }
 
 Incoming& Incoming::operator=(Incoming&& o) noexcept {
   if (this != &o) {
     heap_ = std::move(o.heap_);
     size_ = o.size_;
+    topic_size_ = o.topic_size_;
     packet_ = std::move(o.packet_);
     version_ = o.version_;
     broker_ = std::move(o.broker_);
-    if (size_ <= kInlineBytes) {
-      if (size_ > 0) std::memcpy(inline_, o.inline_, size_);
-      rebase(packet_, o.inline_, size_, inline_);
+    const size_t total = size_ + topic_size_;
+    if (total <= kInlineBytes) {
+      if (total > 0) std::memcpy(inline_, o.inline_, total);
+      rebase(packet_, o.inline_, total, inline_);
     }
     o.size_ = 0;
+    o.topic_size_ = 0;
   }
   return *this;
 }

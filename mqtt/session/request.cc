@@ -4,6 +4,7 @@
 #include "mqtt/session/request.h"
 
 #include "mqtt/codec/encoder.h"
+#include "mqtt/session/topic_alias.h"
 
 namespace mqtt::session {
 namespace {
@@ -16,13 +17,16 @@ uint32_t fixed_header_size(const PacketBytes& bytes) {
   return n + 1;
 }
 
+// Every request is a client's packet: encoded with the rules for what a
+// client may send (codec::Direction::ClientToServer).
 template <class P>
 Result<PacketBytes, codec::CodecError> encode_to_bytes(const P& p, ProtocolVersion v) {
-  auto size = codec::encoded_size(p, v);
+  constexpr auto kDir = codec::Direction::ClientToServer;
+  auto size = codec::encoded_size(p, v, kDir);
   if (!size) return unexpected(size.error());
   PacketBytes bytes;
   bytes.resize_for_write(*size);
-  auto written = codec::encode(p, v, bytes.span());
+  auto written = codec::encode(p, v, bytes.span(), kDir);
   if (!written) return unexpected(written.error());
   bytes.truncate(*written);
   return bytes;
@@ -34,13 +38,30 @@ Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
                                                         ProtocolVersion v) {
   codec::Publish copy = p;
   copy.packet_id = p.qos == QoS::AtMostOnce ? 0 : 1;
+  // MQTT 5 Topic Alias: the packet is kept without it, and the session adds
+  // it per connection. Without a topic, a one-byte stand-in passes the
+  // codec's checks and is cut out below.
+  const uint16_t alias = v == ProtocolVersion::V5 ? p.properties.topic_alias.value_or(0) : 0;
+  if (v == ProtocolVersion::V5 && p.properties.topic_alias) {
+    if (alias == 0) return unexpected(codec::CodecError::InvalidPropertyValue);
+    copy.properties.topic_alias.reset();
+    if (copy.topic.empty()) copy.topic = "-";
+  }
   auto bytes = encode_to_bytes(copy, v);
   if (!bytes) return unexpected(bytes.error());
   Request r;
   r.kind = Request::Kind::Publish;
   r.qos = p.qos;
   r.retain = p.retain;
-  r.bytes = std::move(*bytes);
+  r.topic_alias = alias;
+  if (alias != 0 && p.topic.empty()) {
+    const auto l = detail::publish_layout(bytes->span());
+    if (!l) return unexpected(codec::CodecError::LengthExceedsPacket);  // not expected
+    r.bytes.resize_for_write(detail::rewritten_size(*l, 0, 0));
+    detail::write_publish(bytes->span(), *l, {}, 0, r.bytes.span());
+  } else {
+    r.bytes = std::move(*bytes);
+  }
   if (p.qos != QoS::AtMostOnce) {
     r.packet_id_offset =
         fixed_header_size(r.bytes) + 2 + static_cast<uint32_t>(p.topic.size());
@@ -80,7 +101,14 @@ Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubsc
 }
 
 Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconnect& d,
-                                                           ProtocolVersion v) {
+                                                           ProtocolVersion v,
+                                                           uint32_t connect_session_expiry) {
+  // Spec 3.14.2.2.2: a non-zero Session Expiry Interval on DISCONNECT is a
+  // Protocol Error when the CONNECT's was zero (or absent).
+  if (v == ProtocolVersion::V5 && connect_session_expiry == 0 &&
+      d.properties.session_expiry_interval.value_or(0) != 0) {
+    return unexpected(codec::CodecError::SessionExpiryWasZero);
+  }
   auto bytes = encode_to_bytes(codec::Packet(d), v);
   if (!bytes) return unexpected(bytes.error());
   Request r;

@@ -33,22 +33,38 @@ struct Request {
   uint16_t packet_id = 0;
   uint32_t packet_id_offset = 0;  // 0 when the packet has no identifier
   uint16_t filter_count = 0;      // Subscribe/Unsubscribe
+  // Publish (MQTT 5): the Topic Alias the caller chose, 0 for none. `bytes`
+  // then holds the packet without it (and with an empty topic when the
+  // caller gave none): the session adds the alias, or the topic it last used
+  // with it, when it writes the packet (see topic_alias.h).
+  uint16_t topic_alias = 0;
   // The whole encoded packet (empty for Ack: the session encodes PUBACK/PUBREC).
   PacketBytes bytes;
   // Completed when the request completes or fails; null for untracked requests.
-  std::shared_ptr<detail::CompletionState> completion;
+  std::shared_ptr<mqtt::detail::CompletionState> completion;
 };
 
 // Builders, safe on any thread. `p.packet_id` is ignored. They validate the
-// packet (codec rules) and return the codec's error for an invalid one.
+// packet (codec rules) and return the codec's error for an invalid one
+// (a Topic Alias of 0 is InvalidPropertyValue [MQTT-3.3.2-8]). Every request
+// is encoded as a client's packet (codec::Direction::ClientToServer): a
+// PUBLISH with a Subscription Identifier is PropertyNotAllowed
+// [MQTT-3.3.4-6]; one with Payload Format Indicator 1 and a payload that is
+// not well-formed UTF-8 is PayloadFormatInvalid (spec 3.3.2.3.2).
 Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
                                                         ProtocolVersion v);
 Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe& s,
                                                           ProtocolVersion v);
 Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubscribe& u,
                                                             ProtocolVersion v);
+// A DISCONNECT takes only what a client may send: no server-only reason code
+// (table 3-10: InvalidReasonCode), no Server Reference (PropertyNotAllowed),
+// and a non-zero Session Expiry Interval only when the CONNECT's
+// (`connect_session_expiry`, 0 when absent) was non-zero
+// (SessionExpiryWasZero, spec 3.14.2.2.2).
 Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconnect& d,
-                                                           ProtocolVersion v);
+                                                           ProtocolVersion v,
+                                                           uint32_t connect_session_expiry = 0);
 Request make_ack_request(uint16_t packet_id, QoS qos);
 
 // The topic name of an encoded PUBLISH (empty if `bytes` is not one).

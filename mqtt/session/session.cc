@@ -42,10 +42,19 @@
 //   an earlier CONNACK, even when nothing was in flight.
 // - Before CONNACK only CONNACK is accepted; anything else (a PUBLISH too) is
 //   a protocol violation and is not reported as incoming.
-// - MQTT 5: we announce no Topic Alias Maximum (0), so an incoming Topic
-//   Alias is invalid (0x94) [MQTT-3.3.2-9/10]; an empty topic without one is
-//   a protocol error (0x82). On these, and on malformed (0x81) or too large
-//   (0x95) packets, a DISCONNECT with the reason code is written before the
+// - MQTT 5 Topic Aliases (topic_alias.h), per network connection
+//   [MQTT-3.3.2-7]. Incoming: we announce SessionConfig::topic_alias_maximum
+//   (0 by default: none) in CONNECT; an alias of 0 or above it is invalid
+//   (0x94) [MQTT-3.3.2-8, MQTT-3.1.2-26/-27, spec 3.3.4]; an empty topic
+//   whose alias has no mapping, or without any alias, is a protocol error
+//   (0x82, spec 3.3.4). The event carries the resolved topic. Outgoing:
+//   automatic aliases (an LRU, off by default) and the caller's, never above
+//   the broker's Topic Alias Maximum [MQTT-3.2.2-17/-18, MQTT-3.3.2-9]: a
+//   chosen alias above it fails the request (TopicAliasInvalid). The stored
+//   copy of a publish never holds an alias: a resend after a reconnect
+//   carries the full topic.
+// - On a protocol error, and on malformed (0x81) or too large (0x95)
+//   packets, MQTT 5 writes a DISCONNECT with the reason code before the
 //   error is returned [MQTT-4.13.1].
 #include "mqtt/session/session.h"
 
@@ -58,6 +67,7 @@
 #include "mqtt/session/deadline.h"
 #include "mqtt/session/output_buffer.h"
 #include "mqtt/session/packet_ids.h"
+#include "mqtt/session/topic_alias.h"
 
 namespace mqtt::session {
 
@@ -176,6 +186,10 @@ struct Session::Impl {
   std::vector<PendingControl> pending_controls;
   uint16_t next_control_id;
   std::vector<StoredSubscription> subscriptions;
+
+  // --- topic aliases (this connection's) ---
+  detail::IncomingAliases in_aliases;
+  detail::OutgoingAliases out_aliases;
 
   // --- incoming QoS 1/2 (broker's ids) ---
   IdSet in_qos2;           // PUBLISH QoS 2 received, PUBREL not yet
@@ -306,10 +320,12 @@ struct Session::Impl {
 
   // Writes a publish now (connected, and room for QoS 1/2).
   void take_publish(Request&& r) {
+    if (r.topic_alias != 0 && !resolve_manual_alias(r)) return;
     if (!publish_allowed(r)) return;
+    const Wire wire = choose_wire(r);
     if (r.qos == QoS::AtMostOnce) {
       const uint64_t start = out.end_position();
-      out.append(r.bytes);
+      write_wire(r.bytes, wire);
       emit(Outgoing::Type::Publish);
       // Untracked ones too: a loss before they are written is reported.
       qos0_tokens.push(start, out.end_position(), std::move(r.completion));
@@ -319,11 +335,91 @@ struct Session::Impl {
     OutPublish& s = pubs.slot(id);
     put_id(r.bytes, r.packet_id_offset, id);
     s.qos = r.qos;
-    s.bytes = std::move(r.bytes);
+    s.bytes = std::move(r.bytes);  // with its topic, without alias: for resends
     s.completion = std::move(r.completion);
     s.seq = ++seq;
-    out.append(s.bytes);
+    write_wire(s.bytes, wire);
     emit(Outgoing::Type::Publish, id, false);
+  }
+
+  // --- outgoing topic aliases ---
+
+  // A publish with a Topic Alias the caller chose: the broker must allow it
+  // [MQTT-3.3.2-9, MQTT-3.2.2-18], and it needs a topic to stand for. One
+  // without a topic takes the topic last used with its alias, and keeps it:
+  // a resend on a later connection carries the topic.
+  bool resolve_manual_alias(Request& r) {
+    const uint16_t n = r.topic_alias;
+    if (n > out_aliases.broker_maximum()) {
+      fail(r, RequestError::TopicAliasInvalid,
+           "Topic Alias " + std::to_string(n) + " is above the broker's Topic Alias Maximum " +
+               std::to_string(out_aliases.broker_maximum()));
+      return false;
+    }
+    if (!publish_topic(r.bytes).empty()) return true;
+    const std::string_view topic = out_aliases.manual_topic(n);
+    const auto l = detail::publish_layout(r.bytes.span());
+    if (topic.empty() || !l) {
+      fail(r, RequestError::TopicAliasInvalid,
+           "Topic Alias " + std::to_string(n) +
+               " has no topic yet: publish once with a topic and this alias");
+      return false;
+    }
+    PacketBytes full;
+    full.resize_for_write(detail::rewritten_size(*l, topic.size(), 0));
+    detail::write_publish(r.bytes.span(), *l, topic, 0, full.span());
+    r.bytes = std::move(full);
+    if (r.qos != QoS::AtMostOnce) {
+      r.packet_id_offset = static_cast<uint32_t>(detail::publish_layout(r.bytes.span())->props_at - 2);
+    }
+    return true;
+  }
+
+  // How a publish goes out: as it is (alias 0), with its topic and an alias
+  // the broker learns now, or with the alias alone (omit_topic).
+  struct Wire {
+    uint16_t alias = 0;
+    bool omit_topic = false;
+    detail::PublishLayout layout;
+  };
+
+  Wire choose_wire(const Request& r) {
+    Wire w;
+    if (out_aliases.broker_maximum() == 0) return w;  // none allowed (and 3.1.1)
+    if (r.topic_alias == 0 && out_aliases.auto_limit() == 0) return w;
+    const auto l = detail::publish_layout(r.bytes.span());
+    if (!l) return w;
+    const std::string_view topic = publish_topic(r.bytes);
+    // Topic and alias together add up to 5 bytes (the property, and longer
+    // Remaining and Property Lengths): past the broker's limit, go without.
+    const bool fits = broker_max_packet_size == 0 || r.bytes.size() + 5 <= broker_max_packet_size;
+    detail::OutgoingAliases::Use use;
+    if (r.topic_alias != 0) {
+      use = out_aliases.manual(r.topic_alias, topic);
+      if (!use.mapped && !fits) {
+        out_aliases.forget_manual(r.topic_alias);
+        return w;
+      }
+    } else {
+      // A topic of 3 bytes or fewer gains nothing: the alias takes 3.
+      if (topic.size() <= 3 || !fits) return w;
+      use = out_aliases.automatic(topic);
+    }
+    w.alias = use.alias;
+    w.omit_topic = use.mapped;
+    w.layout = *l;
+    return w;
+  }
+
+  void write_wire(const PacketBytes& bytes, const Wire& w) {
+    if (w.alias == 0) {
+      out.append(bytes);
+      return;
+    }
+    const std::string_view topic =
+        w.omit_topic ? std::string_view{} : publish_topic(bytes.span());
+    const size_t n = detail::rewritten_size(w.layout, topic.size(), w.alias);
+    detail::write_publish(bytes.span(), w.layout, topic, w.alias, out.extend(n));
   }
 
   // Writes held publishes while there is room.
@@ -615,6 +711,7 @@ struct Session::Impl {
                                      "CONNACK: " + rc_text(ack.reason_code, ack.properties));
       e.reason_code = ack.reason_code;
       e.terminal = terminal_refusal(ack.reason_code);
+      if (ack.properties.server_reference) e.server_reference = *ack.properties.server_reference;
       return unexpected(std::move(e));
     }
     const codec::Properties& p = ack.properties;
@@ -627,6 +724,8 @@ struct Session::Impl {
     if (p.assigned_client_identifier) assigned_client_id = std::string(*p.assigned_client_identifier);
     window_size = std::min<uint32_t>(pubs.range(), broker_receive_max);
     session_present = ack.session_present;
+    // Outgoing aliases start afresh on every connection [MQTT-3.3.2-7].
+    out_aliases.reset(v5() ? p.topic_alias_maximum.value_or(0) : 0, cfg().auto_topic_aliases);
 
     self.state_ = SessionState::Connected;
     connack_deadline = TimePoint::max();
@@ -652,16 +751,33 @@ struct Session::Impl {
     return {};
   }
 
-  Result<void, ConnectionError> on_publish(const codec::Publish& p, std::span<const uint8_t> raw) {
+  Result<void, ConnectionError> on_publish(codec::Publish& p, std::span<const uint8_t> raw) {
     if (v5()) {
-      // We announce no Topic Alias Maximum, so the broker may send none.
       if (p.properties.topic_alias) {
-        return protocol_error(ReasonCode::TopicAliasInvalid,
-                              "PUBLISH with Topic Alias " +
-                                  std::to_string(*p.properties.topic_alias) +
-                                  " although the client allows no topic aliases");
-      }
-      if (p.topic.empty()) {
+        // Spec 3.3.4: the alias sets or updates a mapping, or stands for
+        // the topic; reported with the resolved topic.
+        const uint16_t alias = *p.properties.topic_alias;
+        const uint16_t max = in_aliases.maximum();
+        if (alias > max) {
+          return protocol_error(
+              ReasonCode::TopicAliasInvalid,
+              "PUBLISH with Topic Alias " + std::to_string(alias) +
+                  (max == 0 ? std::string(" although the client allows no topic aliases")
+                            : " above the client's Topic Alias Maximum " + std::to_string(max)));
+        }
+        if (p.topic.empty()) {
+          const std::string_view topic = in_aliases.find(alias);
+          if (topic.empty()) {
+            return protocol_error(ReasonCode::ProtocolError,
+                                  "PUBLISH with an empty topic and Topic Alias " +
+                                      std::to_string(alias) +
+                                      ", which has no topic on this connection");
+          }
+          p.topic = topic;
+        } else {
+          in_aliases.set(alias, p.topic);
+        }
+      } else if (p.topic.empty()) {
         return protocol_error(ReasonCode::ProtocolError,
                               "PUBLISH with an empty topic and no Topic Alias");
       }
@@ -844,6 +960,13 @@ struct Session::Impl {
     return unexpected(std::move(e));
   }
 
+  // The decode error is a PUBLISH's Topic Alias of 0 (the codec reports
+  // InvalidPropertyValue at the property's identifier).
+  bool topic_alias_zero(std::span<const uint8_t> in, const codec::DecodeResult& r) const {
+    return v5() && r.error == codec::CodecError::InvalidPropertyValue && !in.empty() &&
+           (in[0] >> 4) == 3 && r.error_offset < in.size() && in[r.error_offset] == 0x23;
+  }
+
   Result<void, ConnectionError> violation(std::string msg) {
     return protocol_error(ReasonCode::ProtocolError, std::move(msg));
   }
@@ -882,6 +1005,7 @@ struct Session::Impl {
         ConnectionError e = make_error(ConnectionErrorCode::DisconnectedByBroker,
                                        "DISCONNECT: " + rc_text(d.reason_code, d.properties));
         e.reason_code = d.reason_code;
+        if (d.properties.server_reference) e.server_reference = *d.properties.server_reference;
         return unexpected(std::move(e));
       }
       case codec::PacketType::ConnAck: return violation("CONNACK received while connected");
@@ -924,8 +1048,19 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
       c.properties.maximum_packet_size = config_.max_incoming_packet_size;
     }
     m.our_receive_max = c.properties.receive_maximum.value_or(65535);
+    // Topic Alias Maximum: the caller's CONNECT property, else the config's;
+    // 0 is left out (absent means 0) [MQTT-3.1.2-27].
+    const uint16_t aliases =
+        c.properties.topic_alias_maximum.value_or(config_.topic_alias_maximum);
+    if (aliases != 0) {
+      c.properties.topic_alias_maximum = aliases;
+    } else {
+      c.properties.topic_alias_maximum.reset();
+    }
+    m.in_aliases.reset(aliases);  // nothing carried over [MQTT-3.3.2-7]
   } else {
     m.our_receive_max = 65535;
+    m.in_aliases.reset(0);
   }
   m.decode_opts.version = config_.version;
   m.decode_opts.max_packet_size = config_.max_incoming_packet_size;
@@ -974,6 +1109,13 @@ Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> i
     const codec::DecodeResult r = codec::decode(rest, m.decode_opts, m.packet);
     if (r.status == codec::DecodeStatus::NeedMore) break;
     if (r.status == codec::DecodeStatus::Error) {
+      if (m.topic_alias_zero(rest, r)) {
+        // The codec refuses the value; the spec makes it a Protocol Error
+        // with 0x94, not a malformed packet [MQTT-3.3.2-8, spec 3.3.4].
+        auto e = m.protocol_error(ReasonCode::TopicAliasInvalid, "PUBLISH with Topic Alias 0");
+        state_ = SessionState::Disconnected;
+        return unexpected(e.error());
+      }
       const bool too_large = r.error == codec::CodecError::PacketTooLarge;
       ConnectionError e = make_error(
           too_large ? ConnectionErrorCode::PacketTooLarge : ConnectionErrorCode::MalformedPacket,

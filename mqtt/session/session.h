@@ -38,6 +38,12 @@ struct SessionConfig {
   bool auto_resubscribe = false;    // resend SUBSCRIBEs after a session reset
   // Incoming packets above this size end the connection (PacketTooLarge).
   uint32_t max_incoming_packet_size = 1024 * 1024;
+  // MQTT 5 Topic Aliases (topic_alias.h). The highest alias the broker may
+  // send us, announced in CONNECT (0: none, and any alias is refused).
+  uint16_t topic_alias_maximum = 0;
+  // Automatic aliases for outgoing publishes: at most this many topics (and
+  // never more than the broker's Topic Alias Maximum) have one; 0: off.
+  uint16_t auto_topic_aliases = 0;
 };
 
 // Session state dropped (see SessionObserver::on_session_reset).
@@ -65,9 +71,12 @@ class SessionObserver {
   virtual ~SessionObserver() = default;
   // Every incoming packet, in arrival order, once the session accepted it.
   // `raw` is the packet's bytes and `packet`'s views point into it: both are
-  // valid only during the call. Duplicate QoS 2 PUBLISHes (same id before
-  // PUBREL) are not reported; neither is a packet that breaks the protocol
-  // (before CONNACK, a Topic Alias we never allowed...): the error is.
+  // valid only during the call. One exception: a PUBLISH that came with a
+  // Topic Alias carries its resolved topic, which points into the session's
+  // alias table instead (`raw` has the topic as sent, possibly empty).
+  // Duplicate QoS 2 PUBLISHes (same id before PUBREL) are not reported;
+  // neither is a packet that breaks the protocol (before CONNACK, a Topic
+  // Alias above our maximum...): the error is.
   virtual void on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) = 0;
   // Every packet written into the output buffer.
   virtual void on_outgoing(const Outgoing& out) = 0;
@@ -149,8 +158,9 @@ class Session {
   SessionState state() const { return state_; }
 
   // Takes a request. Publish: the caller checked can_send_publish(). Checks
-  // the broker's limits (Maximum Packet Size, Maximum QoS, Retain Available)
-  // and fails the token instead of sending when one is exceeded. Subscribe,
+  // the broker's limits (Maximum Packet Size, Maximum QoS, Retain Available,
+  // Topic Alias Maximum for a chosen alias) and fails the token instead of
+  // sending when one is exceeded. Subscribe,
   // Unsubscribe, Ack: written now when connected, held (in order) until the
   // next CONNACK otherwise. Disconnect: stops taking publishes; DISCONNECT is
   // written once every in-flight publish has completed or at `deadline`.
@@ -176,11 +186,12 @@ class Session {
   bool disconnect_drained() const;
 
   // New settings for the same session (Client::update_options). Keeps every
-  // in-flight message, held request and subscription. Keep alive and the
-  // incoming size limit apply from the next begin_connection(); manual acks,
-  // auto-resubscribe and the ping timeout at once. Returns false, changing
-  // nothing, when the protocol version or max_inflight differ: those shape the
-  // stored packets and the packet id space, so they need a new Session.
+  // in-flight message, held request and subscription. Keep alive, the
+  // incoming size limit and the topic alias settings apply from the next
+  // begin_connection(); manual acks, auto-resubscribe and the ping timeout at
+  // once. Returns false, changing nothing, when the protocol version or
+  // max_inflight differ: those shape the stored packets and the packet id
+  // space, so they need a new Session.
   bool reconfigure(const SessionConfig& config);
 
   // --- state for diagnostics and reconnects ---

@@ -18,6 +18,7 @@ std::string_view to_string(RequestError e) {
     case RequestError::QoSNotSupported: return "QoS above the broker's maximum QoS";
     case RequestError::RetainNotSupported: return "retain not available on the broker";
     case RequestError::ProtocolError: return "protocol error";
+    case RequestError::TopicAliasInvalid: return "topic alias not allowed by the broker or unknown";
   }
   return "unknown request error";
 }
@@ -96,6 +97,11 @@ std::string describe(const ConnectionError& e) {
   if (!e.message.empty()) {
     s += ": ";
     s += e.message;
+  }
+  if (!e.server_reference.empty()) {
+    s += " [server reference ";
+    s += e.server_reference;
+    s += "]";
   }
   if (e.terminal) s += " [terminal]";
   return s;

@@ -1,5 +1,7 @@
 // Byte-exact encodings, derived by hand from the packet layouts of the MQTT
 // 3.1.1 and 5.0 specifications, plus the encode-side errors.
+#include <set>
+
 #include "tests/codec/test_util.h"
 
 namespace mqtt::codec {
@@ -633,6 +635,168 @@ TEST_CASE("encode: reason codes that the packet/version cannot carry", "[encoder
   CHECK(encode_error(sa, V311) == CodecError::InvalidReasonCode);
   // AUTH is MQTT 5 only.
   CHECK_FALSE(encoded_size(Packet{Auth{}}, V311).ok());
+}
+
+constexpr auto kFromClient = Direction::ClientToServer;
+constexpr auto kFromServer = Direction::ServerToClient;
+
+TEST_CASE("encode: a client's PUBLISH carries no Subscription Identifier [MQTT-3.3.4-6]",
+          "[encoder][errors][direction]") {
+  Publish p;
+  p.topic = "t";
+  p.properties.subscription_identifiers = {1};
+  CHECK(encode_error(p, V5, kFromClient) == CodecError::PropertyNotAllowed);
+  // A server's PUBLISH does (spec 3.3.4), and Any encodes what either side sends.
+  CHECK_BYTES(encode_ok(p, V5, kFromServer), hex("30 06 00 01 74 02 0B 01"));
+  CHECK_BYTES(encode_ok(p, V5), hex("30 06 00 01 74 02 0B 01"));
+  // The Publish overloads (the hot path) take the direction too.
+  ByteVec out(64);
+  auto n = encode(p, V5, std::span<uint8_t>(out), kFromClient);
+  REQUIRE_FALSE(n.ok());
+  CHECK(n.error() == CodecError::PropertyNotAllowed);
+  CHECK(encoded_size(p, V5, kFromClient).error() == CodecError::PropertyNotAllowed);
+  // On SUBSCRIBE it belongs to the client.
+  Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions = {sub("a")};
+  s.properties.subscription_identifiers = {5};
+  CHECK(encode_ok(s, V5, kFromClient).size() == 11);
+}
+
+TEST_CASE("encode: DISCONNECT reason codes and properties by sender (table 3-10)",
+          "[encoder][errors][direction]") {
+  // "Sent by Client" (or "Client or Server") in table 3-10.
+  const std::set<uint8_t> client = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x90,
+                                    0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99};
+  int allowed_any = 0;
+  for (int rc = 0; rc < 256; ++rc) {
+    INFO("reason code 0x" << std::hex << rc);
+    Disconnect d;
+    d.reason_code = static_cast<ReasonCode>(rc);
+    const bool any = encoded_size(Packet{d}, V5).ok();
+    allowed_any += any;
+    const bool from_client = encoded_size(Packet{d}, V5, kFromClient).ok();
+    const bool from_server = encoded_size(Packet{d}, V5, kFromServer).ok();
+    CHECK(from_client == (client.count(static_cast<uint8_t>(rc)) == 1));
+    CHECK(from_server == (any && rc != 0x04));  // 0x04 is the client's alone
+    if (!from_client) CHECK(encode_error(d, V5, kFromClient) == CodecError::InvalidReasonCode);
+  }
+  CHECK(allowed_any == 30);
+  // The Server sends a Server Reference (spec 3.14.2.2.5, 4.11).
+  Disconnect ref;
+  ref.reason_code = ReasonCode::UnspecifiedError;
+  ref.properties.server_reference = "other:1883";
+  CHECK(encode_error(ref, V5, kFromClient) == CodecError::PropertyNotAllowed);
+  ref.reason_code = ReasonCode::UseAnotherServer;
+  CHECK(encode_ok(ref, V5, kFromServer).size() > 3);
+  // The client sends a Session Expiry Interval; the server must not [MQTT-3.14.2-2].
+  Disconnect sei;
+  sei.properties.session_expiry_interval = 60;
+  CHECK_BYTES(encode_ok(sei, V5, kFromClient), hex("E0 07 00 05 11 00 00 00 3C"));
+  CHECK(encode_error(sei, V5, kFromServer) == CodecError::PropertyNotAllowed);
+}
+
+TEST_CASE("encode: AUTH reason codes by sender (table 3-11) and its Authentication Method "
+          "(spec 3.15.2.2.2)",
+          "[encoder][errors][direction][auth]") {
+  Auth a;
+  a.properties.authentication_method = "SCRAM";
+  a.reason_code = ReasonCode::ContinueAuthentication;
+  CHECK(encode_ok(a, V5, kFromClient).size() == 12);
+  CHECK(encode_ok(a, V5, kFromServer).size() == 12);
+  a.reason_code = ReasonCode::ReAuthenticate;
+  CHECK(encode_ok(a, V5, kFromClient).size() == 12);
+  CHECK(encode_error(a, V5, kFromServer) == CodecError::InvalidReasonCode);
+  a.reason_code = ReasonCode::Success;
+  CHECK(encode_error(a, V5, kFromClient) == CodecError::InvalidReasonCode);
+  CHECK(encode_ok(a, V5, kFromServer).size() == 12);
+  // Without a method: only the empty Success form (Remaining Length 0).
+  CHECK_BYTES(encode_ok(Auth{}, V5), hex("F0 00"));
+  Auth bare;
+  bare.reason_code = ReasonCode::ContinueAuthentication;
+  CHECK(encode_error(bare, V5) == CodecError::MissingAuthenticationMethod);
+  Auth no_method;
+  no_method.properties.reason_string = "step";
+  CHECK(encode_error(no_method, V5) == CodecError::MissingAuthenticationMethod);
+  const uint8_t blob[] = {0xAB};
+  Auth data_only;
+  data_only.reason_code = ReasonCode::ContinueAuthentication;
+  data_only.properties.authentication_data = Bytes(blob);
+  CHECK(encode_error(data_only, V5) == CodecError::MissingAuthenticationMethod);
+}
+
+TEST_CASE("encode: CONNECT Authentication Data needs an Authentication Method "
+          "(spec 3.1.2.11.10)",
+          "[encoder][errors][connect][auth]") {
+  const uint8_t blob[] = {0xAB};
+  Connect c;
+  c.protocol_version = V5;
+  c.client_id = "id";
+  c.properties.authentication_data = Bytes(blob);
+  CHECK(encode_error(c, V5) == CodecError::MissingAuthenticationMethod);
+  CHECK(encode_error(c, V5, kFromClient) == CodecError::MissingAuthenticationMethod);
+  c.properties.authentication_method = "SCRAM";
+  CHECK(encode_ok(c, V5, kFromClient).size() > 0);
+  c.properties.authentication_data.reset();
+  CHECK(encode_ok(c, V5).size() > 0);  // a method alone is fine
+}
+
+TEST_CASE("encode: Payload Format Indicator 1 needs well-formed UTF-8 from a client "
+          "(spec 3.3.2.3.2, 3.1.3.2.3)",
+          "[encoder][errors][direction][utf8]") {
+  Publish p;
+  p.topic = "t";
+  p.properties.payload_format_indicator = 1;
+  struct Case {
+    const char* bytes;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"", true},
+      {"68 C3 A9 6C 6C 6F", true},                      // "héllo"
+      {"F0 9F 98 80", true},                            // U+1F600
+      {"61 00 62", true},                               // U+0000 is well-formed (RFC 3629)
+      {"61 62 63 64 65 66 67 68 69 6A 6B 6C", true},    // ASCII words
+      {"C3 28", false},                                 // bad continuation
+      {"C0 80", false},                                 // overlong U+0000
+      {"ED A0 80", false},                              // surrogate U+D800
+      {"F4 90 80 80", false},                           // above U+10FFFF
+      {"61 62 63 64 65 66 67 68 69 FF", false},         // after a whole ASCII word
+      {"E2 82", false},                                 // truncated sequence
+  };
+  for (const auto& c : cases) {
+    INFO("payload " << c.bytes);
+    const ByteVec payload = hex(c.bytes);
+    p.payload = Bytes(payload);
+    if (c.ok) {
+      CHECK(encode_ok(p, V5, kFromClient).size() > 0);
+    } else {
+      CHECK(encode_error(p, V5, kFromClient) == CodecError::PayloadFormatInvalid);
+      // A server forwards the indicator unaltered [MQTT-3.3.2-4], whatever the
+      // payload; the receiver MAY check it (spec 3.3.2.3.2), the decoder does not.
+      const ByteVec wire = encode_ok(p, V5, kFromServer);
+      CHECK(test::decode_ok(wire, V5) == Packet{p});
+      CHECK(encode_ok(p, V5).size() == wire.size());
+    }
+  }
+  // Indicator 0 (or absent): unspecified bytes.
+  const ByteVec bad = hex("C3 28");
+  p.payload = Bytes(bad);
+  p.properties.payload_format_indicator = 0;
+  CHECK(encode_ok(p, V5, kFromClient).size() > 0);
+  // The Will's payload too.
+  Connect c;
+  c.protocol_version = V5;
+  c.client_id = "id";
+  Will w;
+  w.topic = "w";
+  w.payload = Bytes(bad);
+  w.properties.payload_format_indicator = 1;
+  c.will = w;
+  CHECK(encode_error(c, V5, kFromClient) == CodecError::PayloadFormatInvalid);
+  CHECK(encode_ok(c, V5).size() > 0);
+  c.will->payload = as_bytes("fine");
+  CHECK(encode_ok(c, V5, kFromClient).size() > 0);
 }
 
 }  // namespace

@@ -374,5 +374,180 @@ TEST_CASE("malformed: Variable Byte Integers inside the body", "[malformed][vbi]
                      E::MalformedVariableByteInteger, 6, 11);
 }
 
+TEST_CASE("malformed: Variable Byte Integers longer than their value needs [MQTT-1.5.5-1]",
+          "[malformed][vbi]") {
+  SECTION("Remaining Length") {
+    // PINGREQ with Remaining Length 0 written as 80 00.
+    CHECK_DECODE_ERROR(hex("C0 80 00"), V311, E::NonMinimalVariableByteInteger, 1, 1);
+    // PUBLISH "t", Remaining Length 3 written as 83 00 and as 83 80 80 00.
+    CHECK_DECODE_ERROR(hex("30 83 00 00 01 74"), V311, E::NonMinimalVariableByteInteger, 1, 1);
+    CHECK_DECODE_ERROR(hex("30 83 80 80 00 00 01 74"), V5, E::NonMinimalVariableByteInteger,
+                       1, 1);
+    // 127 in two bytes.
+    CHECK_DECODE_ERROR(hex("30 FF 00"), V311, E::NonMinimalVariableByteInteger, 1, 1);
+    FixedHeader h;
+    auto r = decode_fixed_header(hex("E0 80 00"), opts(V5), h);
+    CHECK(r.status == DecodeStatus::Error);
+    CHECK(r.error == E::NonMinimalVariableByteInteger);
+    // Found as soon as the last length byte arrives, before any body byte.
+    CHECK(test::decode_result(hex("30 80"), V311).status == DecodeStatus::NeedMore);
+    CHECK(test::decode_result(hex("30 80 00"), V311).status == DecodeStatus::Error);
+    // The shortest forms at the boundaries still decode (decoder_test has them all).
+    CHECK(test::decode_result(hex("30 80 01"), V311).status == DecodeStatus::NeedMore);
+  }
+  SECTION("Property Length") {
+    // PUBLISH "t" with Property Length 0 written as 80 00.
+    CHECK_DECODE_ERROR(hex("30 05 00 01 74 80 00"), V5, E::NonMinimalVariableByteInteger, 5, 5);
+    CHECK_DECODE_ERROR(hex("30 06 00 01 74 80 80 00"), V5, E::NonMinimalVariableByteInteger,
+                       5, 5);
+    // CONNACK, DISCONNECT and PUBACK property sections too.
+    CHECK_DECODE_ERROR(hex("20 04 00 00 80 00"), V5, E::NonMinimalVariableByteInteger, 4, 4);
+    CHECK_DECODE_ERROR(hex("E0 03 00 80 00"), V5, E::NonMinimalVariableByteInteger, 3, 3);
+    CHECK_DECODE_ERROR(hex("40 05 00 01 00 80 00"), V5, E::NonMinimalVariableByteInteger, 5,
+                       5);
+  }
+  SECTION("Subscription Identifier") {
+    // 1 written as 81 00, on PUBLISH and on SUBSCRIBE.
+    CHECK_DECODE_ERROR(hex("30 07 00 01 74 03 0B 81 00"), V5, E::NonMinimalVariableByteInteger,
+                       7, 7);
+    CHECK_DECODE_ERROR(hex("82 0A 00 01 03 0B 81 00 00 01 61 00"), V5,
+                       E::NonMinimalVariableByteInteger, 6, 6);
+    // 128 in three bytes.
+    CHECK_DECODE_ERROR(hex("30 08 00 01 74 04 0B 80 81 00"), V5,
+                       E::NonMinimalVariableByteInteger, 7, 7);
+    // The shortest forms decode.
+    CHECK(test::decode_result(hex("30 06 00 01 74 02 0B 01"), V5).status == DecodeStatus::Ok);
+    CHECK(test::decode_result(hex("30 07 00 01 74 03 0B 80 01"), V5).status ==
+          DecodeStatus::Ok);
+  }
+  SECTION("a StreamDecoder fed byte by byte reports the same error") {
+    const ByteVec in = hex("D0 00 30 83 00 00 01 74");  // PINGRESP, then the bad PUBLISH
+    StreamDecoder dec(opts(V311));
+    Packet p;
+    DecodeResult r;
+    for (uint8_t b : in) {
+      dec.feed(std::span<const uint8_t>(&b, 1));
+      do {
+        r = dec.next(p);
+      } while (r.status == DecodeStatus::Ok);
+      if (r.status == DecodeStatus::Error) break;
+    }
+    REQUIRE(r.status == DecodeStatus::Error);
+    CHECK(r.error == E::NonMinimalVariableByteInteger);
+    CHECK(r.error_offset == 3);
+  }
+}
+
+TEST_CASE("malformed: AUTH without Authentication Method (spec 3.15.2.2.2)",
+          "[malformed][auth]") {
+  // A reason code and an empty property section.
+  CHECK_DECODE_ERROR(hex("F0 02 18 00"), V5, E::MissingAuthenticationMethod, 3, 3);
+  CHECK_DECODE_ERROR(hex("F0 02 19 00"), V5, E::MissingAuthenticationMethod, 3, 3);
+  CHECK_DECODE_ERROR(hex("F0 02 00 00"), V5, E::MissingAuthenticationMethod, 3, 3);
+  // Properties, but no method: Reason String only, Authentication Data only.
+  CHECK_DECODE_ERROR(hex("F0 06 18 04 1F 00 01 61"), V5, E::MissingAuthenticationMethod, 3, 3);
+  CHECK_DECODE_ERROR(hex("F0 07 18 05 16 00 02 AB CD"), V5, E::MissingAuthenticationMethod, 3,
+                     3);
+  // AUTH omits reason code and Property Length together or not at all (spec
+  // 3.15.2.1): a reason code alone lacks its Property Length.
+  CHECK_DECODE_ERROR(hex("F0 01 18"), V5, E::LengthExceedsPacket, 3, 3);
+  // Remaining Length 0 (Success, no properties) and a named method decode.
+  CHECK(test::decode_result(hex("F0 00"), V5).status == DecodeStatus::Ok);
+  CHECK(test::decode_result(hex("F0 06 18 04 15 00 01 61"), V5).status == DecodeStatus::Ok);
+}
+
+TEST_CASE("malformed: CONNECT Authentication Data without Authentication Method "
+          "(spec 3.1.2.11.10)",
+          "[malformed][connect][auth]") {
+  // Properties: Authentication Data (1 byte). Property Length at input offset 12.
+  const ByteVec in = pkt(0x10, cat({connect_vh(5, 0x02), hex("04 16 00 01 00"), str16("id")}));
+  CHECK_DECODE_ERROR(in, V5, E::MissingAuthenticationMethod, 12, 12);
+  // With its method it decodes; a method alone too.
+  const ByteVec ok = pkt(
+      0x10, cat({connect_vh(5, 0x02), hex("08 15 00 01 61 16 00 01 00"), str16("id")}));
+  CHECK(test::decode_result(ok, V5).status == DecodeStatus::Ok);
+  const ByteVec method_only =
+      pkt(0x10, cat({connect_vh(5, 0x02), hex("04 15 00 01 61"), str16("id")}));
+  CHECK(test::decode_result(method_only, V5).status == DecodeStatus::Ok);
+}
+
+// A packet only one side may send: refused with `error` at `at` when decoded
+// as coming from the other side, decoded when from its sender or from Any.
+struct OneWay {
+  const char* in;
+  CodecError error;
+  size_t at;
+};
+
+void check_one_way(const OneWay& c, Direction sender) {
+  INFO(c.in);
+  const Direction other = sender == Direction::ClientToServer ? Direction::ServerToClient
+                                                              : Direction::ClientToServer;
+  const ByteVec in = hex(c.in);
+  Packet p;
+  auto r = decode(in, test::opts_from(V5, other), p);
+  REQUIRE(r.status == DecodeStatus::Error);
+  CHECK(r.error == c.error);
+  CHECK(r.error_offset == c.at);
+  CHECK(decode(in, test::opts_from(V5, sender), p).status == DecodeStatus::Ok);
+  CHECK(decode(in, opts(V5), p).status == DecodeStatus::Ok);
+}
+
+TEST_CASE("malformed: what only one side sends, from the other (DecodeOptions::direction)",
+          "[malformed][direction]") {
+  const OneWay client_only[] = {
+      // [MQTT-3.14.2-2]: no Session Expiry Interval on a server's DISCONNECT.
+      {"E0 07 00 05 11 00 00 00 0A", E::PropertyNotAllowed, 4},
+      // Table 3-10: 0x04 (Disconnect with Will Message) is sent by a client.
+      {"E0 01 04", E::InvalidReasonCode, 2},
+      // Table 3-11: 0x19 (Re-authenticate) is sent by a client.
+      {"F0 06 19 04 15 00 01 61", E::InvalidReasonCode, 2},
+  };
+  for (const auto& c : client_only) check_one_way(c, Direction::ClientToServer);
+  const OneWay server_only[] = {
+      // [MQTT-3.3.4-6]: no Subscription Identifier on a client's PUBLISH.
+      {"30 06 00 01 74 02 0B 01", E::PropertyNotAllowed, 6},
+      // Spec 3.14.2.2.5: the Server sends the Server Reference (and 0x9D).
+      {"E0 06 9D 04 1C 00 01 68", E::InvalidReasonCode, 2},
+      {"E0 06 80 04 1C 00 01 68", E::PropertyNotAllowed, 4},
+      // Table 3-11: 0x00 (Success) is sent by the server.
+      {"F0 06 00 04 15 00 01 61", E::InvalidReasonCode, 2},
+  };
+  for (const auto& c : server_only) check_one_way(c, Direction::ServerToClient);
+}
+
+TEST_CASE("malformed: reason_for() tells Malformed Packet from Protocol Error (spec 4.13)",
+          "[malformed][reason_for]") {
+  using RC = ReasonCode;
+  // Cannot be parsed (spec 1.2 "Malformed Packet").
+  for (auto e : {E::MalformedRemainingLength, E::NonMinimalVariableByteInteger,
+                 E::MalformedVariableByteInteger, E::LengthExceedsPacket, E::TrailingBytes,
+                 E::InvalidFixedHeaderFlags, E::InvalidQoS, E::InvalidUtf8,
+                 E::Utf8NullCharacter, E::Utf8Surrogate, E::UnknownProperty,
+                 E::PropertyNotAllowed, E::InvalidConnAckFlags, E::InvalidPacketType}) {
+    INFO(Catch::Detail::stringify(e));
+    CHECK(reason_for(e) == RC::MalformedPacket);
+  }
+  // Parsed, but against the protocol (spec 1.2 "Protocol Error"; the spec
+  // says "It is a Protocol Error" for duplicates, values and missing methods).
+  for (auto e : {E::DuplicateProperty, E::InvalidPropertyValue, E::EmptyTopicName,
+                 E::WildcardInTopicName, E::InvalidReasonCode, E::ZeroPacketIdentifier,
+                 E::MissingAuthenticationMethod, E::SessionExpiryWasZero}) {
+    INFO(Catch::Detail::stringify(e));
+    CHECK(reason_for(e) == RC::ProtocolError);
+  }
+  CHECK(reason_for(E::PacketTooLarge) == RC::PacketTooLarge);
+  CHECK(reason_for(E::BufferTooSmall) == RC::UnspecifiedError);
+  // Every error maps to a code either side may put in a DISCONNECT.
+  for (int i = 1; i <= static_cast<int>(E::SessionExpiryWasZero); ++i) {
+    const auto e = static_cast<CodecError>(i);
+    INFO(Catch::Detail::stringify(e));
+    Disconnect d;
+    d.reason_code = reason_for(e);
+    CHECK(test::encode_ok(d, V5, Direction::ClientToServer).size() >= 3);
+    CHECK(test::encode_ok(d, V5, Direction::ServerToClient).size() >= 3);
+  }
+}
+
 }  // namespace
 }  // namespace mqtt::codec

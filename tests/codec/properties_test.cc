@@ -101,11 +101,18 @@ std::pair<ByteVec, size_t> build(Kind k, const ByteVec& props) {
       body = cat({hex("00"), pl});
       at = 1;
       break;
-    case Kind::Auth:
+    case Kind::Auth: {
+      // An AUTH names its Authentication Method (spec 3.15.2.2.2): one goes
+      // first unless the sample starts with its own.
       first = 0xF0;
+      const bool own_method = !props.empty() && props[0] == 0x15;
+      const ByteVec method = own_method ? ByteVec{} : hex("15 00 01 61");
+      pl = cat({vbi(static_cast<uint32_t>(method.size() + props.size())), method, props});
+      pl_size = pl.size() - props.size();
       body = cat({hex("18"), pl});
       at = 1;
       break;
+    }
   }
   ByteVec whole = pkt(first, body);
   size_t header = whole.size() - body.size();
@@ -421,6 +428,8 @@ Packet make(Kind k, const Properties& props) {
       Auth a;
       a.reason_code = ReasonCode::ContinueAuthentication;
       a.properties = props;
+      // An AUTH names its Authentication Method (spec 3.15.2.2.2).
+      if (!a.properties.authentication_method) a.properties.authentication_method = "a";
       return a;
     }
   }
@@ -449,6 +458,47 @@ TEST_CASE("properties: allowed / not allowed per packet (spec table 2-4), encode
         auto r = encode(pk, V5, out);
         REQUIRE_FALSE(r.ok());
         CHECK(r.error() == E::PropertyNotAllowed);
+      }
+    }
+  }
+}
+
+// The packets (of those that flow both ways) where only one side may send a
+// property: [MQTT-3.3.4-6], spec 3.14.2.2.5 and [MQTT-3.14.2-2].
+bool one_way_refused(uint8_t id, Kind k, Direction dir) {
+  if (dir == Direction::ClientToServer)
+    return (id == 0x0B && k == Kind::Publish) || (id == 0x1C && k == Kind::Disconnect);
+  if (dir == Direction::ServerToClient) return id == 0x11 && k == Kind::Disconnect;
+  return false;
+}
+
+TEST_CASE("properties: one-way properties by direction, decode and encode",
+          "[properties][allowed][direction]") {
+  for (Direction dir : {Direction::ClientToServer, Direction::ServerToClient}) {
+    for (const auto& s : samples()) {
+      for (Kind k : kAllKinds) {
+        INFO("property 0x" << std::hex << int(s.id) << std::dec << " on " << name(k)
+                           << (dir == Direction::ClientToServer ? " from a client"
+                                                                : " from a server"));
+        const bool ok = s.allowed.count(k) && !one_way_refused(s.id, k, dir);
+        auto [in, at] = build(k, hex(s.bytes));
+        Packet p;
+        auto r = decode(in, test::opts_from(V5, dir), p);
+        if (ok) {
+          CHECK(r.status == DecodeStatus::Ok);
+        } else {
+          REQUIRE(r.status == DecodeStatus::Error);
+          CHECK(r.error == E::PropertyNotAllowed);
+          CHECK(r.error_offset >= at);
+        }
+        Properties props;
+        set_sample(props, s.id);
+        Packet pk = make(k, props);
+        if (ok) {
+          CHECK(test::encode_ok(pk, V5, dir).size() > 0);
+        } else {
+          CHECK(test::encode_error(pk, V5, dir) == E::PropertyNotAllowed);
+        }
       }
     }
   }

@@ -28,14 +28,16 @@ struct StringMaker<mqtt::codec::CodecError> {
     static const char* const names[] = {
         "?", "MalformedRemainingLength", "PacketTooLarge", "InvalidPacketType",
         "InvalidFixedHeaderFlags", "InvalidQoS", "LengthExceedsPacket", "TrailingBytes",
-        "MalformedVariableByteInteger", "InvalidUtf8", "Utf8NullCharacter", "Utf8Surrogate",
+        "MalformedVariableByteInteger", "NonMinimalVariableByteInteger", "InvalidUtf8",
+        "Utf8NullCharacter", "Utf8Surrogate",
         "StringTooLong", "EmptyTopicName", "WildcardInTopicName", "EmptyTopicFilter",
         "InvalidTopicFilter", "NoTopicFilters", "UnknownProperty", "DuplicateProperty",
         "PropertyNotAllowed", "InvalidPropertyValue", "PropertiesNotSupported",
-        "InvalidProtocolName", "UnsupportedProtocolVersion", "InvalidConnectFlags",
+        "MissingAuthenticationMethod", "InvalidProtocolName", "UnsupportedProtocolVersion",
+        "InvalidConnectFlags",
         "InvalidConnAckFlags", "InvalidReasonCode", "ZeroPacketIdentifier",
-        "UnexpectedPacketIdentifier", "InvalidSubscriptionOptions", "BufferTooSmall",
-        "TooManyFilters"};
+        "UnexpectedPacketIdentifier", "InvalidSubscriptionOptions", "PayloadFormatInvalid",
+        "BufferTooSmall", "TooManyFilters", "SessionExpiryWasZero"};
     auto i = static_cast<size_t>(e);
     return i < sizeof(names) / sizeof(names[0]) ? names[i] : "CodecError(" + std::to_string(i) + ")";
   }
@@ -164,12 +166,12 @@ inline std::string_view sv(const ByteVec& v) {
 
 // Encodes `p`, checking that encoded_size() agrees with the bytes written.
 // Fails the current test (REQUIRE) when encoding fails.
-inline ByteVec encode_ok(const Packet& p, ProtocolVersion v) {
-  auto size = encoded_size(p, v);
+inline ByteVec encode_ok(const Packet& p, ProtocolVersion v, Direction dir = Direction::Any) {
+  auto size = encoded_size(p, v, dir);
   INFO("encoded_size error: " << (size.ok() ? std::string("-") : Catch::Detail::stringify(size.error())));
   REQUIRE(size.ok());
   ByteVec out(*size + 16, 0xEE);
-  auto n = encode(p, v, out);
+  auto n = encode(p, v, out, dir);
   INFO("encode error: " << (n.ok() ? std::string("-") : Catch::Detail::stringify(n.error())));
   REQUIRE(n.ok());
   REQUIRE(*n == *size);
@@ -179,11 +181,12 @@ inline ByteVec encode_ok(const Packet& p, ProtocolVersion v) {
 
 // The CodecError of a failed encode (REQUIREs failure). Also checks that
 // encoded_size() reports the same error.
-inline CodecError encode_error(const Packet& p, ProtocolVersion v) {
+inline CodecError encode_error(const Packet& p, ProtocolVersion v,
+                               Direction dir = Direction::Any) {
   ByteVec out(1 << 17, 0);
-  auto n = encode(p, v, out);
+  auto n = encode(p, v, out, dir);
   REQUIRE_FALSE(n.ok());
-  auto size = encoded_size(p, v);
+  auto size = encoded_size(p, v, dir);
   REQUIRE_FALSE(size.ok());
   CHECK(size.error() == n.error());
   return n.error();
@@ -193,6 +196,13 @@ inline DecodeOptions opts(ProtocolVersion v, uint32_t max = 268435460) {
   DecodeOptions o;
   o.version = v;
   o.max_packet_size = max;
+  return o;
+}
+
+// Options for packets sent in direction `dir`.
+inline DecodeOptions opts_from(ProtocolVersion v, Direction dir) {
+  DecodeOptions o = opts(v);
+  o.direction = dir;
   return o;
 }
 

@@ -169,14 +169,6 @@ std::optional<mqtt::Event> poll_then_take(mqtt::Connection& conn, std::chrono::m
   return std::nullopt;
 }
 
-// The path of a data dependency of this test in the runfiles.
-std::string runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  REQUIRE(srcdir != nullptr);
-  return std::string(srcdir) + "/" + (ws ? ws : "mqtt") + "/" + path;
-}
-
 struct ExampleRun {
   std::string output;
   std::string status;
@@ -504,4 +496,15 @@ TEST_CASE("example dispatch_by_filter runs against a broker", "[integration][.ex
   CHECK(run.exited);
   CHECK(run.exit_code == 0);
   CHECK(run.output.find("2 temperatures, 1 alarms") != std::string::npos);
+}
+
+TEST_CASE("example request_response runs against a broker", "[integration][.examples]") {
+  Watchdog watchdog("request_response example", 120s);
+  Broker broker;
+  auto run = run_example("request_response", broker.port());
+  INFO("status: " << run.status << "\noutput:\n" << run.output << "\nbroker log:\n" << broker.log());
+  CHECK(run.exited);
+  CHECK(run.exit_code == 0);
+  CHECK(run.output.find("answered 5 of 5 requests") != std::string::npos);
+  CHECK(run.output.find("req-2: charlie -> CHARLIE") != std::string::npos);
 }

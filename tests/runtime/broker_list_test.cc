@@ -114,3 +114,27 @@ TEST_CASE("brokers: insert_front (MQTT 5 redirection) sends the next attempt the
   CHECK(r.begin_attempt() == B);
   CHECK(r.list() == std::vector<BrokerAddress>{B, A});
 }
+
+TEST_CASE("parse_server_reference: host[:port], IPv6 in brackets, the first of a list",
+          "[broker_list][redirect]") {
+  using mqtt::runtime::parse_server_reference;
+  auto a = parse_server_reference("broker2.example:1884", 1883);
+  REQUIRE(a);
+  CHECK(a->host == "broker2.example");
+  CHECK(a->port == 1884);
+  auto b = parse_server_reference("broker3.example", 8883);  // the current port
+  REQUIRE(b);
+  CHECK(b->port == 8883);
+  auto c = parse_server_reference("[::1]:2000 other:1", 1883);  // the first one
+  REQUIRE(c);
+  CHECK(c->host == "::1");
+  CHECK(c->port == 2000);
+  auto d = parse_server_reference("  10.0.0.7  ", 1883);
+  REQUIRE(d);
+  CHECK(d->host == "10.0.0.7");
+  for (const char* bad : {"", "   ", "h:", "h:0", "h:65536", "h:x", "::1", "[::1", "[]:1",
+                          "[::1]x", "mqtt://h/x"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_server_reference(bad, 1883));
+  }
+}

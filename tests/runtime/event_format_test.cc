@@ -40,21 +40,29 @@ static bool inside(const Incoming& owner, const void* v, size_t n) {
   return p >= raw.data() && p + n <= raw.data() + raw.size();
 }
 
+// A QoS 0 PUBLISH with `body` after its fixed header; `header` gets the
+// fixed header's size.
+static std::vector<uint8_t> qos0_publish(const std::vector<uint8_t>& body, size_t& header) {
+  std::vector<uint8_t> buf = {0x30};
+  size_t len = body.size();
+  do {  // remaining length
+    uint8_t b = len % 128;
+    len /= 128;
+    buf.push_back(static_cast<uint8_t>(b | (len ? 0x80 : 0)));
+  } while (len);
+  header = buf.size();
+  buf.insert(buf.end(), body.begin(), body.end());
+  return buf;
+}
+
 TEST_CASE("Incoming stores small packets inline and large ones on the heap; views follow moves") {
   for (size_t payload_size : {size_t{3}, Incoming::kInlineBytes, size_t{4000}}) {
     INFO("payload " << payload_size);
     const std::string topic = "t/x";
     std::vector<uint8_t> body = {0x00, 0x03, 't', '/', 'x'};
     body.insert(body.end(), payload_size, 'p');
-    std::vector<uint8_t> buf = {0x30};
-    size_t len = body.size();
-    do {  // remaining length
-      uint8_t b = len % 128;
-      len /= 128;
-      buf.push_back(static_cast<uint8_t>(b | (len ? 0x80 : 0)));
-    } while (len);
-    const size_t header = buf.size();
-    buf.insert(buf.end(), body.begin(), body.end());
+    size_t header = 0;
+    std::vector<uint8_t> buf = qos0_publish(body, header);
     codec::Publish p;
     p.topic = std::string_view(reinterpret_cast<const char*>(buf.data() + header + 2), 3);
     p.payload = codec::Bytes(buf.data() + header + 5, payload_size);
@@ -133,4 +141,44 @@ TEST_CASE("Events name the broker: ConnectionError::broker and a CONNACK's Incom
   CHECK(to_string(Event(moved)) == "Incoming(ConnAck { session_present: false, code: " +
                                        std::string(to_string(ReasonCode::Success)) +
                                        " } from a.example:1883)");
+}
+
+TEST_CASE("Incoming owns a topic resolved from a Topic Alias: stored after the raw bytes, kept by copies and moves") {
+  // An MQTT 5 PUBLISH with an empty topic and Topic Alias 1; the session
+  // hands over the resolved topic from its alias table (outside `raw`).
+  for (size_t payload_size : {size_t{3}, size_t{100}, size_t{4000}}) {
+    for (size_t topic_size : {size_t{5}, size_t{100}}) {
+      INFO("payload " << payload_size << ", topic " << topic_size);
+      std::vector<uint8_t> body = {0x00, 0x00, 0x03, 0x23, 0x00, 0x01};
+      body.insert(body.end(), payload_size, 'p');
+      size_t header = 0;
+      std::vector<uint8_t> buf = qos0_publish(body, header);
+      std::string table(topic_size, 'T');  // the session's alias table
+      codec::Publish p;
+      p.topic = table;
+      p.properties.topic_alias = 1;
+      p.payload = codec::Bytes(buf.data() + header + 6, payload_size);
+
+      Incoming a(buf, codec::Packet(p), ProtocolVersion::V5);
+      std::fill(buf.begin(), buf.end(), 0);
+      std::fill(table.begin(), table.end(), 0);  // remapped or gone
+      CHECK(a.raw().size() == header + body.size());
+      Incoming b = std::move(a);
+      Incoming c;
+      c = b;
+      Incoming d;
+      d = std::move(c);
+      Incoming e = d;
+      for (const Incoming* in : {&b, &d, &e}) {
+        REQUIRE(in->publish());
+        CHECK(in->publish()->topic == std::string(topic_size, 'T'));
+        CHECK(codec::as_string(in->publish()->payload) == std::string(payload_size, 'p'));
+        CHECK(in->publish()->properties.topic_alias == std::optional<uint16_t>(1));
+        CHECK(in->raw().size() == header + body.size());
+        // The topic lies right after the raw bytes, in the event's own buffer.
+        CHECK(in->publish()->topic.data() ==
+              reinterpret_cast<const char*>(in->raw().data() + in->raw().size()));
+      }
+    }
+  }
 }

@@ -113,3 +113,57 @@ TEST_CASE("steady-state untracked QoS 1 publish and its PUBACK do not allocate")
   CHECK(h.s.stats().inflight_publishes == 0);
   CHECK(h.s.stats().unknown_acks == 0);
 }
+
+TEST_CASE("steady-state topic aliases (MQTT 5) do not allocate: incoming resolved, outgoing hits and LRU misses") {
+  if (!kCounting) {
+    WARN("allocation counting disabled under AddressSanitizer");
+    return;
+  }
+  SessionConfig c = v5config();
+  c.topic_alias_maximum = 4;
+  c.auto_topic_aliases = 2;
+  Harness h(c);
+  codec::Properties props;
+  props.topic_alias_maximum = 2;
+  h.connect(false, props);
+  // Incoming: the broker maps alias 3 once, then sends the alias alone.
+  codec::Publish map;
+  map.topic = "incoming/topic/with/a/name/longer/than/the/small/string/buffer";
+  map.payload = codec::as_bytes("payload");
+  map.properties.topic_alias = 3;
+  REQUIRE(h.s.handle_input(h.encode(map), h.now).ok());
+  codec::Publish aliased = map;
+  aliased.topic = {};
+  const std::vector<uint8_t> incoming = h.encode(aliased);
+
+  // Outgoing: two topics that keep their aliases (hits), then three in turn
+  // over two aliases (every one a miss: the LRU replaces one each time).
+  const std::string a(80, 'a'), b(80, 'b'), x(80, 'x'), y(80, 'y'), z(80, 'z');
+  const std::string* hits[] = {&a, &b};
+  const std::string* misses[] = {&x, &y, &z};
+  constexpr int kRounds = 300;
+  std::vector<Request> reqs;
+  for (int i = 0; i < kRounds + 30; ++i) {
+    const bool miss = (i / 30) % 2 == 1;
+    const std::string& t = miss ? *misses[i % 3] : *hits[i % 2];
+    Request r = h.publish(t, QoS::AtMostOnce, "hello");
+    r.completion.reset();
+    reqs.push_back(std::move(r));
+  }
+  auto round = [&](int i) {
+    h.s.submit(std::move(reqs[static_cast<size_t>(i)]), h.now);
+    auto r = h.s.handle_input(incoming, h.now);
+    h.s.consume_output(h.s.output().size(), h.now);
+    return r.ok();
+  };
+  for (int i = 0; i < 60; ++i) REQUIRE(round(i));  // warm up: a stretch of hits, one of misses
+  h.obs.record = false;
+  g_allocs = 0;
+  g_counting = true;
+  bool ok = true;
+  for (int i = 60; i < kRounds + 30 && ok; ++i) ok = round(i);
+  g_counting = false;
+  CHECK(ok);
+  CHECK(g_allocs.load() == 0);
+  CHECK(h.s.connected());
+}

@@ -24,6 +24,9 @@ struct Recorder : SessionObserver {
   std::vector<Outgoing> outgoing;
   std::vector<PacketType> incoming;
   std::vector<std::vector<uint8_t>> incoming_raw;
+  // The topic of each incoming PUBLISH as reported (resolved from a Topic
+  // Alias when the broker sent one).
+  std::vector<std::string> incoming_topics;
   std::vector<std::pair<uint32_t, uint32_t>> resets;
   bool record = true;  // false: count only (no allocation)
   size_t incoming_count = 0, outgoing_count = 0;
@@ -32,6 +35,7 @@ struct Recorder : SessionObserver {
     if (!record) return;
     incoming.push_back(codec::packet_type(p));
     incoming_raw.emplace_back(raw.begin(), raw.end());
+    if (const auto* pub = std::get_if<codec::Publish>(&p)) incoming_topics.emplace_back(pub->topic);
   }
   void on_outgoing(const Outgoing& o) override {
     ++outgoing_count;

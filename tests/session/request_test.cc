@@ -79,6 +79,79 @@ TEST_CASE("builders return the codec's error") {
   CHECK(dr5->kind == Request::Kind::Disconnect);
 }
 
+TEST_CASE("publish request: refused when a client must not send it") {
+  codec::Publish p;
+  p.topic = "t";
+  p.qos = QoS::AtLeastOnce;
+  // [MQTT-3.3.4-6]: no Subscription Identifier on a client's PUBLISH.
+  p.properties.subscription_identifiers = {7};
+  auto r = make_publish_request(p, ProtocolVersion::V5);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == codec::CodecError::PropertyNotAllowed);
+  p.properties.subscription_identifiers.clear();
+
+  // Spec 3.3.2.3.2: Payload Format Indicator 1 promises well-formed UTF-8.
+  const uint8_t bad[] = {0x68, 0xC3, 0x28};
+  p.payload = codec::Bytes(bad);
+  p.properties.payload_format_indicator = 1;
+  auto f = make_publish_request(p, ProtocolVersion::V5);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.error() == codec::CodecError::PayloadFormatInvalid);
+  p.properties.payload_format_indicator = 0;  // unspecified bytes: fine
+  CHECK(make_publish_request(p, ProtocolVersion::V5).ok());
+  p.payload = codec::as_bytes("h\xC3\xA9");
+  p.properties.payload_format_indicator = 1;
+  CHECK(make_publish_request(p, ProtocolVersion::V5).ok());
+}
+
+TEST_CASE("disconnect request: only what a client may send (spec 3.14.2)") {
+  const auto v5 = ProtocolVersion::V5;
+  // Table 3-10: reason codes the server sends.
+  for (auto rc : {ReasonCode::SessionTakenOver, ReasonCode::ServerShuttingDown,
+                  ReasonCode::UseAnotherServer, ReasonCode::NotAuthorized,
+                  ReasonCode::KeepAliveTimeout}) {
+    codec::Disconnect d;
+    d.reason_code = rc;
+    auto r = make_disconnect_request(d, v5);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error() == codec::CodecError::InvalidReasonCode);
+  }
+  // The client's own ones.
+  for (auto rc : {ReasonCode::NormalDisconnection, ReasonCode::DisconnectWithWillMessage,
+                  ReasonCode::ProtocolError, ReasonCode::TopicAliasInvalid,
+                  ReasonCode::PayloadFormatInvalid}) {
+    codec::Disconnect d;
+    d.reason_code = rc;
+    CHECK(make_disconnect_request(d, v5).ok());
+  }
+  // The server sends a Server Reference (spec 3.14.2.2.5).
+  codec::Disconnect ref;
+  ref.properties.server_reference = "elsewhere";
+  auto rr = make_disconnect_request(ref, v5);
+  REQUIRE_FALSE(rr.ok());
+  CHECK(rr.error() == codec::CodecError::PropertyNotAllowed);
+
+  // Spec 3.14.2.2.2: a non-zero Session Expiry Interval only after a CONNECT
+  // with a non-zero one.
+  codec::Disconnect sei;
+  sei.properties.session_expiry_interval = 300;
+  auto zero = make_disconnect_request(sei, v5);  // CONNECT without one
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.error() == codec::CodecError::SessionExpiryWasZero);
+  CHECK_FALSE(make_disconnect_request(sei, v5, 0).ok());
+  auto kept = make_disconnect_request(sei, v5, 60);
+  REQUIRE(kept.ok());
+  CHECK(kept->bytes.size() == 9);  // E0 07 00 05 11 00 00 01 2C
+  CHECK(kept->bytes[8] == 0x2C);
+  sei.properties.session_expiry_interval = 0;  // zero is always allowed
+  CHECK(make_disconnect_request(sei, v5, 0).ok());
+  // 3.1.1 has no properties at all.
+  sei.properties.session_expiry_interval = 300;
+  auto v311 = make_disconnect_request(sei, ProtocolVersion::V311, 60);
+  REQUIRE_FALSE(v311.ok());
+  CHECK(v311.error() == codec::CodecError::PropertiesNotSupported);
+}
+
 TEST_CASE("ack request") {
   Request r = make_ack_request(42, QoS::ExactlyOnce);
   CHECK(r.kind == Request::Kind::Ack);

@@ -607,6 +607,7 @@ std::string_view codec_error_name(codec::CodecError e) {
     case E::LengthExceedsPacket: return "LengthExceedsPacket";
     case E::TrailingBytes: return "TrailingBytes";
     case E::MalformedVariableByteInteger: return "MalformedVariableByteInteger";
+    case E::NonMinimalVariableByteInteger: return "NonMinimalVariableByteInteger";
     case E::InvalidUtf8: return "InvalidUtf8";
     case E::Utf8NullCharacter: return "Utf8NullCharacter";
     case E::Utf8Surrogate: return "Utf8Surrogate";
@@ -621,6 +622,7 @@ std::string_view codec_error_name(codec::CodecError e) {
     case E::PropertyNotAllowed: return "PropertyNotAllowed";
     case E::InvalidPropertyValue: return "InvalidPropertyValue";
     case E::PropertiesNotSupported: return "PropertiesNotSupported";
+    case E::MissingAuthenticationMethod: return "MissingAuthenticationMethod";
     case E::InvalidProtocolName: return "InvalidProtocolName";
     case E::UnsupportedProtocolVersion: return "UnsupportedProtocolVersion";
     case E::InvalidConnectFlags: return "InvalidConnectFlags";
@@ -629,8 +631,10 @@ std::string_view codec_error_name(codec::CodecError e) {
     case E::ZeroPacketIdentifier: return "ZeroPacketIdentifier";
     case E::UnexpectedPacketIdentifier: return "UnexpectedPacketIdentifier";
     case E::InvalidSubscriptionOptions: return "InvalidSubscriptionOptions";
+    case E::PayloadFormatInvalid: return "PayloadFormatInvalid";
     case E::BufferTooSmall: return "BufferTooSmall";
     case E::TooManyFilters: return "TooManyFilters";
+    case E::SessionExpiryWasZero: return "SessionExpiryWasZero";
   }
   return "Unknown";
 }

@@ -24,6 +24,7 @@ struct Reader {
   size_t pos = 0;  // next byte to read
   size_t end = 0;  // one past the last byte of the current region
   size_t err_off = 0;
+  Direction dir = Direction::Any;  // which way the packet travels (DecodeOptions)
 
   CodecError fail(CodecError e, size_t off) {
     err_off = off;
@@ -49,7 +50,8 @@ struct Reader {
     pos += 4;
     return kOk;
   }
-  // Variable Byte Integer inside a packet body.
+  // Variable Byte Integer inside a packet body, in its shortest form: a last
+  // byte of 0 after a continuation byte is one byte too many [MQTT-1.5.5-1].
   CodecError vbi(uint32_t& v) {
     const size_t start = pos;
     uint32_t value = 0;
@@ -58,6 +60,7 @@ struct Reader {
       const uint8_t b = base[pos++];
       value |= uint32_t{b & 0x7Fu} << (7 * i);
       if ((b & 0x80) == 0) {
+        if (b == 0 && i != 0) return fail(CodecError::NonMinimalVariableByteInteger, start);
         v = value;
         return kOk;
       }
@@ -128,13 +131,14 @@ struct Writer {
 // the properties, or kWillContext for the Will Properties of CONNECT.
 inline constexpr uint8_t kWillContext = 0;
 
-// Validates `p` for context `ctx` and computes the length of the property
-// section body (without the Property Length VBI).
-CodecError measure_properties(const Properties& p, uint8_t ctx, uint32_t& body_len);
+// Validates `p` for context `ctx` sent in direction `dir` and computes the
+// length of the property section body (without the Property Length VBI).
+CodecError measure_properties(const Properties& p, uint8_t ctx, Direction dir,
+                              uint32_t& body_len);
 // Writes Property Length (VBI of body_len) then the properties.
 void write_properties(const Properties& p, uint32_t body_len, Writer& w);
-// Reads Property Length and the properties that follow, for context `ctx`.
-// `out` must be empty (see reset_properties).
+// Reads Property Length and the properties that follow, for context `ctx`
+// (and the direction r.dir). `out` must be empty (see reset_properties).
 CodecError decode_properties(Reader& r, uint8_t ctx, Properties& out);
 // Clears every property without releasing vector capacity.
 void reset_properties(Properties& p);
@@ -142,14 +146,18 @@ void reset_properties(Properties& p);
 // --- strings -------------------------------------------------------------------
 // UTF-8 validation without the length check (kOk when valid).
 CodecError check_utf8(const uint8_t* s, size_t n);
+// Well-formed UTF-8 as RFC 3629 defines it (U+0000 allowed): a payload whose
+// Payload Format Indicator is 1 (spec 3.3.2.3.2). kOk or PayloadFormatInvalid.
+CodecError check_utf8_payload(const uint8_t* s, size_t n);
 // Topic name without the emptiness check: UTF-8 plus no wildcards.
 CodecError check_topic_name_chars(const uint8_t* s, size_t n);
 // Topic filter structure (non-empty, wildcards, $share). Includes UTF-8.
 CodecError check_topic_filter(std::string_view f);
 
 // --- reason codes --------------------------------------------------------------
-// Whether `rc` is allowed (MQTT 5) in a packet of type `type`.
-bool reason_code_allowed_v5(PacketType type, uint8_t rc);
+// Whether `rc` is allowed (MQTT 5) in a packet of type `type` sent in
+// direction `dir` (tables 3-10 and 3-11 say who may send which code).
+bool reason_code_allowed_v5(PacketType type, uint8_t rc, Direction dir = Direction::Any);
 // MQTT 3.1.1 CONNACK return code (0..5) <-> ReasonCode. False when unmapped.
 bool connack_rc_from_v311(uint8_t wire, ReasonCode& out);
 bool connack_rc_to_v311(ReasonCode rc, uint8_t& wire);

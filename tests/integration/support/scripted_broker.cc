@@ -403,6 +403,10 @@ Bytes connack_v5(bool session_present, uint8_t reason_code, const ConnAckProps& 
     p.push_back(0x27);
     put_u32(p, *props.maximum_packet_size);
   }
+  if (props.server_reference) {
+    p.push_back(0x1C);
+    put_string(p, *props.server_reference);
+  }
   Bytes body{static_cast<uint8_t>(session_present ? 1 : 0), reason_code};
   put_varint(body, p.size());
   body.insert(body.end(), p.begin(), p.end());
@@ -468,6 +472,15 @@ Bytes suback_v5(uint16_t packet_id, const std::vector<uint8_t>& codes) {
 }
 
 Bytes disconnect_v5(uint8_t reason_code) { return {0xE0, 0x02, reason_code, 0x00}; }
+
+Bytes disconnect_v5(uint8_t reason_code, std::string_view server_reference) {
+  Bytes p{0x1C};
+  put_string(p, server_reference);
+  Bytes body{reason_code};
+  put_varint(body, p.size());
+  body.insert(body.end(), p.begin(), p.end());
+  return frame(0xE0, body);
+}
 
 uint8_t packet_type(std::span<const uint8_t> packet) {
   return packet.empty() ? 0 : static_cast<uint8_t>(packet[0] >> 4);

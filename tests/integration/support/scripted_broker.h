@@ -141,6 +141,7 @@ struct ConnAckProps {
   std::optional<uint8_t> retain_available;      // 0x25
   std::optional<uint16_t> receive_maximum;      // 0x21
   std::optional<uint16_t> topic_alias_maximum;  // 0x22
+  std::optional<std::string> server_reference;  // 0x1C
 };
 
 Bytes connack_v311(bool session_present, uint8_t return_code);
@@ -156,6 +157,8 @@ Bytes pingresp();
 Bytes suback_v311(uint16_t packet_id, const std::vector<uint8_t>& codes);
 Bytes suback_v5(uint16_t packet_id, const std::vector<uint8_t>& codes);
 Bytes disconnect_v5(uint8_t reason_code);
+// DISCONNECT with a Server Reference property (0x1C), e.g. 0x9D Server moved.
+Bytes disconnect_v5(uint8_t reason_code, std::string_view server_reference);
 
 // --- reading packets ---
 
