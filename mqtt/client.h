@@ -247,6 +247,31 @@ class Client {
   Result<void, ClientError> ack(const codec::Publish& publish);
   Result<void, ClientError> try_ack(const codec::Publish& publish);
 
+  // --- enhanced authentication (MQTT 5; docs/session.md) ---
+  // Sends an AUTH packet: `code` is ContinueAuthentication (0x18), to answer
+  // the broker's AUTH 0x18 (an Incoming(Auth) event, which may come before
+  // the CONNACK), or ReAuthenticate (0x19), to start a re-authentication
+  // once connected. The options' authentication_method is added as the
+  // Authentication Method [MQTT-4.12.0-5, MQTT-4.12.1-1]; `data` becomes the
+  // Authentication Data (none when empty); `properties` may add a Reason
+  // String and User Properties.
+  // Any thread; never blocks (it uses the control lane without waiting:
+  // QueueFull when that is full). Meant to be called from the thread that
+  // reads events, right after the AUTH event it answers.
+  // Errors at the call: InvalidRequest on an MQTT 3.1.1 connection, without
+  // an authentication_method in the options (the last given), or with
+  // another reason code (InvalidReasonCode); QueueFull; Closed.
+  // Later, as a RequestFailed event (kind Auth): ProtocolError when the
+  // AUTH does not fit the exchange (0x18 with no broker AUTH awaiting an
+  // answer, 0x19 before CONNACK or during a re-authentication, a method
+  // changed by update_options since the CONNECT); ConnectionClosed when
+  // the connection is gone (the next one authenticates from its CONNECT).
+  // The broker's verdict comes as events: CONNACK (or a refusing CONNACK,
+  // ConnectionRefused) for the first authentication; AUTH Success (0x00),
+  // or a DISCONNECT (DisconnectedByBroker), for a re-authentication.
+  Result<void, ClientError> auth(ReasonCode code, std::span<const uint8_t> data = {},
+                                 const Properties& properties = {});
+
   // --- disconnect ---
   // Queues a graceful disconnect and returns at once (never waits for lane
   // room: a disconnect needs no slot; never QueueFull). The publishes this

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mqtt/codec/types.h"
@@ -28,6 +29,9 @@ enum class RequestError : uint8_t {
   ProtocolError,      // the broker broke the protocol for this request
   TopicAliasInvalid,  // MQTT 5: the publish's Topic Alias is above the broker's
                       // Topic Alias Maximum, or has no topic to stand for
+  FeatureNotSupported,  // MQTT 5: a subscription with a wildcard, a shared
+                        // subscription or a Subscription Identifier, which the
+                        // broker's CONNACK said it does not support
 };
 
 std::string_view to_string(RequestError e);
@@ -40,6 +44,10 @@ struct Completion {
   // (3.1.1 UNSUBACK: Success for each filter).
   std::vector<ReasonCode> reason_codes;
   std::string message;  // human-readable detail on failure
+  // MQTT 5: the Reason String and User Properties of the broker's answer
+  // (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK), on success and on failure.
+  std::string reason_string = {};
+  std::vector<std::pair<std::string, std::string>> user_properties = {};
   bool ok() const { return error == RequestError::None; }
 };
 

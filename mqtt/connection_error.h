@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mqtt/codec/error.h"
 #include "mqtt/codec/types.h"
@@ -42,7 +44,11 @@ struct ConnectionError {
   // (e.g. with Use another server / Server moved), as the broker sent it:
   // one or more "host[:port]" separated by spaces. Followed only when
   // MqttOptions::follow_server_redirects is set.
-  std::string server_reference;
+  std::string server_reference = {};
+  // MQTT 5: the Reason String and User Properties of that CONNACK or
+  // DISCONNECT (the reason string is also in `message`).
+  std::string reason_string = {};
+  std::vector<std::pair<std::string, std::string>> user_properties = {};
   // The broker of the attempt or connection this error ended, as
   // to_string(BrokerAddress) names it ("host:port", "[v6]:port",
   // "unix:/path"); with MqttOptions::brokers, tells the brokers apart. Empty

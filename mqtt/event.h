@@ -103,7 +103,7 @@ std::string_view to_string(SessionReset::Cause c);
 // with `count` > 1, whose other fields describe the first of them. So a flood
 // of failing publishes costs bounded memory.
 struct RequestFailed {
-  enum class Kind : uint8_t { Publish, Subscribe, Unsubscribe, Ack, Disconnect };
+  enum class Kind : uint8_t { Publish, Subscribe, Unsubscribe, Ack, Disconnect, Auth };
   Kind kind = Kind::Publish;
   RequestError reason = RequestError::ConnectionClosed;
   std::string topic;          // Publish: the topic name

@@ -180,6 +180,15 @@ struct MqttOptions {
   // (Properties::topic_alias) works without this.
   uint16_t auto_topic_aliases = 0;
   std::vector<StringPair> connect_user_properties;     // MQTT 5 CONNECT property
+  // MQTT 5 enhanced authentication (spec 4.12; docs/session.md, "Enhanced
+  // authentication"). Set: CONNECT carries this Authentication Method (and
+  // authentication_data as Authentication Data when not empty); the
+  // broker's AUTH challenges arrive as Incoming(Auth) events, before the
+  // CONNACK too, and are answered with Client::auth(). validate() refuses
+  // data without a method, an empty method, and a method with MQTT 3.1.1.
+  // Changes apply from the next connection.
+  std::optional<std::string> authentication_method;
+  std::string authentication_data;
   // MQTT 5: ask for Response Information in the CONNACK (Request Response
   // Information = 1; see mqtt/request_response.h).
   bool request_response_information = false;

@@ -324,6 +324,13 @@ std::string validate(const MqttOptions& o) {
   if (o.connection_attempt_delay < milliseconds::zero()) {
     return "connection_attempt_delay must not be negative";
   }
+  if (o.authentication_method) {
+    if (o.protocol != ProtocolVersion::V5)
+      return "authentication_method needs MQTT 5 (enhanced authentication, spec 4.12)";
+    if (o.authentication_method->empty()) return "authentication_method must not be empty";
+  } else if (!o.authentication_data.empty()) {
+    return "authentication_data without authentication_method (spec 3.1.2.11.10)";
+  }
   const RateLimit& r = o.rate_limit;
   if (!(r.messages_per_second >= 0) || !(r.bytes_per_second >= 0) || !(r.burst_messages >= 0) ||
       !(r.burst_bytes >= 0)) {
@@ -500,6 +507,34 @@ Result<void, ClientError> Client::try_ack(const codec::Publish& publish) {
   return do_ack(shared_.get(), publish, Mode::Try);
 }
 
+Result<void, ClientError> Client::auth(ReasonCode code, std::span<const uint8_t> data,
+                                       const Properties& properties) {
+  if (!shared_ || shared_->core->control.closed()) return unexpected(closed_error());
+  auto& core = *shared_->core;
+  const ProtocolVersion v = core.version.load(std::memory_order_relaxed);
+  std::optional<std::string> method;
+  {
+    std::lock_guard<std::mutex> lock(core.auth_mu);
+    method = core.auth_method;
+  }
+  if (v != ProtocolVersion::V5) {
+    return unexpected(ClientError{ClientError::Code::InvalidRequest,
+                                  codec::CodecError::InvalidPacketType,
+                                  "invalid auth: AUTH needs MQTT 5 (enhanced authentication)"});
+  }
+  if (!method) {
+    return unexpected(ClientError{ClientError::Code::InvalidRequest, {},
+                                  "invalid auth: no authentication_method in the options "
+                                  "[MQTT-4.12.0-7]"});
+  }
+  LaneItem item;
+  auto built = session::make_auth_request(code, *method, data, properties, v);
+  if (!built.ok()) return unexpected(invalid_error(built.error(), "auth"));
+  item.req = std::move(built.value());
+  item.version = v;
+  return push(core.control, item, Mode::Try);
+}
+
 Result<void, ClientError> Client::disconnect(std::chrono::milliseconds drain_timeout,
                                              codec::Disconnect packet) {
   return do_disconnect(shared_.get(), drain_timeout, packet);
@@ -538,6 +573,10 @@ Result<void, ClientError> Client::update_options(const MqttOptions& options) {
   }
   core.session_expiry_s.store(options.session_expiry_interval_s.value_or(0),
                               std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(core.auth_mu);
+    core.auth_method = options.authentication_method;
+  }
   core.options_changed.store(true, std::memory_order_seq_cst);
   return {};
 }

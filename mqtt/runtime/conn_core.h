@@ -49,7 +49,8 @@ struct ConnCore {
         consumer_wait(o.consumer_wait),
         spin_for(o.spin_for),
         version(o.protocol),
-        session_expiry_s(o.session_expiry_interval_s.value_or(0)) {}
+        session_expiry_s(o.session_expiry_interval_s.value_or(0)),
+        auth_method(o.authentication_method) {}
 
   const size_t capacity;
   std::shared_ptr<Waker> waker;
@@ -65,6 +66,10 @@ struct ConnCore {
   // given (create or update_options): disconnect() refuses a non-zero one on
   // its DISCONNECT when this is 0 (spec 3.14.2.2.2).
   std::atomic<uint32_t> session_expiry_s;
+  // The Authentication Method of the options last given, which Client::auth()
+  // puts on its AUTH (the session checks it against the connection's).
+  std::mutex auth_mu;
+  std::optional<std::string> auth_method;  // guarded by auth_mu
 
   // --- lifecycle flags (set by user threads, read by the reactor) ---
   std::atomic<bool> clients_gone{false};   // the last Client copy is gone

@@ -52,6 +52,7 @@ RequestFailed::Kind failed_kind(session::Request::Kind k) {
     case session::Request::Kind::Unsubscribe: return RequestFailed::Kind::Unsubscribe;
     case session::Request::Kind::Ack: return RequestFailed::Kind::Ack;
     case session::Request::Kind::Disconnect: return RequestFailed::Kind::Disconnect;
+    case session::Request::Kind::Auth: return RequestFailed::Kind::Auth;
   }
   return RequestFailed::Kind::Publish;
 }
@@ -479,6 +480,14 @@ void Driver::advance_connect(TimePoint now) {
         c.properties.receive_maximum = opts_.receive_maximum;
         for (const auto& p : opts_.connect_user_properties) connect_props.push_back({p.key, p.value});
         c.properties.user_properties = connect_props;
+        // Enhanced authentication (docs/session.md): the exchange runs
+        // through Incoming(Auth) events and Client::auth().
+        if (opts_.authentication_method) {
+          c.properties.authentication_method = *opts_.authentication_method;
+          if (!opts_.authentication_data.empty()) {
+            c.properties.authentication_data = codec::as_bytes(opts_.authentication_data);
+          }
+        }
       }
       session_->begin_connection(c, now, attempt_deadline_);
       phase_ = Phase::Handshake;

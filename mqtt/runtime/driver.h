@@ -156,9 +156,9 @@ class Driver final : public session::SessionObserver {
   std::deque<Event> overflow_;       // events that did not fit the queue
   // RequestFailed events that did not fit, coalesced per reason (bounded
   // memory whatever the number of failures). Delivered before overflow_.
-  // One slot per RequestError value (TopicAliasInvalid is the last).
+  // One slot per RequestError value (FeatureNotSupported is the last).
   std::array<std::optional<RequestFailed>,
-             static_cast<size_t>(RequestError::TopicAliasInvalid) + 1> failures_;
+             static_cast<size_t>(RequestError::FeatureNotSupported) + 1> failures_;
   size_t failures_pending_ = 0;
   std::optional<session::Request> disconnect_marker_;  // taken from the lane, not yet submitted
 

@@ -108,6 +108,7 @@ const char* request_error_name(RequestError e) {
     case RequestError::RetainNotSupported: return "RetainNotSupported";
     case RequestError::ProtocolError: return "ProtocolError";
     case RequestError::TopicAliasInvalid: return "TopicAliasInvalid";
+    case RequestError::FeatureNotSupported: return "FeatureNotSupported";
   }
   return "Unknown";
 }
@@ -293,6 +294,7 @@ std::string_view to_string(RequestFailed::Kind k) {
     case RequestFailed::Kind::Unsubscribe: return "Unsubscribe";
     case RequestFailed::Kind::Ack: return "Ack";
     case RequestFailed::Kind::Disconnect: return "Disconnect";
+    case RequestFailed::Kind::Auth: return "Auth";
   }
   return "Unknown";
 }

@@ -3,6 +3,7 @@
 // one.
 #include "mqtt/session/request.h"
 
+#include "mqtt/codec/decoder.h"
 #include "mqtt/codec/encoder.h"
 #include "mqtt/session/topic_alias.h"
 
@@ -80,6 +81,12 @@ Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe
   Request r;
   r.kind = Request::Kind::Subscribe;
   r.filter_count = static_cast<uint16_t>(s.subscriptions.size());
+  for (const auto& f : s.subscriptions) {
+    if (f.filter.starts_with("$share/")) r.uses_shared = true;
+    if (f.filter.find_first_of("+#") != std::string_view::npos) r.uses_wildcard = true;
+  }
+  r.uses_subscription_id = !s.properties.subscription_identifiers.empty();
+  if (r.uses_subscription_id) r.subscription_id = s.properties.subscription_identifiers.front();
   r.bytes = std::move(*bytes);
   r.packet_id_offset = fixed_header_size(r.bytes);
   return r;
@@ -134,6 +141,46 @@ Request make_ack_request(uint16_t packet_id, QoS qos) {
   r.qos = qos;
   r.packet_id = packet_id;
   return r;
+}
+
+Result<Request, codec::CodecError> make_auth_request(ReasonCode code, std::string_view method,
+                                                     std::span<const uint8_t> data,
+                                                     const codec::Properties& props,
+                                                     ProtocolVersion v) {
+  if (v != ProtocolVersion::V5) return unexpected(codec::CodecError::InvalidPacketType);
+  if (code != ReasonCode::ContinueAuthentication && code != ReasonCode::ReAuthenticate) {
+    return unexpected(codec::CodecError::InvalidReasonCode);
+  }
+  codec::Auth a;
+  a.reason_code = code;
+  a.properties = props;
+  a.properties.authentication_method = method;
+  if (data.empty()) {
+    a.properties.authentication_data.reset();
+  } else {
+    a.properties.authentication_data = codec::Bytes(data.data(), data.size());
+  }
+  auto bytes = encode_to_bytes(codec::Packet(std::move(a)), v);
+  if (!bytes) return unexpected(bytes.error());
+  Request r;
+  r.kind = Request::Kind::Auth;
+  r.bytes = std::move(*bytes);
+  return r;
+}
+
+std::optional<AuthFields> auth_fields(std::span<const uint8_t> bytes) {
+  if (bytes.empty() || (bytes[0] >> 4) != 15) return std::nullopt;
+  codec::Packet p;
+  codec::DecodeOptions opts;
+  opts.version = ProtocolVersion::V5;
+  const auto r = codec::decode(bytes, opts, p);
+  if (r.status != codec::DecodeStatus::Ok) return std::nullopt;
+  const auto* a = std::get_if<codec::Auth>(&p);
+  if (!a) return std::nullopt;
+  AuthFields f;
+  f.code = a->reason_code;
+  if (a->properties.authentication_method) f.method = std::string(*a->properties.authentication_method);
+  return f;
 }
 
 }  // namespace mqtt::session

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -24,6 +26,7 @@ struct Request {
     Unsubscribe,
     Ack,         // manual acknowledgement of an incoming QoS 1/2 PUBLISH
     Disconnect,  // graceful: the session sends DISCONNECT once in-flight work is done
+    Auth,        // MQTT 5 AUTH (enhanced authentication): 0x18 or 0x19
   };
   Kind kind = Kind::Publish;
   QoS qos = QoS::AtMostOnce;  // Publish: its QoS; Ack: QoS of the acknowledged PUBLISH
@@ -33,6 +36,12 @@ struct Request {
   uint16_t packet_id = 0;
   uint32_t packet_id_offset = 0;  // 0 when the packet has no identifier
   uint16_t filter_count = 0;      // Subscribe/Unsubscribe
+  // Subscribe: what the broker must support (MQTT 5 CONNACK: Wildcard,
+  // Shared Subscription and Subscription Identifier Available).
+  bool uses_wildcard = false;
+  bool uses_shared = false;
+  bool uses_subscription_id = false;
+  uint32_t subscription_id = 0;  // Subscribe: its Subscription Identifier, 0 for none
   // Publish (MQTT 5): the Topic Alias the caller chose, 0 for none. `bytes`
   // then holds the packet without it (and with an empty topic when the
   // caller gave none): the session adds the alias, or the topic it last used
@@ -66,6 +75,22 @@ Result<Request, codec::CodecError> make_disconnect_request(const codec::Disconne
                                                            ProtocolVersion v,
                                                            uint32_t connect_session_expiry = 0);
 Request make_ack_request(uint16_t packet_id, QoS qos);
+// An AUTH (MQTT 5 only, else UnsupportedInVersion): `code` is Continue
+// authentication (0x18) or Re-authenticate (0x19), else InvalidReasonCode;
+// `method` is the CONNECT's Authentication Method, set on the packet
+// [MQTT-4.12.0-5, MQTT-4.12.1-1]; `props` may add a Reason String and User
+// Properties (an Authentication Method or Data in it is replaced).
+Result<Request, codec::CodecError> make_auth_request(ReasonCode code, std::string_view method,
+                                                     std::span<const uint8_t> data,
+                                                     const codec::Properties& props,
+                                                     ProtocolVersion v);
+// The reason code and Authentication Method of an encoded AUTH request
+// (nullopt if `bytes` is not one the codec accepts).
+struct AuthFields {
+  ReasonCode code = ReasonCode::Success;
+  std::string method;
+};
+std::optional<AuthFields> auth_fields(std::span<const uint8_t> bytes);
 
 // The topic name of an encoded PUBLISH (empty if `bytes` is not one).
 std::string_view publish_topic(std::span<const uint8_t> bytes);

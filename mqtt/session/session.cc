@@ -53,6 +53,14 @@
 //   chosen alias above it fails the request (TopicAliasInvalid). The stored
 //   copy of a publish never holds an alias: a resend after a reconnect
 //   carries the full topic.
+// - Enhanced authentication (spec 4.12): with an Authentication Method in
+//   CONNECT, the broker's AUTH 0x18 is reported as incoming before CONNACK
+//   too, and the owner answers with an Auth request (0x18); after CONNACK an
+//   Auth request 0x19 starts a re-authentication, answered by AUTH 0x18 or
+//   0x00. An AUTH without a method in CONNECT, with another method, 0x19 from
+//   the broker, 0x00 before CONNACK or outside a re-authentication, and a
+//   CONNACK whose method differs, are protocol errors (0x82) [MQTT-4.12.0-5/
+//   -6]. The CONNACK deadline bounds the whole exchange before CONNACK.
 // - On a protocol error, and on malformed (0x81) or too large (0x95)
 //   packets, MQTT 5 writes a DISCONNECT with the reason code before the
 //   error is returned [MQTT-4.13.1].
@@ -80,20 +88,34 @@ namespace {
 
 using CompletionPtr = std::shared_ptr<CompletionState>;
 
+// `ack`: the broker's answer, whose Reason String and User Properties (MQTT 5)
+// the completion carries.
 void complete(const CompletionPtr& c, RequestError e, std::string message = {},
-              std::vector<ReasonCode> codes = {}) {
+              std::vector<ReasonCode> codes = {}, const codec::Properties* ack = nullptr) {
   if (!c) return;
   Completion done;
   done.error = e;
   done.message = std::move(message);
   done.reason_codes = std::move(codes);
+  if (ack) {
+    if (ack->reason_string) done.reason_string = std::string(*ack->reason_string);
+    for (const auto& u : ack->user_properties)
+      done.user_properties.push_back({std::string(u.key), std::string(u.value)});
+  }
   c->complete(std::move(done));
 }
 
 // Success with one reason code; builds nothing for an untracked request (the
 // common case on the publish path, which must not allocate).
-void complete_ok(const CompletionPtr& c, ReasonCode code) {
-  if (c) complete(c, RequestError::None, {}, {code});
+void complete_ok(const CompletionPtr& c, ReasonCode code, const codec::Properties* ack = nullptr) {
+  if (c) complete(c, RequestError::None, {}, {code}, ack);
+}
+
+// What a refusing CONNACK or a DISCONNECT says beyond its reason code.
+void broker_said(ConnectionError& e, const codec::Properties& p) {
+  if (p.server_reference) e.server_reference = *p.server_reference;
+  if (p.reason_string) e.reason_string = *p.reason_string;
+  for (const auto& u : p.user_properties) e.user_properties.emplace_back(u.key, u.value);
 }
 
 ConnectionError make_error(ConnectionErrorCode code, std::string message) {
@@ -144,6 +166,7 @@ struct PendingControl {
   uint16_t id = 0;
   Request::Kind kind = Request::Kind::Subscribe;
   uint16_t filter_count = 0;
+  uint32_t subscription_id = 0;  // Subscribe (MQTT 5), 0 for none
   bool internal = false;
   PacketBytes bytes;
   CompletionPtr completion;
@@ -164,6 +187,8 @@ struct Session::Impl {
         keep_alive(s.config_.keep_alive) {
     decode_opts.version = s.config_.version;
     decode_opts.max_packet_size = s.config_.max_incoming_packet_size;
+    // What only a client may send is a Protocol Error from the broker.
+    decode_opts.direction = codec::Direction::ServerToClient;
   }
 
   Session& self;
@@ -215,10 +240,35 @@ struct Session::Impl {
   std::chrono::seconds keep_alive;
   std::optional<ConnectionError> connect_error;  // CONNECT could not be encoded
 
+  // --- enhanced authentication (MQTT 5, spec 4.12) ---
+  // The CONNECT's Authentication Method on this connection; none: no AUTH
+  // either way [MQTT-4.12.0-6/-7].
+  std::optional<std::string> auth_method;
+  bool auth_broker_waiting = false;  // the broker's AUTH 0x18 awaits our AUTH 0x18
+  bool reauth_pending = false;       // our AUTH 0x19 sent, the broker's 0x00 not yet
+
   // --- negotiated (MQTT 5 CONNACK) ---
   uint32_t broker_max_packet_size = 0;
   uint8_t broker_max_qos = 2;
   bool retain_available = true;
+  // MQTT 5 CONNACK: what subscriptions the broker supports (absent: yes).
+  bool wildcard_available = true;
+  bool shared_available = true;
+  bool subscription_ids_available = true;
+  // Subscription Identifiers this client subscribed with in the broker's
+  // session (sorted). When that session was started by this client
+  // (all_subscriptions_known), an incoming PUBLISH naming another is a
+  // Protocol Error; after resuming a session it did not start, such a
+  // PUBLISH is delivered and counted.
+  std::vector<uint32_t> subscription_ids;
+  bool all_subscriptions_known = false;
+  uint64_t unknown_subscription_ids = 0;
+
+  void note_subscription_id(uint32_t id) {
+    if (id == 0) return;
+    auto it = std::lower_bound(subscription_ids.begin(), subscription_ids.end(), id);
+    if (it == subscription_ids.end() || *it != id) subscription_ids.insert(it, id);
+  }
   uint16_t broker_receive_max = 65535;
   uint16_t our_receive_max = 65535;
   std::string assigned_client_id;
@@ -489,6 +539,17 @@ struct Session::Impl {
           fail(r, RequestError::ProtocolError, "request without packet id slot");
           return true;
         }
+        // What the broker said it does not support would be refused by it
+        // (0x9E/0xA1/0xA2), or end the connection: fail it here instead.
+        if (const char* missing = r.uses_wildcard && !wildcard_available ? "Wildcard Subscription"
+                                  : r.uses_shared && !shared_available ? "Shared Subscription"
+                                  : r.uses_subscription_id && !subscription_ids_available
+                                      ? "Subscription Identifier"
+                                      : nullptr) {
+          fail(r, RequestError::FeatureNotSupported,
+               std::string("the broker has ") + missing + " Available = 0");
+          return true;
+        }
         const uint16_t id = allocate_control_id();
         if (id == 0) return false;
         put_id(r.bytes, r.packet_id_offset, id);
@@ -496,6 +557,8 @@ struct Session::Impl {
         p.id = id;
         p.kind = r.kind;
         p.filter_count = r.filter_count;
+        p.subscription_id = r.subscription_id;
+        note_subscription_id(r.subscription_id);
         p.internal = h.internal;
         p.bytes = std::move(r.bytes);
         p.completion = std::move(r.completion);
@@ -508,6 +571,7 @@ struct Session::Impl {
       }
       case Request::Kind::Publish:
       case Request::Kind::Disconnect:
+      case Request::Kind::Auth:
         break;
     }
     return true;
@@ -587,6 +651,9 @@ struct Session::Impl {
 
   // The broker did not resume the session (session present = 0).
   void reset_session() {
+    // A session this client starts: it knows every subscription in it.
+    subscription_ids.clear();
+    all_subscriptions_known = true;
     ResetInfo info;
     for (uint32_t id = 1; id <= pubs.range(); ++id) {
       OutPublish* s = pubs.find(static_cast<uint16_t>(id));
@@ -711,7 +778,7 @@ struct Session::Impl {
                                      "CONNACK: " + rc_text(ack.reason_code, ack.properties));
       e.reason_code = ack.reason_code;
       e.terminal = terminal_refusal(ack.reason_code);
-      if (ack.properties.server_reference) e.server_reference = *ack.properties.server_reference;
+      broker_said(e, ack.properties);
       return unexpected(std::move(e));
     }
     const codec::Properties& p = ack.properties;
@@ -719,6 +786,9 @@ struct Session::Impl {
     broker_max_packet_size = p.maximum_packet_size.value_or(0);
     broker_max_qos = p.maximum_qos.value_or(2);
     retain_available = p.retain_available.value_or(1) != 0;
+    wildcard_available = p.wildcard_subscription_available.value_or(1) != 0;
+    shared_available = p.shared_subscription_available.value_or(1) != 0;
+    subscription_ids_available = p.subscription_identifiers_available.value_or(1) != 0;
     keep_alive = p.server_keep_alive ? std::chrono::seconds(*p.server_keep_alive)
                                      : std::chrono::seconds(std::min<int64_t>(cfg().keep_alive.count(), 65535));
     if (p.assigned_client_identifier) assigned_client_id = std::string(*p.assigned_client_identifier);
@@ -736,6 +806,7 @@ struct Session::Impl {
     }
     // SUBSCRIBE/UNSUBSCRIBE awaiting their ack: resend with the same ids.
     for (auto& pc : pending_controls) {
+      note_subscription_id(pc.subscription_id);
       out.append(pc.bytes);
       emit(pc.kind == Request::Kind::Subscribe ? Outgoing::Type::Subscribe
                                                : Outgoing::Type::Unsubscribe,
@@ -781,6 +852,15 @@ struct Session::Impl {
         return protocol_error(ReasonCode::ProtocolError,
                               "PUBLISH with an empty topic and no Topic Alias");
       }
+      for (uint32_t id : p.properties.subscription_identifiers) {
+        if (std::binary_search(subscription_ids.begin(), subscription_ids.end(), id)) continue;
+        if (all_subscriptions_known) {
+          return protocol_error(ReasonCode::ProtocolError,
+                                "PUBLISH with Subscription Identifier " + std::to_string(id) +
+                                    ", which this client never subscribed with");
+        }
+        ++unknown_subscription_ids;  // a resumed session it did not start
+      }
     }
     const bool manual = cfg().manual_acks;
     switch (p.qos) {
@@ -822,9 +902,10 @@ struct Session::Impl {
   }
 
   // The broker refused an outgoing publish (reason code >= 0x80).
-  void rejected(OutPublish& s, uint16_t id, std::string message, ReasonCode rc) {
+  void rejected(OutPublish& s, uint16_t id, std::string message, ReasonCode rc,
+                const codec::Properties& ack) {
     if (s.completion) {
-      complete(s.completion, RequestError::Rejected, std::move(message), {rc});
+      complete(s.completion, RequestError::Rejected, std::move(message), {rc}, &ack);
     } else {
       fail(s.completion, Request::Kind::Publish, s.qos, id, s.bytes.span(), RequestError::Rejected,
            message);
@@ -838,9 +919,10 @@ struct Session::Impl {
       return;
     }
     if (is_failure(a.reason_code)) {
-      rejected(*s, a.packet_id, "PUBACK: " + rc_text(a.reason_code, a.properties), a.reason_code);
+      rejected(*s, a.packet_id, "PUBACK: " + rc_text(a.reason_code, a.properties), a.reason_code,
+               a.properties);
     } else {
-      complete_ok(s->completion, a.reason_code);
+      complete_ok(s->completion, a.reason_code, &a.properties);
     }
     publish_done(a.packet_id);
   }
@@ -854,7 +936,8 @@ struct Session::Impl {
       return;
     }
     if (s->stage == OutPublish::Stage::AwaitAck && is_failure(a.reason_code)) {
-      rejected(*s, a.packet_id, "PUBREC: " + rc_text(a.reason_code, a.properties), a.reason_code);
+      rejected(*s, a.packet_id, "PUBREC: " + rc_text(a.reason_code, a.properties), a.reason_code,
+               a.properties);
       publish_done(a.packet_id);
       return;
     }
@@ -883,9 +966,10 @@ struct Session::Impl {
       return;
     }
     if (is_failure(a.reason_code)) {
-      rejected(*s, a.packet_id, "PUBCOMP: " + rc_text(a.reason_code, a.properties), a.reason_code);
+      rejected(*s, a.packet_id, "PUBCOMP: " + rc_text(a.reason_code, a.properties), a.reason_code,
+               a.properties);
     } else {
-      complete_ok(s->completion, a.reason_code);
+      complete_ok(s->completion, a.reason_code, &a.properties);
     }
     publish_done(a.packet_id);
   }
@@ -910,7 +994,7 @@ struct Session::Impl {
       const bool refused =
           std::any_of(a.reason_codes.begin(), a.reason_codes.end(), [](ReasonCode rc) { return is_failure(rc); });
       complete(p->completion, refused ? RequestError::Rejected : RequestError::None,
-               refused ? "SUBACK refused a filter" : "", a.reason_codes);
+               refused ? "SUBACK refused a filter" : "", a.reason_codes, &a.properties);
     }
     erase_control(p);
     drain_held_controls();
@@ -934,17 +1018,126 @@ struct Session::Impl {
       const bool refused =
           std::any_of(codes.begin(), codes.end(), [](ReasonCode rc) { return is_failure(rc); });
       complete(p->completion, refused ? RequestError::Rejected : RequestError::None,
-               refused ? "UNSUBACK refused a filter" : "", codes);
+               refused ? "UNSUBACK refused a filter" : "", codes, &a.properties);
     }
     erase_control(p);
     drain_held_controls();
+  }
+
+  // --- enhanced authentication (spec 4.12) ---
+
+  // An AUTH from the broker. Reported as incoming only when it keeps the
+  // rules; anything else is a Protocol Error (DISCONNECT 0x82).
+  Result<void, ConnectionError> on_auth(std::span<const uint8_t> raw) {
+    const auto& a = std::get<codec::Auth>(packet);
+    if (!auth_method) {
+      return violation("AUTH from the broker, but the CONNECT had no Authentication Method "
+                       "[MQTT-4.12.0-6]");
+    }
+    const auto& m = a.properties.authentication_method;
+    if (!m || *m != *auth_method) {
+      return violation("AUTH with Authentication Method '" + std::string(m.value_or("")) +
+                       "', not the CONNECT's '" + *auth_method + "' [MQTT-4.12.0-5]");
+    }
+    if (a.reason_code == ReasonCode::ReAuthenticate) {
+      return violation("AUTH Re-authenticate (0x19) from the broker (only a client sends it)");
+    }
+    if (self.state_ == SessionState::Connecting) {
+      // The broker accepts with CONNACK, never with AUTH Success.
+      if (a.reason_code != ReasonCode::ContinueAuthentication) {
+        return violation("AUTH " + rc_text(a.reason_code, a.properties) +
+                         " before CONNACK [MQTT-4.12.0-2]");
+      }
+      auth_broker_waiting = true;
+    } else {
+      if (!reauth_pending) {
+        return violation("AUTH while no re-authentication is in progress [spec 4.12.1]");
+      }
+      if (a.reason_code == ReasonCode::Success) {
+        reauth_pending = false;
+        auth_broker_waiting = false;
+      } else {
+        auth_broker_waiting = true;
+      }
+    }
+    self.observer_.on_incoming(raw, packet);
+    return {};
+  }
+
+  // A successful CONNACK names the CONNECT's Authentication Method, and none
+  // when the CONNECT had none [MQTT-4.12.0-5/-6].
+  Result<void, ConnectionError> connack_auth_breach(const codec::ConnAck& ack) {
+    if (!v5() || is_failure(ack.reason_code)) return {};
+    const auto& m = ack.properties.authentication_method;
+    if (!auth_method && m) {
+      return violation("CONNACK with Authentication Method '" + std::string(*m) +
+                       "', but the CONNECT had none [MQTT-4.12.0-6]");
+    }
+    if (auth_method && (!m || *m != *auth_method)) {
+      return violation("CONNACK with Authentication Method '" + std::string(m.value_or("")) +
+                       "', not the CONNECT's '" + *auth_method + "' [MQTT-4.12.0-5]");
+    }
+    return {};
+  }
+
+  // Our AUTH (Client::auth): written at once when it fits the exchange,
+  // else failed (ProtocolError, or ConnectionClosed without a connection).
+  void submit_auth(Request& r) {
+    const auto f = auth_fields(r.bytes.span());
+    const bool live = self.state_ == SessionState::Connected ||
+                      self.state_ == SessionState::Disconnecting;
+    if (self.state_ == SessionState::Closed || self.state_ == SessionState::Disconnected) {
+      fail(r, RequestError::ConnectionClosed,
+           "AUTH: no connection (a new one authenticates from its CONNECT)");
+      return;
+    }
+    if (!f || !auth_method) {
+      fail(r, RequestError::ProtocolError,
+           "AUTH: this connection's CONNECT had no Authentication Method [MQTT-4.12.0-7]");
+      return;
+    }
+    if (f->method != *auth_method) {
+      fail(r, RequestError::ProtocolError,
+           "AUTH: Authentication Method '" + f->method + "' is not this connection's '" +
+               *auth_method + "' [MQTT-4.12.0-5, MQTT-4.12.1-1]");
+      return;
+    }
+    if (f->code == ReasonCode::ContinueAuthentication) {
+      if (!auth_broker_waiting) {
+        fail(r, RequestError::ProtocolError,
+             "AUTH Continue authentication: no AUTH from the broker awaits an answer "
+             "[MQTT-4.12.0-3]");
+        return;
+      }
+      auth_broker_waiting = false;
+    } else {  // ReAuthenticate
+      if (!live) {
+        fail(r, RequestError::ProtocolError,
+             "AUTH Re-authenticate before CONNACK [MQTT-4.12.1-1]");
+        return;
+      }
+      if (reauth_pending) {
+        fail(r, RequestError::ProtocolError,
+             "AUTH Re-authenticate while a re-authentication is in progress");
+        return;
+      }
+      reauth_pending = true;
+    }
+    out.append(r.bytes);
+    emit(Outgoing::Type::Auth);
+    complete_ok(r.completion, f->code);
   }
 
   // Writes DISCONNECT with `rc` first (MQTT 5, once connected) so the broker
   // learns why; the runtime flushes it before closing.
   void write_disconnect_for_error(ReasonCode rc) {
     if (!v5() || flush_before_close) return;
-    if (self.state_ != SessionState::Connected && self.state_ != SessionState::Disconnecting) return;
+    // Before CONNACK only during enhanced authentication, where a client may
+    // send DISCONNECT [MQTT-3.1.2-30, spec 4.12].
+    const bool authenticating = self.state_ == SessionState::Connecting && auth_method;
+    if (self.state_ != SessionState::Connected && self.state_ != SessionState::Disconnecting &&
+        !authenticating)
+      return;
     auto dst = out.extend(3);
     dst[0] = 0xE0;
     dst[1] = 0x01;  // reason code only; no properties [MQTT 3.14.2.2]
@@ -975,15 +1168,17 @@ struct Session::Impl {
     const codec::PacketType type = codec::packet_type(packet);
     if (self.state_ == SessionState::Connecting) {
       // Nothing reaches the consumer before the CONNACK.
+      // Nothing but AUTH (enhanced authentication) and CONNACK.
       if (type == codec::PacketType::ConnAck) {
+        if (auto bad = connack_auth_breach(std::get<codec::ConnAck>(packet)); !bad.ok()) return bad;
         self.observer_.on_incoming(raw, packet);
         return on_connack(std::get<codec::ConnAck>(packet));
       }
-      if (type == codec::PacketType::Auth)
-        return violation("AUTH received: enhanced authentication is not supported");
+      if (type == codec::PacketType::Auth) return on_auth(raw);
       return violation(std::string(codec::to_string(type)) + " received before CONNACK");
     }
     if (type == codec::PacketType::Publish) return on_publish(std::get<codec::Publish>(packet), raw);
+    if (type == codec::PacketType::Auth) return on_auth(raw);
     self.observer_.on_incoming(raw, packet);
     switch (type) {
       case codec::PacketType::PubAck: on_puback(std::get<codec::PubAck>(packet)); return {};
@@ -1005,12 +1200,10 @@ struct Session::Impl {
         ConnectionError e = make_error(ConnectionErrorCode::DisconnectedByBroker,
                                        "DISCONNECT: " + rc_text(d.reason_code, d.properties));
         e.reason_code = d.reason_code;
-        if (d.properties.server_reference) e.server_reference = *d.properties.server_reference;
+        broker_said(e, d.properties);
         return unexpected(std::move(e));
       }
       case codec::PacketType::ConnAck: return violation("CONNACK received while connected");
-      case codec::PacketType::Auth:
-        return violation("AUTH received: enhanced authentication is not supported");
       default:
         return violation(std::string(codec::to_string(type)) +
                          " is not a packet a broker sends");
@@ -1066,6 +1259,13 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
   m.decode_opts.max_packet_size = config_.max_incoming_packet_size;
   m.keep_alive = std::chrono::seconds(c.keep_alive);
   m.connect_error.reset();
+  // Enhanced authentication: this connection's method (MQTT 5 only).
+  m.auth_method.reset();
+  if (config_.version == ProtocolVersion::V5 && c.properties.authentication_method) {
+    m.auth_method = std::string(*c.properties.authentication_method);
+  }
+  m.auth_broker_waiting = false;
+  m.reauth_pending = false;
   m.ping_outstanding = false;
   m.ping_deadline = TimePoint::max();
   m.paused = false;
@@ -1079,7 +1279,7 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
   auto size = codec::encoded_size(packet, config_.version);
   if (size) {
     auto dst = m.out.extend(*size);
-    auto n = codec::encode(packet, config_.version, dst);
+    auto n = codec::encode(packet, config_.version, dst, codec::Direction::ClientToServer);
     if (n) {
       m.emit(Outgoing::Type::Connect);
       return;
@@ -1117,15 +1317,19 @@ Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> i
         return unexpected(e.error());
       }
       const bool too_large = r.error == codec::CodecError::PacketTooLarge;
+      // Malformed (0x81) or a Protocol Error (0x82, e.g. a property only a
+      // client may send) [spec 4.13]: the DISCONNECT says which.
+      const ReasonCode why = codec::reason_for(r.error);
       ConnectionError e = make_error(
-          too_large ? ConnectionErrorCode::PacketTooLarge : ConnectionErrorCode::MalformedPacket,
+          too_large ? ConnectionErrorCode::PacketTooLarge
+          : why == ReasonCode::ProtocolError ? ConnectionErrorCode::ProtocolViolation
+                                             : ConnectionErrorCode::MalformedPacket,
           std::string(codec::to_string(r.error)) + " at offset " +
               std::to_string(pos + r.error_offset) + " of the input" +
               (too_large ? " (limit " + std::to_string(config_.max_incoming_packet_size) + " bytes)"
                          : std::string()));
       e.codec_error = r.error;
-      m.write_disconnect_for_error(too_large ? ReasonCode::PacketTooLarge
-                                             : ReasonCode::MalformedPacket);
+      m.write_disconnect_for_error(why);
       state_ = SessionState::Disconnected;
       return unexpected(std::move(e));
     }
@@ -1164,6 +1368,8 @@ void Session::connection_lost() {
   m.flush_before_close = false;
   m.connack_deadline = TimePoint::max();
   m.connect_error.reset();
+  m.auth_broker_waiting = false;
+  m.reauth_pending = false;
   if (state_ != SessionState::Closed) state_ = SessionState::Disconnected;
 }
 
@@ -1287,6 +1493,11 @@ void Session::submit(Request&& request, TimePoint now, TimePoint deadline) {
       m.held_controls.push_back(std::move(h));
       return;
     }
+    case Request::Kind::Auth:
+      // Never held: it belongs to this connection's exchange, which may be
+      // before CONNACK [MQTT-3.1.2-30].
+      m.submit_auth(request);
+      return;
     case Request::Kind::Disconnect: {
       if (state_ == SessionState::Closed) {
         complete(request.completion, RequestError::None);
@@ -1349,6 +1560,7 @@ SessionStats Session::stats() const {
   s.last_ping_rtt = m.last_ping_rtt;
   s.session_present = m.session_present;
   s.unknown_acks = m.unknown_acks;
+  s.unknown_subscription_ids = m.unknown_subscription_ids;
   return s;
 }
 

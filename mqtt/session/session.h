@@ -109,6 +109,9 @@ struct SessionStats {
   // Acks (PUBACK/PUBREC/PUBCOMP/SUBACK/UNSUBACK) for a packet id that is not
   // in flight: ignored (PUBREC is still answered with PUBREL) and counted.
   uint64_t unknown_acks = 0;
+  // MQTT 5: incoming PUBLISHes naming a Subscription Identifier this client
+  // never subscribed with, in a resumed session it did not start (delivered).
+  uint64_t unknown_subscription_ids = 0;
 };
 
 class Session {

@@ -19,6 +19,7 @@ std::string_view to_string(RequestError e) {
     case RequestError::RetainNotSupported: return "retain not available on the broker";
     case RequestError::ProtocolError: return "protocol error";
     case RequestError::TopicAliasInvalid: return "topic alias not allowed by the broker or unknown";
+    case RequestError::FeatureNotSupported: return "not supported by the broker";
   }
   return "unknown request error";
 }

@@ -478,7 +478,8 @@ TEST_CASE("malformed input and oversized packets") {
   const uint8_t bad[] = {0xD0, 0x00, 0x40, 0x02, 0x00, 0x00};  // PINGRESP, PUBACK with id 0
   auto r = h.s.handle_input(bad, h.now);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == ConnectionErrorCode::MalformedPacket);
+  // Well-formed bytes that break a rule: a Protocol Error (codec::reason_for).
+  CHECK(r.error().code == ConnectionErrorCode::ProtocolViolation);
   CHECK(r.error().codec_error == codec::CodecError::ZeroPacketIdentifier);
   CHECK(r.error().message.find("offset") != std::string::npos);
 
@@ -570,4 +571,127 @@ TEST_CASE("observer sees every outgoing packet with id and dup") {
   CHECK(h.obs.outgoing[0].type == Outgoing::Type::Publish);
   CHECK(h.obs.outgoing[0].packet_id != 0);
   CHECK_FALSE(h.obs.outgoing[0].dup);
+}
+
+TEST_CASE("MQTT 5 acks: Reason String and User Properties reach the completion, on success "
+          "and on refusal") {
+  Harness h(v5config());
+  h.connect();
+  auto t1 = h.pub("a", QoS::AtLeastOnce);
+  auto t2 = h.pub("a", QoS::AtLeastOnce);
+  auto sent = h.take();
+  REQUIRE(sent.size() == 2);
+  codec::Properties ok_props;
+  ok_props.reason_string = "stored";
+  ok_props.user_properties = {{"shard", "7"}};
+  h.feed_ok(codec::PubAck{sent[0]->as<codec::Publish>().packet_id, ReasonCode::Success, ok_props});
+  REQUIRE(t1->done());
+  CHECK(t1->result().ok());
+  CHECK(t1->result().reason_string == "stored");
+  REQUIRE(t1->result().user_properties.size() == 1);
+  CHECK(t1->result().user_properties[0] == std::pair<std::string, std::string>{"shard", "7"});
+  codec::Properties no_props;
+  no_props.reason_string = "quota exceeded for tenant";
+  h.feed_ok(codec::PubAck{sent[1]->as<codec::Publish>().packet_id, ReasonCode::QuotaExceeded,
+                          no_props});
+  REQUIRE(t2->done());
+  CHECK(t2->result().error == RequestError::Rejected);
+  CHECK(t2->result().reason_string == "quota exceeded for tenant");
+}
+
+TEST_CASE("MQTT 5 DISCONNECT from the broker: Reason String, User Properties and Server "
+          "Reference in the error") {
+  Harness h(v5config());
+  h.connect();
+  codec::Disconnect d;
+  d.reason_code = ReasonCode::ServerMoved;
+  d.properties.reason_string = "moving to node 2";
+  d.properties.server_reference = "node2.example:1883";
+  d.properties.user_properties = {{"region", "eu"}};
+  auto r = h.feed(d);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ConnectionErrorCode::DisconnectedByBroker);
+  CHECK(r.error().reason_code == ReasonCode::ServerMoved);
+  CHECK(r.error().reason_string == "moving to node 2");
+  CHECK(r.error().server_reference == "node2.example:1883");
+  REQUIRE(r.error().user_properties.size() == 1);
+  CHECK(r.error().user_properties[0].second == "eu");
+}
+
+TEST_CASE("MQTT 5 CONNACK availability: wildcard, shared and Subscription Identifier "
+          "subscriptions the broker does not support fail locally (FeatureNotSupported)") {
+  codec::Properties props;
+  props.wildcard_subscription_available = 0;
+  props.shared_subscription_available = 0;
+  props.subscription_identifiers_available = 0;
+  Harness h(v5config());
+  h.connect(false, props);
+  Request wild = h.subscribe({"a/+"});
+  auto t_wild = wild.completion;
+  h.s.submit(std::move(wild), h.now);
+  Request shared = h.subscribe({"$share/g/a"});
+  auto t_shared = shared.completion;
+  h.s.submit(std::move(shared), h.now);
+  codec::Subscribe with_id;
+  with_id.subscriptions.push_back(codec::Subscription{"a/b", QoS::AtLeastOnce});
+  with_id.properties.subscription_identifiers = {5};
+  auto r = make_subscribe_request(with_id, ProtocolVersion::V5);
+  REQUIRE(r.ok());  // untracked: reported as a failure event
+  h.s.submit(std::move(*r), h.now);
+  Request plain = h.subscribe({"a/b"});
+  auto t_plain = plain.completion;
+  h.s.submit(std::move(plain), h.now);
+
+  REQUIRE(t_wild->done());
+  CHECK(t_wild->result().error == RequestError::FeatureNotSupported);
+  CHECK(t_wild->result().message.find("Wildcard Subscription Available = 0") != std::string::npos);
+  REQUIRE(t_shared->done());
+  CHECK(t_shared->result().error == RequestError::FeatureNotSupported);
+  CHECK(t_shared->result().message.find("Shared Subscription") != std::string::npos);
+  REQUIRE(h.obs.failures.size() == 1);
+  CHECK(h.obs.failures[0].reason == RequestError::FeatureNotSupported);
+  // Only the plain one went out.
+  auto sent = h.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0]->type() == PacketType::Subscribe);
+  CHECK_FALSE(t_plain->done());
+}
+
+TEST_CASE("MQTT 5 incoming Subscription Identifiers: one never subscribed with is a Protocol "
+          "Error in a session this client started, delivered and counted in one it resumed") {
+  auto sub_with_id = [](Harness& h, uint32_t id) {
+    codec::Subscribe s;
+    s.subscriptions.push_back(codec::Subscription{"a/#", QoS::AtMostOnce});
+    s.properties.subscription_identifiers = {id};
+    auto r = make_subscribe_request(s, ProtocolVersion::V5);
+    REQUIRE(r.ok());
+    h.s.submit(std::move(*r), h.now);
+  };
+  auto publish_with_ids = [](std::vector<uint32_t> ids) {
+    codec::Publish p;
+    p.topic = "a/b";
+    p.payload = codec::as_bytes("x");
+    p.properties.subscription_identifiers = std::move(ids);
+    return p;
+  };
+  {
+    Harness h(v5config());
+    h.connect(/*session_present=*/false);  // our own session
+    sub_with_id(h, 3);
+    (void)h.take();
+    h.feed_ok(publish_with_ids({3}));
+    CHECK(h.obs.incoming_topics.size() == 1);
+    auto r = h.feed(publish_with_ids({3, 4}));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ConnectionErrorCode::ProtocolViolation);
+    CHECK(r.error().message.find("Subscription Identifier 4") != std::string::npos);
+    CHECK(h.obs.incoming_topics.size() == 1);  // nothing delivered
+  }
+  {
+    Harness h(v5config());
+    h.connect(/*session_present=*/true);  // a session it did not start
+    h.feed_ok(publish_with_ids({9}));
+    CHECK(h.obs.incoming_topics.size() == 1);
+    CHECK(h.s.stats().unknown_subscription_ids == 1);
+  }
 }

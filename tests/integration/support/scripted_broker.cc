@@ -407,6 +407,14 @@ Bytes connack_v5(bool session_present, uint8_t reason_code, const ConnAckProps& 
     p.push_back(0x1C);
     put_string(p, *props.server_reference);
   }
+  if (props.authentication_method) {
+    p.push_back(0x15);
+    put_string(p, *props.authentication_method);
+  }
+  if (props.authentication_data) {
+    p.push_back(0x16);
+    put_string(p, *props.authentication_data);  // Binary Data: same layout
+  }
   Bytes body{static_cast<uint8_t>(session_present ? 1 : 0), reason_code};
   put_varint(body, p.size());
   body.insert(body.end(), p.begin(), p.end());
@@ -455,6 +463,96 @@ Bytes puback(uint16_t packet_id) {
 }
 
 Bytes pingresp() { return {0xD0, 0x00}; }
+
+Bytes auth_v5(uint8_t reason_code, std::string_view method, std::optional<std::string_view> data) {
+  Bytes p;
+  p.push_back(0x15);
+  put_string(p, method);
+  if (data) {
+    p.push_back(0x16);
+    put_string(p, *data);
+  }
+  Bytes body{reason_code};
+  put_varint(body, p.size());
+  body.insert(body.end(), p.begin(), p.end());
+  return frame(0xF0, body);
+}
+
+namespace {
+
+// Walks MQTT 5 properties, keeping Authentication Method and Data. False
+// on an unknown identifier or a length past the end.
+bool walk_auth_properties(std::span<const uint8_t> props, AuthInfo& out) {
+  size_t i = 0;
+  auto u16 = [&](size_t at) { return static_cast<size_t>((props[at] << 8) | props[at + 1]); };
+  while (i < props.size()) {
+    const uint8_t id = props[i++];
+    switch (id) {
+      case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
+        i += 1;
+        break;
+      case 0x13: case 0x21: case 0x22: case 0x23:
+        i += 2;
+        break;
+      case 0x02: case 0x11: case 0x18: case 0x27:
+        i += 4;
+        break;
+      case 0x0B:
+        while (i < props.size() && (props[i] & 0x80)) ++i;
+        ++i;
+        break;
+      case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C:
+      case 0x1F: {
+        if (i + 2 > props.size()) return false;
+        const size_t n = u16(i);
+        if (i + 2 + n > props.size()) return false;
+        std::string s(reinterpret_cast<const char*>(props.data() + i + 2), n);
+        if (id == 0x15) out.method = s;
+        if (id == 0x16) out.data = s;
+        i += 2 + n;
+        break;
+      }
+      case 0x26:
+        for (int k = 0; k < 2; ++k) {
+          if (i + 2 > props.size()) return false;
+          i += 2 + u16(i);
+        }
+        break;
+      default:
+        return false;
+    }
+    if (i > props.size()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<AuthInfo> auth_info(std::span<const uint8_t> packet) {
+  const auto at = body_offset(packet);
+  if (!at) return std::nullopt;
+  const uint8_t type = packet_type(packet);
+  AuthInfo info;
+  size_t pos = *at;
+  if (type == 15) {
+    if (pos >= packet.size()) return info;  // Success, no properties
+    info.reason_code = packet[pos++];
+  } else if (type == 1) {
+    // "MQTT" name (2 + 4), level, flags, keep alive.
+    pos += 6;
+    if (pos >= packet.size() || packet[pos] != 5) return std::nullopt;
+    pos += 4;
+  } else {
+    return std::nullopt;
+  }
+  // read_varint reads from the byte after its start (a fixed header's).
+  auto [len, n] = read_varint(packet.subspan(pos - 1));
+  if (n <= 0) return std::nullopt;
+  pos += static_cast<size_t>(n);
+  if (pos + len > packet.size()) return std::nullopt;
+  if (!walk_auth_properties(packet.subspan(pos, len), info)) return std::nullopt;
+  return info;
+}
 
 Bytes suback_v311(uint16_t packet_id, const std::vector<uint8_t>& codes) {
   Bytes body;

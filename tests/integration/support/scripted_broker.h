@@ -142,6 +142,8 @@ struct ConnAckProps {
   std::optional<uint16_t> receive_maximum;      // 0x21
   std::optional<uint16_t> topic_alias_maximum;  // 0x22
   std::optional<std::string> server_reference;  // 0x1C
+  std::optional<std::string> authentication_method;  // 0x15
+  std::optional<std::string> authentication_data;    // 0x16
 };
 
 Bytes connack_v311(bool session_present, uint8_t return_code);
@@ -159,6 +161,11 @@ Bytes suback_v5(uint16_t packet_id, const std::vector<uint8_t>& codes);
 Bytes disconnect_v5(uint8_t reason_code);
 // DISCONNECT with a Server Reference property (0x1C), e.g. 0x9D Server moved.
 Bytes disconnect_v5(uint8_t reason_code, std::string_view server_reference);
+
+// MQTT 5 AUTH (enhanced authentication): reason code, Authentication
+// Method and (when set) Authentication Data.
+Bytes auth_v5(uint8_t reason_code, std::string_view method,
+              std::optional<std::string_view> data = std::nullopt);
 
 // --- reading packets ---
 
@@ -185,6 +192,16 @@ struct ConnectInfo {
   bool clean() const { return (flags & 0x02) != 0; }
 };
 std::optional<ConnectInfo> connect_info(std::span<const uint8_t> packet);
+// The enhanced-authentication fields of a CONNECT (MQTT 5) or an AUTH:
+// the AUTH's reason code (0 for a CONNECT), Authentication Method and Data
+// when present. nullopt when the packet is neither, or its properties
+// cannot be walked.
+struct AuthInfo {
+  uint8_t reason_code = 0;
+  std::optional<std::string> method;
+  std::optional<std::string> data;
+};
+std::optional<AuthInfo> auth_info(std::span<const uint8_t> packet);
 // "PUBLISH(12 bytes)" and the like, for messages.
 std::string describe_packet(std::span<const uint8_t> packet);
 
