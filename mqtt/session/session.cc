@@ -262,6 +262,8 @@ struct Session::Impl {
   // PUBLISH is delivered and counted.
   std::vector<uint32_t> subscription_ids;
   bool all_subscriptions_known = false;
+  // In-flight messages of a resumed session not resent yet (Receive Maximum).
+  std::deque<uint16_t> deferred_resends;
   uint64_t unknown_subscription_ids = 0;
 
   void note_subscription_id(uint32_t id) {
@@ -487,6 +489,7 @@ struct Session::Impl {
 
   void publish_done(uint16_t id) {
     pubs.release(id);
+    resend_deferred();
     drain_held_publishes();
     maybe_finish_disconnect();
   }
@@ -651,6 +654,7 @@ struct Session::Impl {
 
   // The broker did not resume the session (session present = 0).
   void reset_session() {
+    deferred_resends.clear();
     // A session this client starts: it knows every subscription in it.
     subscription_ids.clear();
     all_subscriptions_known = true;
@@ -686,7 +690,32 @@ struct Session::Impl {
     if (ever_connected) self.observer_.on_session_reset(info);
   }
 
+  // Resends one in-flight message of a resumed session: the PUBLISH again
+  // (DUP) or, past PUBREC, its PUBREL.
+  void resend_one(uint16_t id) {
+    OutPublish& s = pubs.slot(id);
+    s.seq = ++seq;
+    if (s.stage == OutPublish::Stage::AwaitAck) {
+      s.bytes[0] |= 0x08;  // DUP
+      out.append(s.bytes);
+      emit(Outgoing::Type::Publish, id, true);
+    } else {
+      write_ack<codec::PubRel>(id, ReasonCode::Success, Outgoing::Type::PubRel);
+    }
+  }
+
+  // Resends held back by a smaller Receive Maximum go out as acks free room.
+  void resend_deferred() {
+    while (!deferred_resends.empty() &&
+           pubs.count() - deferred_resends.size() < window_size) {
+      const uint16_t id = deferred_resends.front();
+      deferred_resends.pop_front();
+      if (pubs.find(id)) resend_one(id);
+    }
+  }
+
   void resend_inflight() {
+    deferred_resends.clear();
     scratch_ids.clear();
     for (uint32_t id = 1; id <= pubs.range(); ++id) {
       if (pubs.find(static_cast<uint16_t>(id))) scratch_ids.push_back(static_cast<uint16_t>(id));
@@ -694,15 +723,18 @@ struct Session::Impl {
     std::sort(scratch_ids.begin(), scratch_ids.end(), [&](uint16_t a, uint16_t b) {
       return pubs.slot(a).seq < pubs.slot(b).seq;
     });
+    // [MQTT-4.4.0-1] asks for every one to be resent, and [MQTT-3.3.4-7]
+    // for no more unacknowledged QoS 1/2 PUBLISHes than the broker's Receive
+    // Maximum: when the resumed broker's is smaller than what is in flight,
+    // the oldest go out now and the rest as acks free room (rule 2 in
+    // docs/session.md).
+    size_t sent = 0;
     for (uint16_t id : scratch_ids) {
-      OutPublish& s = pubs.slot(id);
-      s.seq = ++seq;
-      if (s.stage == OutPublish::Stage::AwaitAck) {
-        s.bytes[0] |= 0x08;  // DUP
-        out.append(s.bytes);
-        emit(Outgoing::Type::Publish, id, true);
+      if (sent < window_size) {
+        resend_one(id);
+        ++sent;
       } else {
-        write_ack<codec::PubRel>(id, ReasonCode::Success, Outgoing::Type::PubRel);
+        deferred_resends.push_back(id);
       }
     }
   }
@@ -1347,6 +1379,7 @@ Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> i
 
 void Session::connection_lost() {
   Impl& m = *impl_;
+  m.deferred_resends.clear();  // all are resent (or dropped) at the next CONNACK
   while (!m.qos0_tokens.empty()) {
     m.fail_qos0(m.qos0_tokens.front(), RequestError::ConnectionClosed,
                 "connection lost before the QoS 0 publish was written");

@@ -175,3 +175,36 @@ TEST_CASE("reconfigure keeps in-flight state; version or window changes are refu
   REQUIRE(t->done());
   CHECK(t->result().ok());
 }
+
+TEST_CASE("resume with a smaller Receive Maximum: the oldest resent now, the rest as acks free "
+          "room [MQTT-4.4.0-1] [MQTT-3.3.4-7]") {
+  Harness h(v5config());
+  h.connect();
+  std::vector<std::shared_ptr<mqtt::detail::CompletionState>> tokens;
+  for (const char* t : {"a", "b", "c", "d", "e"}) tokens.push_back(h.pub(t, QoS::AtLeastOnce));
+  auto sent = h.take();
+  REQUIRE(sent.size() == 5);
+  h.s.connection_lost();
+  codec::Properties props;
+  props.receive_maximum = 2;
+  auto resent = h.connect(/*session_present=*/true, props);
+  REQUIRE(resent.size() == 2);  // not all five at once
+  CHECK(resent[0]->as<codec::Publish>().topic == "a");
+  CHECK(resent[1]->as<codec::Publish>().topic == "b");
+  // A new publish waits behind the resends.
+  auto f = h.pub("f", QoS::AtLeastOnce);
+  CHECK(h.take().empty());
+  // Each ack lets the next resend out, in the original order, then f.
+  std::vector<std::string> order;
+  for (int i = 0; i < 5; ++i) {
+    const uint16_t id = (i < 2 ? resent[i] : sent[i])->as<codec::Publish>().packet_id;
+    h.feed_ok(codec::PubAck{id, ReasonCode::Success, {}});
+    for (const auto& p : h.take()) {
+      const auto& pub = p->as<codec::Publish>();
+      order.push_back(std::string(pub.topic) + (pub.dup ? "+dup" : ""));
+    }
+  }
+  CHECK(order == std::vector<std::string>{"c+dup", "d+dup", "e+dup", "f"});
+  for (auto& t : tokens) CHECK(t->done());
+  CHECK_FALSE(f->done());
+}
