@@ -70,6 +70,7 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <utility>
 
 #include "mqtt/codec/encoder.h"
 #include "mqtt/session/deadline.h"
@@ -264,6 +265,7 @@ struct Session::Impl {
   bool all_subscriptions_known = false;
   // In-flight messages of a resumed session not resent yet (Receive Maximum).
   std::deque<uint16_t> deferred_resends;
+  bool sent_clean_start = false;  // the CONNECT of this connection had Clean Start
   uint64_t unknown_subscription_ids = 0;
 
   void note_subscription_id(uint32_t id) {
@@ -602,11 +604,36 @@ struct Session::Impl {
 
   // --- disconnect ---
 
+  // A DISCONNECT or AUTH larger than the broker's Maximum Packet Size goes
+  // without its Reason String and User Properties, which must not make it
+  // larger than that [MQTT-3.14.2-3/-4, MQTT-3.15.2-2/-3].
+  void fit_to_broker_limit(PacketBytes& bytes) {
+    if (broker_max_packet_size == 0 || bytes.size() <= broker_max_packet_size) return;
+    codec::Packet decoded;
+    codec::DecodeOptions opts;
+    opts.version = cfg().version;
+    if (codec::decode(std::as_const(bytes).span(), opts, decoded).status != codec::DecodeStatus::Ok)
+      return;
+    codec::Properties* props = nullptr;
+    if (auto* d = std::get_if<codec::Disconnect>(&decoded)) props = &d->properties;
+    if (auto* a = std::get_if<codec::Auth>(&decoded)) props = &a->properties;
+    if (!props) return;
+    props->reason_string.reset();
+    props->user_properties.clear();
+    auto size = codec::encoded_size(decoded, cfg().version);
+    if (!size) return;
+    PacketBytes smaller;
+    smaller.resize_for_write(*size);
+    if (codec::encode(decoded, cfg().version, smaller.span(), codec::Direction::ClientToServer).ok())
+      bytes = std::move(smaller);
+  }
+
   void maybe_finish_disconnect() {
     if (self.state_ != SessionState::Disconnecting || !disconnect) return;
     const bool drained = pubs.count() == 0 && held_publishes.empty();
     if (!drained && now < disconnect_deadline) return;
     disconnect_drained = drained;
+    fit_to_broker_limit(disconnect->bytes);
     out.append(disconnect->bytes);
     emit(Outgoing::Type::Disconnect);
     self.state_ = SessionState::Closed;
@@ -728,9 +755,11 @@ struct Session::Impl {
     // Maximum: when the resumed broker's is smaller than what is in flight,
     // the oldest go out now and the rest as acks free room (rule 2 in
     // docs/session.md).
+    // A PUBREL is never held back [MQTT-3.3.4-8]; its message still counts
+    // against the quota until PUBCOMP.
     size_t sent = 0;
     for (uint16_t id : scratch_ids) {
-      if (sent < window_size) {
+      if (pubs.slot(id).stage != OutPublish::Stage::AwaitAck || sent < window_size) {
         resend_one(id);
         ++sent;
       } else {
@@ -812,6 +841,11 @@ struct Session::Impl {
       e.terminal = terminal_refusal(ack.reason_code);
       broker_said(e, ack.properties);
       return unexpected(std::move(e));
+    }
+    if (ack.session_present && sent_clean_start) {
+      // We hold no session state after Clean Start [MQTT-3.2.2-4].
+      return protocol_error(ReasonCode::ProtocolError,
+                            "CONNACK with Session Present 1 after a CONNECT with Clean Start");
     }
     const codec::Properties& p = ack.properties;
     broker_receive_max = p.receive_maximum.value_or(65535);
@@ -1155,6 +1189,7 @@ struct Session::Impl {
       }
       reauth_pending = true;
     }
+    fit_to_broker_limit(r.bytes);
     out.append(r.bytes);
     emit(Outgoing::Type::Auth);
     complete_ok(r.completion, f->code);
@@ -1265,6 +1300,7 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
   if (!m.out.empty() || !m.qos0_tokens.empty()) connection_lost();
   codec::Connect c = connect;
   c.protocol_version = config_.version;
+  m.sent_clean_start = c.clean_start;
   c.keep_alive = static_cast<uint16_t>(std::min<int64_t>(config_.keep_alive.count(), 65535));
   if (!m.assigned_client_id.empty()) c.client_id = m.assigned_client_id;
   if (config_.version == ProtocolVersion::V5) {

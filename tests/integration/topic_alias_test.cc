@@ -360,7 +360,7 @@ TEST_CASE("incoming topic aliases from a scripted broker: resolved topics, 0x94 
   // empty topic with it is a Protocol Error (0x82).
   CHECK_FALSE(conn.try_next());
   auto peer2 = accept_connect(sb);
-  REQUIRE(peer2->send(connack_v5(true, 0)));
+  REQUIRE(peer2->send(connack_v5(false, 0)));
   REQUIRE(peer2->send(publish_v5("", "stale", 0, 0, uint16_t{4})));
   err = until_error(conn, publishes, seen);
   disc = peer2->read_until_type(14, 5s);

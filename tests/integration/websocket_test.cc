@@ -266,3 +266,18 @@ TEST_CASE("ws: a server that selects no subprotocol is accepted (RFC 6455 4.1)",
   CHECK(peer.log_count("open /mqtt protocol=-") == 1);
   REQUIRE(c.disconnect(2s).ok());
 }
+
+TEST_CASE("ws: a text frame from the server closes the connection [MQTT-6.0.0-1]",
+          "[integration][transport][ws]") {
+  WsPeerOptions po;
+  po.mode = WsPeer::Mode::text;
+  WsPeer peer(po);
+  auto o = ws_options("ws-text", peer.url());
+  auto [c, conn] = mqtt::Client::create(o, 8);
+  std::string seen;
+  auto e = next_until(conn, [](const mqtt::Event& ev) { return ev.error() != nullptr; }, 10s, &seen);
+  INFO(seen);
+  REQUIRE(e);
+  CHECK(e->error()->code == mqtt::ConnectionErrorCode::WebSocket);
+  CHECK_THAT(e->error()->message, Catch::Contains("text frame"));
+}

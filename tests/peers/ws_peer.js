@@ -9,6 +9,8 @@
 // Modes:
 //   aedes   an aedes MQTT 3.1.1 broker (in memory) behind a WebSocket server.
 //           aedes refuses MQTT 5 ("Unacceptable protocol version").
+//   text    (for tests of the client) answers the upgrade, then sends one
+//           text frame, which MQTT over WebSocket forbids.
 //   bridge  a WebSocket -> TCP bridge to an MQTT broker (mosquitto) on
 //           T: binary messages are piped both ways unchanged (no MQTT parsing,
 //           so MQTT 3.1.1 and 5 both work); when one side closes, so does the
@@ -95,7 +97,7 @@ function parseArgs(argv) {
       default: fail('unknown option ' + name);
     }
   }
-  if (opts.mode !== 'aedes' && opts.mode !== 'bridge') fail('--mode must be aedes or bridge');
+  if (!['aedes', 'bridge', 'text'].includes(opts.mode)) fail('--mode must be aedes, bridge or text');
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) fail('--port required');
   if (!opts.path.startsWith('/')) fail('--path must start with /');
   if (Boolean(opts.cert) !== Boolean(opts.key)) fail('--cert and --key go together');
@@ -268,6 +270,11 @@ async function main() {
     stream.on('error', () => {});
     if (opts.mode === 'aedes') {
       broker.handle(coalescing(stream), req);
+      return;
+    }
+    if (opts.mode === 'text') {
+      // A peer that breaks [MQTT-6.0.0-1]: a text frame instead of binary.
+      client.send('not MQTT', { binary: false });
       return;
     }
     const target = net.connect({ host: opts.targetHost, port: opts.targetPort });

@@ -305,3 +305,29 @@ TEST_CASE("make_auth_request refuses 3.1.1 and reason codes other than 0x18/0x19
   CHECK(f->code == ReasonCode::ReAuthenticate);
   CHECK(f->method == kMethod);
 }
+
+TEST_CASE("an AUTH above the broker's Maximum Packet Size goes without its Reason String and "
+          "User Properties [MQTT-3.15.2-2] [MQTT-3.15.2-3]") {
+  Harness h(v5config());
+  h.s.begin_connection(auth_connect(h), h.now, h.now + 10s);
+  h.take();
+  codec::ConnAck ack = auth_connack();
+  ack.properties.maximum_packet_size = 48;
+  h.feed_ok(ack);
+  h.take();
+  codec::Properties extra;
+  extra.reason_string = "a reason string that makes this AUTH too large for the broker";
+  extra.user_properties = {{"k", "v"}};
+  auto r = make_auth_request(ReasonCode::ReAuthenticate, kMethod, codec::as_bytes("d"), extra,
+                             ProtocolVersion::V5);
+  REQUIRE(r.ok());
+  r->completion = token();
+  REQUIRE(submit_auth(h, std::move(*r)).ok());
+  auto sent = h.take();
+  REQUIRE(types(sent) == std::vector<PacketType>{PacketType::Auth});
+  const auto& a = sent[0]->as<codec::Auth>();
+  CHECK_FALSE(a.properties.reason_string);
+  CHECK(a.properties.user_properties.empty());
+  CHECK(a.properties.authentication_method == std::optional<std::string_view>(kMethod));
+  CHECK(sent[0]->raw.size() <= 48);
+}

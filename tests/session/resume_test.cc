@@ -208,3 +208,24 @@ TEST_CASE("resume with a smaller Receive Maximum: the oldest resent now, the res
   for (auto& t : tokens) CHECK(t->done());
   CHECK_FALSE(f->done());
 }
+
+TEST_CASE("resume with a smaller Receive Maximum: a PUBREL is never held back [MQTT-3.3.4-8]") {
+  Harness h(v5config());
+  h.connect();
+  auto a = h.pub("a", QoS::AtLeastOnce);
+  auto b = h.pub("b", QoS::AtLeastOnce);
+  auto c = h.pub("c", QoS::ExactlyOnce);
+  auto sent = h.take();
+  REQUIRE(sent.size() == 3);
+  const uint16_t id_c = sent[2]->as<codec::Publish>().packet_id;
+  h.feed_ok(codec::PubRec{id_c, ReasonCode::Success, {}});
+  (void)h.take();  // its PUBREL
+  h.s.connection_lost();
+  codec::Properties props;
+  props.receive_maximum = 1;
+  auto resent = h.connect(/*session_present=*/true, props);
+  // a (the oldest PUBLISH) and c's PUBREL; b waits for room.
+  REQUIRE(types(resent) == std::vector<PacketType>{PacketType::Publish, PacketType::PubRel});
+  CHECK(resent[0]->as<codec::Publish>().topic == "a");
+  CHECK(resent[1]->as<codec::PubRel>().packet_id == id_c);
+}

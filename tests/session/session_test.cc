@@ -695,3 +695,42 @@ TEST_CASE("MQTT 5 incoming Subscription Identifiers: one never subscribed with i
     CHECK(h.s.stats().unknown_subscription_ids == 1);
   }
 }
+
+TEST_CASE("CONNACK with Session Present 1 after Clean Start closes the connection "
+          "[MQTT-3.2.2-4]") {
+  for (auto cfg : {SessionConfig{}, v5config()}) {
+    Harness h(cfg);
+    codec::Connect c = h.connect_packet();
+    c.clean_start = true;
+    h.s.begin_connection(c, h.now, h.now + 10s);
+    (void)h.take();
+    codec::ConnAck ack;
+    ack.session_present = true;
+    auto r = h.feed(ack);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ConnectionErrorCode::ProtocolViolation);
+    CHECK(r.error().message.find("Session Present") != std::string::npos);
+  }
+}
+
+TEST_CASE("a DISCONNECT above the broker's Maximum Packet Size goes without its Reason String "
+          "and User Properties [MQTT-3.14.2-3] [MQTT-3.14.2-4]") {
+  codec::Properties limits;
+  limits.maximum_packet_size = 32;
+  Harness h(v5config());
+  h.connect(false, limits);
+  codec::Disconnect d;
+  d.reason_code = ReasonCode::DisconnectWithWillMessage;
+  d.properties.reason_string = "a reason string far longer than thirty-two bytes";
+  d.properties.user_properties = {{"k", "v"}};
+  auto r = make_disconnect_request(d, ProtocolVersion::V5, 0);
+  REQUIRE(r.ok());
+  h.s.submit(std::move(*r), h.now);
+  auto sent = h.take();
+  REQUIRE(sent.size() == 1);
+  const auto& out = sent[0]->as<codec::Disconnect>();
+  CHECK(out.reason_code == ReasonCode::DisconnectWithWillMessage);  // kept
+  CHECK_FALSE(out.properties.reason_string);
+  CHECK(out.properties.user_properties.empty());
+  CHECK(sent[0]->raw.size() <= 32);
+}

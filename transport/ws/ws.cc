@@ -353,6 +353,14 @@ class WsStream final : public Stream {
         }
         return 0;
       case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (wsi == wsi_ && !lws_frame_is_binary(wsi)) {
+          // MQTT travels in binary frames only; anything else closes the
+          // connection [MQTT-6.0.0-1].
+          fail(ErrorKind::WebSocket, 0,
+               "WebSocket text frame from " + o_.host + ": MQTT needs binary frames");
+          wsi_ = nullptr;
+          return -1;  // lws closes the connection
+        }
         if (wsi == wsi_ && len > 0) {
           const auto* b = static_cast<const uint8_t*>(in);
           rx_.insert(rx_.end(), b, b + len);

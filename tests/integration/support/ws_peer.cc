@@ -94,7 +94,7 @@ bool WsPeer::try_start(std::string& why) {
       node_,
       script_,
       "--mode",
-      options_.mode == Mode::aedes ? "aedes" : "bridge",
+      options_.mode == Mode::aedes ? "aedes" : options_.mode == Mode::text ? "text" : "bridge",
       "--port",
       std::to_string(port_),
       "--path",

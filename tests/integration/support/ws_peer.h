@@ -35,7 +35,7 @@
 namespace itest {
 
 struct WsPeerOptions {
-  enum class Mode { aedes, bridge };
+  enum class Mode { aedes, bridge, text };  // text: one text frame after the upgrade
   Mode mode = Mode::aedes;
   // The only path upgraded; others get "400 Bad Request".
   std::string path = "/mqtt";
