@@ -11,6 +11,8 @@
 #include "mqtt/request_response.h"
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/events.h"
+#include "tests/integration/support/scripted_broker.h"
+#include "mqtt/codec/decoder.h"
 
 using namespace itest;
 using mqtt::QoS;
@@ -154,4 +156,22 @@ TEST_CASE("mqtt5: request/response properties travel end to end",
   REQUIRE(reply);
   CHECK(payload_of(*reply->publish()) == "answer");
   CHECK(mqtt::correlation_of(*reply->publish()) == "c-42");
+}
+
+TEST_CASE("mqtt5: request_response_information asks for Response Information in CONNECT",
+          "[integration][mqtt5][request-response]") {
+  ScriptedBroker sb;
+  auto o = client_options("rr-info", sb.port(), mqtt::ProtocolVersion::V5);
+  o.request_response_information = true;
+  auto [c, conn] = mqtt::Client::create(o, 8);
+  auto peer = sb.accept(5s);
+  REQUIRE(peer);
+  auto connect = peer->expect_connect(5s);
+  REQUIRE(connect);
+  mqtt::codec::Packet packet;
+  mqtt::codec::DecodeOptions opts;
+  opts.version = mqtt::ProtocolVersion::V5;
+  REQUIRE(mqtt::codec::decode(*connect, opts, packet).status == mqtt::codec::DecodeStatus::Ok);
+  const auto& cp = std::get<mqtt::codec::Connect>(packet);
+  CHECK(cp.properties.request_response_information == std::optional<uint8_t>(1));
 }
