@@ -157,8 +157,13 @@ TEST_CASE("SCRAM-SHA-256 exchange before CONNACK, then re-authentication (AUTH 0
   props.authentication_data = *verifier;
   REQUIRE(peer->send(connack_v5(false, 0, props)));
   std::string seen;
-  auto ack = wait_connack(conn, slack() + 3000ms, &seen);
+  // The event itself, not wait_connack()'s copy: the CONNACK's Authentication
+  // Data is a view into the event's bytes.
+  auto ack_event = next_until(
+      conn, [](const mqtt::Event& e) { return connack_of(e) != nullptr; }, slack() + 3000ms, &seen);
   INFO(seen);
+  REQUIRE(ack_event);
+  const auto* ack = connack_of(*ack_event);
   REQUIRE(ack);
   CHECK(s.sc.verify_server_final(auth_data(ack->properties)));
   std::printf("[scram] authenticated in %.1f ms\n", ms_since(t0));

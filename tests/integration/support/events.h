@@ -92,6 +92,9 @@ std::optional<mqtt::Event> next_until(mqtt::Connection& c,
                                       size_t max_events = 10'000'000);
 
 // Reads until a CONNACK with Success; nullopt (details in *seen) otherwise.
+// The copy's string and byte properties are views into an event that is
+// gone when this returns: read only its plain fields (reason code, session
+// present, numbers); for the rest keep the event (next_until + connack_of).
 std::optional<mqtt::codec::ConnAck> wait_connack(mqtt::Connection& c,
                                                  std::chrono::milliseconds timeout,
                                                  std::string* seen = nullptr);
