@@ -155,7 +155,7 @@ void write_body(const ConnAck& p, ProtocolVersion v, const Plan& pl, Writer& w) 
 
 // --- PUBLISH -------------------------------------------------------------------
 
-inline CodecError plan(const Publish& p, ProtocolVersion v, Plan& pl) {
+inline CodecError plan(const PublishRef& p, ProtocolVersion v, Plan& pl) {
   const uint8_t qos = static_cast<uint8_t>(p.qos);
   if (qos > 2) return CodecError::InvalidQoS;
   if (qos == 0) {
@@ -165,7 +165,7 @@ inline CodecError plan(const Publish& p, ProtocolVersion v, Plan& pl) {
   if (tn > 65535) return CodecError::StringTooLong;
   const bool v5 = v == ProtocolVersion::V5;
   if (tn == 0) {
-    if (!v5 || !p.properties.topic_alias) return CodecError::EmptyTopicName;
+    if (!v5 || !p.properties->topic_alias) return CodecError::EmptyTopicName;
   } else {
     MQTT_TRY(detail::check_topic_name_chars(reinterpret_cast<const uint8_t*>(p.topic.data()), tn));
   }
@@ -177,26 +177,35 @@ inline CodecError plan(const Publish& p, ProtocolVersion v, Plan& pl) {
   uint64_t n = 2 + tn + (qos ? 2 : 0) + p.payload.size();
   if (v5) {
     MQTT_TRY(
-        detail::measure_properties(p.properties, ctx(PacketType::Publish), pl.dir, pl.props));
+        detail::measure_properties(*p.properties, ctx(PacketType::Publish), pl.dir, pl.props));
     n += props_field_size(pl.props);
-    MQTT_TRY(check_payload_format(p.properties, p.payload, pl.dir));
-  } else if (!p.properties.empty()) {
+    MQTT_TRY(check_payload_format(*p.properties, p.payload, pl.dir));
+  } else if (!p.properties->empty()) {
     return CodecError::PropertiesNotSupported;
   }
   pl.remaining = n;
   return kOk;
 }
 
-inline uint8_t first_byte(const Publish& p) {
+inline uint8_t first_byte(const PublishRef& p) {
   return static_cast<uint8_t>(0x30 | (p.dup ? 0x08 : 0) | (static_cast<uint8_t>(p.qos) << 1) |
                               (p.retain ? 0x01 : 0));
 }
 
-inline void write_body(const Publish& p, ProtocolVersion v, const Plan& pl, Writer& w) {
+inline void write_body(const PublishRef& p, ProtocolVersion v, const Plan& pl, Writer& w) {
   w.str(p.topic);
   if (p.qos != QoS::AtMostOnce) w.u16(p.packet_id);
-  if (v == ProtocolVersion::V5) detail::write_properties(p.properties, pl.props, w);
+  if (v == ProtocolVersion::V5) detail::write_properties(*p.properties, pl.props, w);
   w.raw(p.payload.data(), p.payload.size());
+}
+
+// The Packet variant's Publish, through its view.
+inline CodecError plan(const Publish& p, ProtocolVersion v, Plan& pl) {
+  return plan(PublishRef(p), v, pl);
+}
+inline uint8_t first_byte(const Publish& p) { return first_byte(PublishRef(p)); }
+inline void write_body(const Publish& p, ProtocolVersion v, const Plan& pl, Writer& w) {
+  write_body(PublishRef(p), v, pl, w);
 }
 
 // --- PUBACK / PUBREC / PUBREL / PUBCOMP ------------------------------------------
@@ -415,34 +424,48 @@ void write_body(const Auth& p, ProtocolVersion, const Plan& pl, Writer& w) {
 
 // --- generic -------------------------------------------------------------------
 
+// Plans `p` for `v` (pl.dir set): every check, and the Remaining Length's bound.
 template <class T>
-inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v, Direction dir) {
+inline CodecError plan_packet(const T& p, ProtocolVersion v, Plan& pl) {
   if (v != ProtocolVersion::V311 && v != ProtocolVersion::V5)
-    return unexpected(CodecError::UnsupportedProtocolVersion);
-  Plan pl;
-  pl.dir = dir;
-  if (auto e = plan(p, v, pl); e != kOk) return unexpected(e);
-  if (pl.remaining > kMaxRemainingLength) return unexpected(CodecError::PacketTooLarge);
+    return CodecError::UnsupportedProtocolVersion;
+  MQTT_TRY(plan(p, v, pl));
+  if (pl.remaining > kMaxRemainingLength) return CodecError::PacketTooLarge;
+  return kOk;
+}
+
+// Bytes of the packet planned as `pl`.
+inline size_t packet_size(const Plan& pl) {
   const auto rem = static_cast<uint32_t>(pl.remaining);
   return size_t{1} + variable_byte_integer_size(rem) + rem;
+}
+
+// Writes the packet planned as `pl` at `out` (packet_size(pl) bytes).
+template <class T>
+inline void write_packet(const T& p, ProtocolVersion v, const Plan& pl, uint8_t* out) {
+  Writer w{out};
+  w.u8(first_byte(p));
+  w.vbi(static_cast<uint32_t>(pl.remaining));
+  write_body(p, v, pl, w);
+}
+
+template <class T>
+inline Result<size_t, CodecError> size_of(const T& p, ProtocolVersion v, Direction dir) {
+  Plan pl;
+  pl.dir = dir;
+  if (auto e = plan_packet(p, v, pl); e != kOk) return unexpected(e);
+  return packet_size(pl);
 }
 
 template <class T>
 inline Result<size_t, CodecError> encode_one(const T& p, ProtocolVersion v,
                                              std::span<uint8_t> out, Direction dir) {
-  if (v != ProtocolVersion::V311 && v != ProtocolVersion::V5)
-    return unexpected(CodecError::UnsupportedProtocolVersion);
   Plan pl;
   pl.dir = dir;
-  if (auto e = plan(p, v, pl); e != kOk) return unexpected(e);
-  if (pl.remaining > kMaxRemainingLength) return unexpected(CodecError::PacketTooLarge);
-  const auto rem = static_cast<uint32_t>(pl.remaining);
-  const size_t total = size_t{1} + variable_byte_integer_size(rem) + rem;
+  if (auto e = plan_packet(p, v, pl); e != kOk) return unexpected(e);
+  const size_t total = packet_size(pl);
   if (out.size() < total) return unexpected(CodecError::BufferTooSmall);
-  Writer w{out.data()};
-  w.u8(first_byte(p));
-  w.vbi(rem);
-  write_body(p, v, pl, w);
+  write_packet(p, v, pl, out.data());
   return total;
 }
 
@@ -463,12 +486,33 @@ Result<size_t, CodecError> encode(const Packet& p, ProtocolVersion version,
 
 Result<size_t, CodecError> encoded_size(const Publish& p, ProtocolVersion version,
                                         Direction dir) {
-  return size_of(p, version, dir);
+  return size_of(PublishRef(p), version, dir);
 }
 
 Result<size_t, CodecError> encode(const Publish& p, ProtocolVersion version,
                                   std::span<uint8_t> out, Direction dir) {
-  return encode_one(p, version, out, dir);
+  return encode_one(PublishRef(p), version, out, dir);
+}
+
+Result<PublishPlan, CodecError> plan_publish(const PublishRef& p, ProtocolVersion version,
+                                             Direction dir) {
+  Plan pl;
+  pl.dir = dir;
+  if (auto e = plan_packet(p, version, pl); e != kOk) return unexpected(e);
+  PublishPlan out;
+  out.size = packet_size(pl);
+  out.remaining = static_cast<uint32_t>(pl.remaining);
+  out.props = pl.props;
+  return out;
+}
+
+size_t write_publish(const PublishRef& p, ProtocolVersion version, const PublishPlan& plan,
+                     std::span<uint8_t> out) {
+  Plan pl;
+  pl.remaining = plan.remaining;
+  pl.props = plan.props;
+  write_packet(p, version, pl, out.data());
+  return plan.size;
 }
 
 }  // namespace mqtt::codec

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "mqtt/codec/error.h"
 #include "mqtt/codec/packets.h"
@@ -38,6 +39,41 @@ Result<size_t, CodecError> encoded_size(const Publish& p, ProtocolVersion versio
                                         Direction dir = Direction::Any);
 Result<size_t, CodecError> encode(const Publish& p, ProtocolVersion version,
                                   std::span<uint8_t> out, Direction dir = Direction::Any);
+
+// A PUBLISH by its parts, for callers that do not hold a Publish: the
+// properties are referenced, not copied. A Publish converts to one.
+struct PublishRef {
+  PublishRef(const Publish& p)  // NOLINT: implicit, a view of `p`
+      : dup(p.dup), qos(p.qos), retain(p.retain), topic(p.topic), packet_id(p.packet_id),
+        properties(&p.properties), payload(p.payload) {}
+  PublishRef(std::string_view t, QoS q, bool r, Bytes pl, const Properties& props)
+      : qos(q), retain(r), topic(t), properties(&props), payload(pl) {}
+
+  bool dup = false;
+  QoS qos = QoS::AtMostOnce;
+  bool retain = false;
+  std::string_view topic;
+  uint16_t packet_id = 0;
+  const Properties* properties;  // never null
+  Bytes payload;
+};
+
+// A PUBLISH in two steps, for callers that size their own storage from the
+// packet: plan_publish() validates and measures it (the same checks, in the
+// same order, and the same errors as encode()), then write_publish() writes
+// exactly `size` bytes with no further checks. Together they cost one
+// validation, where encoded_size() then encode() cost two.
+struct PublishPlan {
+  size_t size = 0;         // bytes of the whole packet
+  uint32_t remaining = 0;  // its Remaining Length
+  uint32_t props = 0;      // its Property Length (MQTT 5)
+};
+Result<PublishPlan, CodecError> plan_publish(const PublishRef& p, ProtocolVersion version,
+                                             Direction dir = Direction::Any);
+// `p` (unchanged since plan_publish() returned `plan` for it and `version`)
+// into `out`, which has at least plan.size bytes; returns plan.size.
+size_t write_publish(const PublishRef& p, ProtocolVersion version, const PublishPlan& plan,
+                     std::span<uint8_t> out);
 
 // Number of bytes a Variable Byte Integer takes (1..4); value < 268435456.
 constexpr size_t variable_byte_integer_size(uint32_t v) {

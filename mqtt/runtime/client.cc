@@ -85,16 +85,10 @@ Result<void, ClientError> push(runtime::Lane<LaneItem>& lane, LaneItem& item, Mo
   return unexpected(closed_error());
 }
 
-// Queues a request built on this thread; returns its token (empty when not
-// tracked).
-Result<Token, ClientError> submit(detail::ClientShared* shared, bool control,
-                                  Result<session::Request, codec::CodecError> built,
-                                  ProtocolVersion v, std::string_view what, bool tracked,
-                                  Mode mode) {
-  if (!built.ok()) return unexpected(invalid_error(built.error(), what));
-  LaneItem item;
-  item.req = std::move(built.value());
-  item.version = v;
+// Queues `item` (its request built on this thread); returns its token (empty
+// when not tracked).
+Result<Token, ClientError> queue(detail::ClientShared* shared, bool control, LaneItem& item,
+                                 bool tracked, Mode mode) {
   Token token;
   if (tracked) {
     item.req.completion = std::make_shared<detail::CompletionState>();
@@ -106,18 +100,31 @@ Result<Token, ClientError> submit(detail::ClientShared* shared, bool control,
   return token;
 }
 
+Result<Token, ClientError> submit(detail::ClientShared* shared, bool control,
+                                  Result<session::Request, codec::CodecError> built,
+                                  ProtocolVersion v, std::string_view what, bool tracked,
+                                  Mode mode) {
+  if (!built.ok()) return unexpected(invalid_error(built.error(), what));
+  LaneItem item;
+  item.req = std::move(built.value());
+  item.version = v;
+  return queue(shared, control, item, tracked, mode);
+}
+
 Result<Token, ClientError> do_publish(detail::ClientShared* shared, std::string_view topic,
                                       QoS qos, bool retain, std::span<const uint8_t> payload,
                                       const Properties& properties, bool tracked, Mode mode) {
   if (!shared || shared->core->publishes.closed()) return unexpected(closed_error());
   const ProtocolVersion v = shared->core->version.load(std::memory_order_relaxed);
-  codec::Publish p;
-  p.qos = qos;
-  p.retain = retain;
-  p.topic = topic;
-  p.payload = payload;
-  p.properties = properties;
-  return submit(shared, false, session::make_publish_request(p, v), v, "publish", tracked, mode);
+  // Encoded straight into the item that is queued; the caller's topic,
+  // payload and properties are only viewed.
+  LaneItem item;
+  item.version = v;
+  const codec::PublishRef p(topic, qos, retain, payload, properties);
+  if (auto built = session::make_publish_request(p, v, item.req); !built) {
+    return unexpected(invalid_error(built.error(), "publish"));
+  }
+  return queue(shared, false, item, tracked, mode);
 }
 
 Result<void, ClientError> drop_token(Result<Token, ClientError> r) {

@@ -35,39 +35,72 @@ Result<PacketBytes, codec::CodecError> encode_to_bytes(const P& p, ProtocolVersi
 
 }  // namespace
 
-Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
-                                                        ProtocolVersion v) {
-  codec::Publish copy = p;
-  copy.packet_id = p.qos == QoS::AtMostOnce ? 0 : 1;
-  // MQTT 5 Topic Alias: the packet is kept without it, and the session adds
-  // it per connection. Without a topic, a one-byte stand-in passes the
-  // codec's checks and is cut out below.
-  const uint16_t alias = v == ProtocolVersion::V5 ? p.properties.topic_alias.value_or(0) : 0;
-  if (v == ProtocolVersion::V5 && p.properties.topic_alias) {
-    if (alias == 0) return unexpected(codec::CodecError::InvalidPropertyValue);
-    copy.properties.topic_alias.reset();
-    if (copy.topic.empty()) copy.topic = "-";
+namespace {
+
+// A caller's Topic Alias (MQTT 5): the packet is kept without it, and the
+// session adds it per connection. Without a topic, a one-byte stand-in
+// passes the codec's checks and is cut out. Off the common path, so it
+// copies the properties to drop the alias.
+[[gnu::noinline]] Result<void, codec::CodecError> encode_without_alias(codec::PublishRef q,
+                                                                       ProtocolVersion v,
+                                                                       PacketBytes& out) {
+  codec::Properties props = *q.properties;
+  props.topic_alias.reset();
+  q.properties = &props;
+  const bool no_topic = q.topic.empty();
+  if (no_topic) q.topic = "-";
+  const auto plan = codec::plan_publish(q, v, codec::Direction::ClientToServer);
+  if (!plan) return unexpected(plan.error());
+  if (!no_topic) {
+    out.resize_for_write(plan->size);
+    codec::write_publish(q, v, *plan, out.span());
+    return {};
   }
-  auto bytes = encode_to_bytes(copy, v);
-  if (!bytes) return unexpected(bytes.error());
-  Request r;
+  PacketBytes with_stand_in;
+  with_stand_in.resize_for_write(plan->size);
+  codec::write_publish(q, v, *plan, with_stand_in.span());
+  const auto l = detail::publish_layout(with_stand_in.span());
+  if (!l) return unexpected(codec::CodecError::LengthExceedsPacket);  // not expected
+  out.resize_for_write(detail::rewritten_size(*l, 0, 0));
+  detail::write_publish(with_stand_in.span(), *l, {}, 0, out.span());
+  return {};
+}
+
+}  // namespace
+
+Result<void, codec::CodecError> make_publish_request(const codec::PublishRef& p,
+                                                     ProtocolVersion v, Request& r) {
+  codec::PublishRef q = p;
+  q.packet_id = p.qos == QoS::AtMostOnce ? 0 : 1;
+  const auto& alias = p.properties->topic_alias;
+  const bool own_alias = v == ProtocolVersion::V5 && alias.has_value();
+  if (own_alias) {
+    if (*alias == 0) return unexpected(codec::CodecError::InvalidPropertyValue);
+    if (auto e = encode_without_alias(q, v, r.bytes); !e) return e;
+    r.topic_alias = *alias;
+  } else {
+    const auto plan = codec::plan_publish(q, v, codec::Direction::ClientToServer);
+    if (!plan) return unexpected(plan.error());
+    r.bytes.resize_for_write(plan->size);
+    codec::write_publish(q, v, *plan, r.bytes.span());
+  }
   r.kind = Request::Kind::Publish;
   r.qos = p.qos;
   r.retain = p.retain;
-  r.topic_alias = alias;
-  if (alias != 0 && p.topic.empty()) {
-    const auto l = detail::publish_layout(bytes->span());
-    if (!l) return unexpected(codec::CodecError::LengthExceedsPacket);  // not expected
-    r.bytes.resize_for_write(detail::rewritten_size(*l, 0, 0));
-    detail::write_publish(bytes->span(), *l, {}, 0, r.bytes.span());
-  } else {
-    r.bytes = std::move(*bytes);
-  }
   if (p.qos != QoS::AtMostOnce) {
     r.packet_id_offset =
         fixed_header_size(r.bytes) + 2 + static_cast<uint32_t>(p.topic.size());
   }
-  return r;
+  return {};
+}
+
+Result<Request, codec::CodecError> make_publish_request(const codec::PublishRef& p,
+                                                        ProtocolVersion v) {
+  // One named result, returned on every path, so it is built in place
+  // (the packet's inline bytes are not copied on the way out).
+  Result<Request, codec::CodecError> out{Request{}};
+  if (auto e = make_publish_request(p, v, *out); !e) out = unexpected(e.error());
+  return out;
 }
 
 Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe& s,

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mqtt/codec/encoder.h"
 #include "mqtt/codec/error.h"
 #include "mqtt/codec/packets.h"
 #include "mqtt/completion.h"
@@ -60,8 +61,14 @@ struct Request {
 // PUBLISH with a Subscription Identifier is PropertyNotAllowed
 // [MQTT-3.3.4-6]; one with Payload Format Indicator 1 and a payload that is
 // not well-formed UTF-8 is PayloadFormatInvalid (spec 3.3.2.3.2).
-Result<Request, codec::CodecError> make_publish_request(const codec::Publish& p,
+// A publish is validated once and encoded straight into the request's
+// storage; `p` (a codec::Publish converts to a PublishRef) is only viewed.
+// The second form builds into `out` (a default-constructed Request), for a
+// caller that queues it from there; on error `out` is unspecified.
+Result<Request, codec::CodecError> make_publish_request(const codec::PublishRef& p,
                                                         ProtocolVersion v);
+Result<void, codec::CodecError> make_publish_request(const codec::PublishRef& p,
+                                                     ProtocolVersion v, Request& out);
 Result<Request, codec::CodecError> make_subscribe_request(const codec::Subscribe& s,
                                                           ProtocolVersion v);
 Result<Request, codec::CodecError> make_unsubscribe_request(const codec::Unsubscribe& u,

@@ -174,3 +174,79 @@ TEST_CASE("vocabulary names") {
   CHECK(d.find("CONNACK") != std::string::npos);
   CHECK(d.find("terminal") != std::string::npos);
 }
+
+// Hidden micro benchmark (not run by `bazel test`): instructions per
+// make_publish_request, e.g.
+//   bazel build -c opt //tests/session:request_test
+//   perf stat -e instructions bazel-bin/tests/session/request_test "bench: publish request 5 QoS 1"
+// less the instructions of a run that builds nothing ("bench: publish request none"),
+// divided by kBenchCount.
+namespace {
+constexpr int kBenchCount = 200000;
+void bench_publish(ProtocolVersion v, QoS qos, int count) {
+  static const std::string payload(64, 'x');
+  codec::Publish p;
+  p.topic = "sensors/a/temp";
+  p.qos = qos;
+  p.payload = codec::as_bytes(payload);
+  size_t sum = 0;
+  for (int i = 0; i < count; ++i) {
+    auto r = make_publish_request(p, v);
+    sum += r->bytes.size();
+  }
+  CHECK(sum == size_t(count) * (2 + 2 + p.topic.size() + (qos == QoS::AtMostOnce ? 0 : 2) +
+                                (v == ProtocolVersion::V5 ? 1 : 0) + payload.size()));
+}
+}  // namespace
+
+TEST_CASE("bench: publish request none", "[.bench]") {
+  bench_publish(ProtocolVersion::V5, QoS::AtLeastOnce, 0);
+}
+TEST_CASE("bench: publish request 3.1.1 QoS 0", "[.bench]") {
+  bench_publish(ProtocolVersion::V311, QoS::AtMostOnce, kBenchCount);
+}
+TEST_CASE("bench: publish request 3.1.1 QoS 1", "[.bench]") {
+  bench_publish(ProtocolVersion::V311, QoS::AtLeastOnce, kBenchCount);
+}
+TEST_CASE("bench: publish request 5 QoS 0", "[.bench]") {
+  bench_publish(ProtocolVersion::V5, QoS::AtMostOnce, kBenchCount);
+}
+TEST_CASE("bench: publish request 5 QoS 1", "[.bench]") {
+  bench_publish(ProtocolVersion::V5, QoS::AtLeastOnce, kBenchCount);
+}
+
+// As Client::publish built and queued a request before it took a PublishRef:
+// a Publish with a copy of the caller's Properties, then the request moved
+// into the queued item.
+TEST_CASE("bench: client publish via Publish 5 QoS 1", "[.bench]") {
+  static const std::string payload(64, 'x');
+  const codec::Properties props;
+  size_t sum = 0;
+  for (int i = 0; i < kBenchCount; ++i) {
+    codec::Publish p;
+    p.qos = QoS::AtLeastOnce;
+    p.topic = "sensors/a/temp";
+    p.payload = codec::as_bytes(payload);
+    p.properties = props;
+    auto r = make_publish_request(p, ProtocolVersion::V5);
+    Request item;
+    item = std::move(r.value());
+    sum += item.bytes.size();
+  }
+  CHECK(sum == size_t(kBenchCount) * (2 + 2 + 14 + 2 + 1 + 64));
+}
+
+// As Client::publish does now: the caller's parts viewed (PublishRef), the
+// request built straight into the queued item.
+TEST_CASE("bench: client publish via PublishRef 5 QoS 1", "[.bench]") {
+  static const std::string payload(64, 'x');
+  const codec::Properties props;
+  size_t sum = 0;
+  for (int i = 0; i < kBenchCount; ++i) {
+    Request item;
+    const codec::PublishRef p("sensors/a/temp", QoS::AtLeastOnce, false,
+                              codec::as_bytes(payload), props);
+    if (make_publish_request(p, ProtocolVersion::V5, item).ok()) sum += item.bytes.size();
+  }
+  CHECK(sum == size_t(kBenchCount) * (2 + 2 + 14 + 2 + 1 + 64));
+}
