@@ -14,6 +14,10 @@
 #        listener): those rows include the bridge's hop, and its CPU is shown
 #        in a column of its own.
 # Other arguments go to client_bench (e.g. --messages 100000 --runs 7 --json).
+# Besides the two scenarios against mosquitto, client_bench runs by default
+# fake_publish_qos0, fake_publish_qos1 and fake_publish_qos2 against a fake broker of its own (a
+# child process on 127.0.0.1:0, over TCP whatever --transport says);
+# --scenario mosquitto or --scenario fake picks one kind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -16,7 +17,16 @@ namespace bench {
 enum class Scenario {
   Qos1Publish,  // publish N QoS 1 messages, until every PUBACK is in
   Qos0Echo,     // subscribe, publish N QoS 0 messages to ourselves, until all came back
+  // Against the fake broker (fake_broker.cc), which routes nothing: the
+  // client's publishing path alone.
+  FakePublishQos0,  // N QoS 0 messages, then one QoS 1 "fence": until its PUBACK
+  FakePublishQos1,  // N QoS 1 messages, window 100: until every PUBACK is in
+  FakePublishQos2,  // N QoS 2 messages, window 100: until every PUBCOMP is in
 };
+
+inline bool is_fake(Scenario s) {
+  return s == Scenario::FakePublishQos0 || s == Scenario::FakePublishQos1 || s == Scenario::FakePublishQos2;
+}
 
 // How the client reaches the broker. Ws and Wss go through a WebSocket-to-TCP
 // bridge in front of the broker (tests/peers/ws_peer.js), so their rows
@@ -64,6 +74,9 @@ struct RunResult {
   double client_cpu_seconds = -1;
   double broker_cpu_seconds = -1;
   double bridge_cpu_seconds = -1;
+  // Voluntary + involuntary context switches of this process (all threads,
+  // getrusage(RUSAGE_SELF)) over the timed part; < 0 when not measured.
+  double context_switches = -1;
 };
 
 // Process-wide count of operator new calls (alloc_counter.cc).
@@ -81,6 +94,36 @@ class CpuMeter {
  private:
   pid_t broker_, bridge_;
   double self0_ = 0, broker0_ = -1, bridge0_ = -1;
+  long switches0_ = 0;
+};
+
+// The fake broker, a child process: this binary started again with
+// `--fake-broker PARENT_PID LIFETIME_S`, which calls fake_broker_main().
+int fake_broker_main(pid_t parent, int lifetime_seconds);
+
+class FakeBroker {
+ public:
+  FakeBroker() = default;
+  FakeBroker(const FakeBroker&) = delete;
+  FakeBroker& operator=(const FakeBroker&) = delete;
+  ~FakeBroker();  // stop()
+  // Spawns it on 127.0.0.1:0 and waits (5 s at most) for its port.
+  bool start(int lifetime_seconds, std::string& error);
+  // SIGTERM by pid, then SIGKILL after 2 s.
+  void stop();
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // PUBLISH packets the broker received on connections that published to
+  // `topic`, reported when they closed; -1 if not reported within `timeout`.
+  long published(const std::string& topic, std::chrono::milliseconds timeout);
+
+ private:
+  bool read_some(std::chrono::steady_clock::time_point deadline);
+  pid_t pid_ = 0;
+  int out_fd_ = -1;
+  uint16_t port_ = 0;
+  std::string lines_;
+  std::map<std::string, long> counts_;
 };
 
 RunResult run_ours(const RunConfig& c);

@@ -16,6 +16,12 @@ double self_cpu() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
+long self_context_switches() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_nvcsw + u.ru_nivcsw;
+}
+
 // CPU time of every thread of `pid`, in seconds; -1 when unreadable. Sums
 // the first field of /proc/PID/task/TID/schedstat (nanoseconds on the CPU),
 // which is finer than /proc/PID/stat's clock ticks (10 ms). A thread that
@@ -47,6 +53,7 @@ double process_cpu(pid_t pid) {
 CpuMeter::CpuMeter(const RunConfig& c) : broker_(c.broker_pid), bridge_(c.bridge_pid) {}
 
 void CpuMeter::start() {
+  switches0_ = self_context_switches();
   self0_ = self_cpu();
   broker0_ = process_cpu(broker_);
   bridge0_ = process_cpu(bridge_);
@@ -54,6 +61,7 @@ void CpuMeter::start() {
 
 void CpuMeter::stop(RunResult& r) const {
   r.client_cpu_seconds = self_cpu() - self0_;
+  r.context_switches = static_cast<double>(self_context_switches() - switches0_);
   auto delta = [](double before, double after) { return before < 0 || after < 0 ? -1 : after - before; };
   r.broker_cpu_seconds = delta(broker0_, process_cpu(broker_));
   r.bridge_cpu_seconds = delta(bridge0_, process_cpu(bridge_));

@@ -23,7 +23,11 @@ RunResult run_mosquitto(const RunConfig& c) {
   if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
     return r.error = "libmosquitto has no WebSocket client", r;
   mosquitto_lib_init();
-  State st(c.messages);
+  // fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence. The publish
+  // callback fires for each QoS 0 message once written and for the fence at
+  // its PUBACK, which comes after all of them: N + 1 callbacks.
+  const bool fence = c.scenario == Scenario::FakePublishQos0;
+  State st(fence ? c.messages + 1 : c.messages);
   const std::string id = "bench-mosq-" + c.topic;
   mosquitto* m = mosquitto_new(id.c_str(), true, &st);
   if (!m) return r.error = "mosquitto_new failed", r;
@@ -74,7 +78,7 @@ RunResult run_mosquitto(const RunConfig& c) {
     wait_for_flag(st.subscribed, st.done, deadline);
   }
   const std::string payload(c.payload, 'p');
-  const int qos = echo ? 0 : 1;
+  const int qos = echo || fence ? 0 : c.scenario == Scenario::FakePublishQos2 ? 2 : 1;
   // In the echo run the publish callback also fires (QoS 0 "sent"): count
   // only messages then.
   if (echo) mosquitto_publish_callback_set(m, nullptr);
@@ -85,10 +89,12 @@ RunResult run_mosquitto(const RunConfig& c) {
     mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos,
                       false);
   }
+  if (fence && !st.done.failed())
+    mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
   st.done.wait_all(deadline);
   r.seconds = seconds_since(t0);
   cpu.stop(r);
-  r.completed = st.done.count();
+  r.completed = std::min(st.done.count(), c.messages);
   r.ok = r.completed == c.messages;
   if (!r.ok) r.error = st.done.failed() ? "disconnected" : "timed out";
   mosquitto_disconnect(m);

@@ -33,15 +33,21 @@ RunResult run_ours(const RunConfig& c) {
     if (!t || !t->wait_for(std::chrono::seconds(10))) return r.error = "subscribe failed", r;
   }
   const std::string payload(c.payload, 'p');
-  const auto qos = echo ? mqtt::QoS::AtMostOnce : mqtt::QoS::AtLeastOnce;
+  // fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence whose PUBACK
+  // says the broker has read everything before it.
+  const bool fence = c.scenario == Scenario::FakePublishQos0;
+  const bool qos2 = c.scenario == Scenario::FakePublishQos2;
+  const auto qos = echo || fence ? mqtt::QoS::AtMostOnce : qos2 ? mqtt::QoS::ExactlyOnce : mqtt::QoS::AtLeastOnce;
+  const auto ack = qos2 ? mqtt::codec::PacketType::PubComp : mqtt::codec::PacketType::PubAck;
   CpuMeter cpu(c);
   cpu.start();
   const auto t0 = Clock::now();
   const uint64_t allocs0 = allocations();
   std::thread publisher([&, client = client]() mutable {
     for (uint32_t i = 0; i < c.messages; ++i) {
-      if (!client.publish(c.topic, qos, false, payload)) break;
+      if (!client.publish(c.topic, qos, false, payload)) return;
     }
+    if (fence) (void)client.publish(c.topic, mqtt::QoS::AtLeastOnce, false, payload);
   });
   while (r.completed < c.messages) {
     auto ev = conn.next_for(deadline - Clock::now());
@@ -49,8 +55,8 @@ RunResult run_ours(const RunConfig& c) {
     if (const auto* in = ev->incoming()) {
       auto type = in->type();
       if ((echo && type == mqtt::codec::PacketType::Publish) ||
-          (!echo && type == mqtt::codec::PacketType::PubAck))
-        ++r.completed;
+          (!echo && type == ack))
+        r.completed = fence ? c.messages : r.completed + 1;
     } else if (ev->error()) {
       r.error = mqtt::describe(*ev->error());
       break;

@@ -17,6 +17,7 @@ struct State {
   std::atomic<bool> connected{false};
   std::atomic<bool> subscribed{false};
   bool echo = false;
+  bool qos0 = false;  // delivery callbacks do not count
   Completion done;
 };
 
@@ -27,8 +28,12 @@ RunResult run_paho(const RunConfig& c) {
   if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
     return r.error = "Paho C has no WebSocket client in this build", r;
   const bool tls = c.transport == Transport::Tls;
-  State st(c.messages);
+  // fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence whose
+  // onSuccess (at its PUBACK) is the one completion counted.
+  const bool fence = c.scenario == Scenario::FakePublishQos0;
+  State st(fence ? 1 : c.messages);
   st.echo = c.scenario == Scenario::Qos0Echo;
+  st.qos0 = st.echo || fence;
   MQTTAsync client;
   // libpaho-mqtt3as (the OpenSSL build) serves tcp:// and ssl:// alike.
   const std::string uri = (tls ? "ssl://" : "tcp://") + c.host + ":" + std::to_string(c.port);
@@ -48,7 +53,7 @@ RunResult run_paho(const RunConfig& c) {
       },
       [](void* p, MQTTAsync_token) {
         auto* s = static_cast<State*>(p);
-        if (!s->echo) s->done.add();
+        if (!s->qos0) s->done.add();
       });
   MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
   opts.keepAliveInterval = 30;
@@ -86,7 +91,7 @@ RunResult run_paho(const RunConfig& c) {
   cpu.start();
   const auto t0 = Clock::now();
   for (uint32_t i = 0; i < c.messages && Clock::now() < deadline;) {
-    if (!st.echo && i - st.done.count() >= kWindow) {
+    if (!st.qos0 && i - st.done.count() >= kWindow) {
       // Paho queues what is beyond its window and sends it only when its
       // send thread wakes up, which a new command does at once but an ack
       // may not (seen: 100 messages per second or so once everything was
@@ -98,7 +103,7 @@ RunResult run_paho(const RunConfig& c) {
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     msg.payload = payload.data();
     msg.payloadlen = static_cast<int>(payload.size());
-    msg.qos = st.echo ? 0 : 1;
+    msg.qos = st.qos0 ? 0 : c.scenario == Scenario::FakePublishQos2 ? 2 : 1;
     int rc = MQTTAsync_sendMessage(client, c.topic.c_str(), &msg, nullptr);
     if (rc == MQTTASYNC_SUCCESS) {
       ++i;
@@ -110,10 +115,22 @@ RunResult run_paho(const RunConfig& c) {
       break;
     }
   }
+  if (fence && r.error.empty()) {
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = payload.data();
+    msg.payloadlen = static_cast<int>(payload.size());
+    msg.qos = 1;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.context = &st;
+    ro.onSuccess = [](void* p, MQTTAsync_successData*) { static_cast<State*>(p)->done.add(); };
+    ro.onFailure = [](void* p, MQTTAsync_failureData*) { static_cast<State*>(p)->done.fail(); };
+    int rc = MQTTAsync_sendMessage(client, c.topic.c_str(), &msg, &ro);
+    if (rc != MQTTASYNC_SUCCESS) r.error = "sendMessage (fence) failed: " + std::to_string(rc);
+  }
   if (r.error.empty()) st.done.wait_all(deadline);
   r.seconds = seconds_since(t0);
   cpu.stop(r);
-  r.completed = st.done.count();
+  r.completed = fence ? (st.done.count() == 1 ? c.messages : 0) : st.done.count();
   r.ok = r.completed == c.messages;
   if (!r.ok && r.error.empty()) r.error = "timed out";
   MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
