@@ -6,9 +6,15 @@
 // Every wait is bounded, and a Watchdog ends the process if a library call
 // blocks forever. Time bounds get extra slack under sanitizers. Measured
 // numbers are printed ("[caseN] ...") so they show in the test log.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -49,6 +55,48 @@ std::chrono::seconds watchdog_limit() { return under_tsan() ? 180s : 90s; }
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The client's end of a loopback TCP connection as the kernel sees it
+// (/proc/net/tcp of this network namespace): state and queued bytes.
+struct KernelSocket {
+  bool found = false;
+  int state = 0;          // 1 ESTABLISHED, 4 FIN_WAIT1, 5 FIN_WAIT2, 7 CLOSE, ...
+  uint64_t tx_queue = 0;  // written by the client, not acknowledged by the peer
+  uint64_t rx_queue = 0;  // received by the kernel, not read by the client yet
+};
+
+// The socket at the far end of `peer_fd` (a connected IPv4 socket).
+KernelSocket far_end_of(int peer_fd) {
+  KernelSocket k;
+  sockaddr_in local{}, remote{};
+  socklen_t len = sizeof local;
+  if (::getsockname(peer_fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return k;
+  len = sizeof remote;
+  if (::getpeername(peer_fd, reinterpret_cast<sockaddr*>(&remote), &len) != 0) return k;
+  // The far end's local address is our remote one, and the other way round.
+  const unsigned want_local = ntohs(remote.sin_port), want_remote = ntohs(local.sin_port);
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  for (int i = 0; i < 100000 && std::getline(in, line); ++i) {
+    std::istringstream f(line);
+    std::string sl, la, ra, st, queues;
+    f >> sl >> la >> ra >> st >> queues;
+    const auto port_of = [](const std::string& a) {
+      const auto c = a.find(':');
+      return c == std::string::npos ? 0u : static_cast<unsigned>(std::stoul(a.substr(c + 1), nullptr, 16));
+    };
+    if (port_of(la) != want_local || port_of(ra) != want_remote) continue;
+    const auto c = queues.find(':');
+    if (c == std::string::npos) continue;
+    k.found = true;
+    k.state = static_cast<int>(std::stoul(st, nullptr, 16));
+    k.tx_queue = std::stoull(queues.substr(0, c), nullptr, 16);
+    k.rx_queue = std::stoull(queues.substr(c + 1), nullptr, 16);
+    break;
+  }
+  return k;
 }
 
 // Accepts the client's connection and reads its CONNECT (REQUIREs both).
@@ -377,6 +425,7 @@ TEST_CASE("[case3] a QoS 1 flood from a broker that never reads ends in PingTime
   bool got_error = false;
   // The client's state once the flood has made no progress for 300 ms.
   std::optional<mqtt::Snapshot> at_stall;
+  KernelSocket client_socket_at_stall;
   size_t publishes_at_stall = 0;
   for (int i = 0; i < 100000 && Clock::now() - t0 < max_time + bound; ++i) {
     if (pump.wait_until([](const Pump::Stats& s) { return !s.errors.empty(); }, 20ms)) {
@@ -386,13 +435,22 @@ TEST_CASE("[case3] a QoS 1 flood from a broker that never reads ends in PingTime
     rss_peak = std::max(rss_peak, rss_kb());
     if (!at_stall && Clock::now() - peer->flood_last_progress() >= 300ms) {
       at_stall = client.snapshot();
+      client_socket_at_stall = far_end_of(peer->fd());
       publishes_at_stall = pump.stats().publishes;
     }
   }
   rss_peak = std::max(rss_peak, rss_kb());
   auto stats = pump.stats();
   // The flood ends when the client closes the socket (RST: unread data).
-  for (int i = 0; i < 500 && peer->flooding(); ++i) std::this_thread::sleep_for(10ms);
+  // When the client had read everything, its FIN waits behind its unsent
+  // PUBACKs and the flood never hears of it: then the kernel's view of the
+  // client's socket tells whether it was closed.
+  KernelSocket client_socket_after;
+  for (int i = 0; i < 500 && peer->flooding(); ++i) {
+    client_socket_after = far_end_of(peer->fd());
+    if (got_error && (!client_socket_after.found || client_socket_after.state != 1)) break;
+    std::this_thread::sleep_for(10ms);
+  }
   const double flood_end_ms = peer->flooding() ? -1 : ms_since(t0);
   const auto stalled_at = peer->flood_last_progress();
   const double stall_ms = ms_between(t0, stalled_at);
@@ -428,24 +486,40 @@ TEST_CASE("[case3] a QoS 1 flood from a broker that never reads ends in PingTime
                                        .c_str());
   if (at_stall)
     std::printf("[case3] client when the flood stalled: state %s, reading_paused %d, "
-                "queued_events %zu, inflight %u, %zu PUBLISH events delivered\n",
+                "queued_events %zu, inflight %u, %zu PUBLISH events delivered; its socket "
+                "(kernel): %s, %llu bytes unread, %llu bytes written not acknowledged\n",
                 std::string(mqtt::to_string(at_stall->state)).c_str(),
                 at_stall->reading_paused ? 1 : 0, at_stall->queued_events,
-                at_stall->inflight_publishes, publishes_at_stall);
+                at_stall->inflight_publishes, publishes_at_stall,
+                client_socket_at_stall.found ? "found" : "not found",
+                static_cast<unsigned long long>(client_socket_at_stall.rx_queue),
+                static_cast<unsigned long long>(client_socket_at_stall.tx_queue));
+  const bool flood_failed = peer->flood_end_reason().rfind("error", 0) == 0;
+  if (!flood_failed)
+    std::printf("[case3] the flood did not fail; the client's socket (kernel) after the error: "
+                "%s, state %d\n",
+                client_socket_after.found ? "found" : "gone", client_socket_after.state);
   INFO("events:\n" << pump.log_text());
   REQUIRE(got_error);  // no error at all until the flood ended + bound
   CHECK(stats.errors[0].code == ConnectionErrorCode::PingTimeout);
-  // The client ended the connection (the flood's writes failed) before the
-  // flood ran out of bytes or time.
+  // The client ended the connection before the flood ran out of bytes or
+  // time: the flood's writes failed (RST: the client left bytes unread), or
+  // the kernel shows the client's socket closed (its FIN queued).
   INFO("flood ended: " << peer->flood_end_reason());
-  CHECK(peer->flood_end_reason().rfind("error", 0) == 0);
+  CHECK((flood_failed || !client_socket_after.found || client_socket_after.state != 1));
   CHECK(flooded < max_flood);
   CHECK(after_stall_ms <= static_cast<double>(bound.count()));
   // When the client stopped reading well before the error, the reason must
   // be its output: 512 KiB of 4-byte PUBACKs not written yet, i.e. at least
   // 131,072 publishes taken (more: the kernel holds some written ones). A
   // consumer pause (the Pump drains) would suspend the ping timeout instead.
-  if (after_stall_ms > 500) {
+  // Unless the client had read all its socket held: then TCP itself stalled
+  // the flood (seen about once in 20 runs: the peer's 4 KiB receive buffer
+  // drops the client's PUBACK segments, and with them the window updates
+  // that would let the flood go on), and nothing was left for it to read.
+  const bool client_left_bytes_unread =
+      !client_socket_at_stall.found || client_socket_at_stall.rx_queue > 0;
+  if (after_stall_ms > 500 && client_left_bytes_unread) {
     INFO("the client stopped reading " << after_stall_ms << " ms before the error, after "
                                        << stats.publishes << " publishes");
     CHECK(stats.publishes >= 131072);
