@@ -8,6 +8,13 @@
 // the reactor if it may be asleep. The consumer gives the permit back after
 // dequeuing. Order is kept per producing thread (moodycamel's guarantee).
 //
+// Wake-ups: while a producer waits in push(), the consumer holds the permits
+// it frees until the lane is down to half its capacity, then hands them all
+// back at once. A producer far ahead of the reactor then wakes once per
+// capacity/2 requests instead of once per request; the reactor still has
+// half a lane of work queued when it does. try_push() callers with nobody
+// waiting see every free slot at once, as before.
+//
 // close() makes later pushes fail with Closed and wakes blocked producers. A
 // producer that enqueued concurrently with close() drains the lane itself so
 // that no request is stranded: every request left in a closed lane is handed
@@ -58,9 +65,16 @@ class Lane {
   // Waits while the lane is full. On Closed `item` may have been consumed
   // (its token failed) if the lane closed during the call.
   PushResult push(T& item) {
-    for (;;) {
-      if (closed_.load(std::memory_order_acquire)) return PushResult::Closed;
-      if (free_.wait()) break;
+    if (!free_.tryWait()) {
+      waiters_.fetch_add(1, std::memory_order_seq_cst);
+      for (;;) {
+        if (closed_.load(std::memory_order_acquire)) {
+          waiters_.fetch_sub(1, std::memory_order_seq_cst);
+          return PushResult::Closed;
+        }
+        if (free_.wait()) break;
+      }
+      waiters_.fetch_sub(1, std::memory_order_seq_cst);
     }
     return admitted(item);
   }
@@ -89,7 +103,7 @@ class Lane {
     int64_t e = extra_.load(std::memory_order_seq_cst);
     while (e > 0 && !extra_.compare_exchange_weak(e, e - 1, std::memory_order_seq_cst)) {
     }
-    if (e <= 0) free_.signal(1);
+    if (e <= 0) release_permit();
     return true;
   }
 
@@ -129,6 +143,16 @@ class Lane {
     return counted();
   }
 
+  // Consumer side: gives a freed slot back, batched while producers wait
+  // (see the top of the file). The seq_cst load of waiters_ pairs with the
+  // producer's increment before it sleeps: one of the two sees the other.
+  void release_permit() {
+    ++held_;
+    if (waiters_.load(std::memory_order_seq_cst) > 0 && size() > capacity_ / 2) return;
+    free_.signal(held_);
+    held_ = 0;
+  }
+
   PushResult counted() {
     count_.fetch_add(1, std::memory_order_seq_cst);
     if (closed_.load(std::memory_order_seq_cst)) {
@@ -164,6 +188,8 @@ class Lane {
   std::atomic<int64_t> count_{0};
   std::atomic<int64_t> extra_{0};  // queued items pushed without a permit
   std::atomic<bool> closed_{false};
+  std::atomic<int> waiters_{0};  // producers blocked (or about to block) in push()
+  ssize_t held_ = 0;             // freed slots not handed back yet (consumer only)
   std::shared_ptr<Waker> waker_;
   Abandon abandon_;
 };

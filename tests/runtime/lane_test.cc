@@ -59,6 +59,41 @@ TEST_CASE("lane: blocking push waits while full and resumes after a pop") {
   CHECK(out.seq == 1);
 }
 
+TEST_CASE("lane: a blocked producer is woken once the lane is down to half, not per pop") {
+  Lane<Item> lane(8, nullptr);
+  for (int i = 0; i < 8; ++i) {
+    Item it{0, i};
+    REQUIRE(lane.try_push(it) == PushResult::Ok);
+  }
+  std::atomic<int> pushed{0};
+  std::thread t([&] {
+    for (int i = 8; i < 12; ++i) {
+      Item b{1, i};
+      if (lane.push(b) != PushResult::Ok) return;  // no Catch assertions off the main thread
+      ++pushed;
+    }
+  });
+  std::this_thread::sleep_for(50ms);  // the producer is blocked in push()
+  CHECK(pushed.load() == 0);
+  Item out;
+  for (int i = 0; i < 3; ++i) REQUIRE(lane.try_pop(out));  // 5 left: more than half
+  std::this_thread::sleep_for(50ms);
+  CHECK(pushed.load() == 0);  // the 3 freed slots are held back
+  REQUIRE(lane.try_pop(out));  // 4 left: half; the 4 slots go back at once
+  for (int i = 0; i < 200 && pushed.load() < 4; ++i) std::this_thread::sleep_for(5ms);
+  t.join();
+  CHECK(pushed.load() == 4);
+  CHECK(lane.size() == 8);
+  int next[2] = {4, 8};  // order kept per producer
+  for (int i = 0; i < 8; ++i) {
+    REQUIRE(lane.try_pop(out));
+    REQUIRE((out.producer == 0 || out.producer == 1));
+    CHECK(out.seq == next[out.producer]++);
+  }
+  CHECK(next[0] == 8);
+  CHECK(next[1] == 12);
+}
+
 TEST_CASE("lane: close wakes blocked producers and abandons queued items") {
   int abandoned = 0;
   Lane<Item> lane(1, nullptr, [&](Item&) { ++abandoned; });
