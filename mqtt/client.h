@@ -159,7 +159,8 @@ class Reactor {
 class Client {
  public:
   // Largest `capacity`: each lane and the event queue hold at most this
-  // many entries (the event ring reserves capacity * sizeof(Event) bytes).
+  // many entries (the event ring reserves capacity * sizeof(Event) bytes,
+  // 176 on x86-64; incoming packets live in a pool beside it).
   static constexpr size_t kMaxCapacity = 65536;
 
   // Starts connecting at once on the reactor thread. `capacity` bounds each

@@ -3,11 +3,13 @@
 // untracked request.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <iosfwd>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -17,6 +19,10 @@
 #include "mqtt/outgoing.h"
 
 namespace mqtt {
+
+namespace runtime {
+class IncomingPool;
+}
 
 // An incoming packet that owns its bytes: `packet()`'s views (topic, payload,
 // string properties) point into this object's own buffer and stay valid as
@@ -54,6 +60,8 @@ class Incoming {
   const uint8_t* data() const {
     return size_ + topic_size_ <= kInlineBytes ? inline_ : heap_.data();
   }
+  friend class runtime::IncomingPool;  // refills pooled objects in place
+
   // Stores `raw` and points packet_'s views (which point into `raw`) at it.
   // A PUBLISH topic outside `raw` (resolved from a Topic Alias) is stored
   // after it.
@@ -90,6 +98,55 @@ struct SessionReset {
 
 std::string_view to_string(SessionReset::Cause c);
 
+namespace detail {
+
+// An Incoming shared by the events that hold it (it never changes once
+// built). Events move a pointer, not the ~1 KB packet. Nodes come from the
+// connection's pool (runtime/incoming_pool.h), which takes them back when
+// the last event lets go, on any thread; a node without a pool is deleted.
+struct IncomingNode {
+  Incoming value;
+  std::atomic<uint32_t> refs{1};
+  runtime::IncomingPool* pool = nullptr;
+  IncomingNode* next = nullptr;  // in the pool's free lists
+};
+
+void return_to_pool(IncomingNode* n) noexcept;  // runtime/incoming_pool.cc
+
+class IncomingRef {
+ public:
+  IncomingRef() = default;
+  explicit IncomingRef(IncomingNode* n) noexcept : n_(n) {}
+  IncomingRef(const IncomingRef& o) noexcept : n_(o.n_) {
+    if (n_) n_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  IncomingRef(IncomingRef&& o) noexcept : n_(o.n_) { o.n_ = nullptr; }
+  IncomingRef& operator=(const IncomingRef& o) noexcept {
+    IncomingRef tmp(o);
+    std::swap(n_, tmp.n_);
+    return *this;
+  }
+  IncomingRef& operator=(IncomingRef&& o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  ~IncomingRef() {
+    if (n_ && n_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (n_->pool) {
+        return_to_pool(n_);
+      } else {
+        delete n_;
+      }
+    }
+  }
+  const Incoming* get() const noexcept { return n_ ? &n_->value : nullptr; }
+
+ private:
+  IncomingNode* n_ = nullptr;
+};
+
+}  // namespace detail
+
 // A request that a Client call accepted (it returned ok) but that failed
 // afterwards, reported for requests WITHOUT a token (a tracked request
 // reports through its token instead, never both). Causes: a broker limit
@@ -115,19 +172,30 @@ struct RequestFailed {
 
 std::string_view to_string(RequestFailed::Kind k);
 
+// Copying an Event is cheap: an incoming packet is shared, not copied (it
+// is immutable); the event may be kept, copied and moved to other threads.
 class Event {
  public:
-  using Variant =
-      std::variant<Incoming, Outgoing, SessionReset, ConnectionError, RequestFailed>;
+  // An incoming packet is held through a shared handle (incoming() is the
+  // packet); the other alternatives are held by value.
+  using Variant = std::variant<detail::IncomingRef, Outgoing, SessionReset, ConnectionError,
+                               RequestFailed>;
 
-  Event() = default;
-  Event(Incoming i) : v_(std::move(i)) {}         // NOLINT
+  Event() = default;  // holds nothing: every accessor returns null
+  Event(Incoming&& i)                               // NOLINT
+      : v_(detail::IncomingRef(new detail::IncomingNode{std::move(i)})) {}
+  Event(const Incoming& i)                          // NOLINT
+      : v_(detail::IncomingRef(new detail::IncomingNode{i})) {}
+  explicit Event(detail::IncomingRef r) : v_(std::move(r)) {}
   Event(Outgoing o) : v_(o) {}                    // NOLINT
   Event(SessionReset s) : v_(s) {}                // NOLINT
   Event(ConnectionError e) : v_(std::move(e)) {}  // NOLINT
   Event(RequestFailed f) : v_(std::move(f)) {}    // NOLINT
 
-  const Incoming* incoming() const { return std::get_if<Incoming>(&v_); }
+  const Incoming* incoming() const {
+    const auto* r = std::get_if<detail::IncomingRef>(&v_);
+    return r ? r->get() : nullptr;
+  }
   const Outgoing* outgoing() const { return std::get_if<Outgoing>(&v_); }
   const SessionReset* session_reset() const { return std::get_if<SessionReset>(&v_); }
   const ConnectionError* error() const { return std::get_if<ConnectionError>(&v_); }

@@ -665,9 +665,10 @@ std::optional<Event> Connection::next() {
   auto& core = *shared_->core;
   ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
-  Event e;
+  // Dequeued straight into the returned optional: one move of the event.
+  std::optional<Event> e;
   core.events.pop(e, core.consumer_wait, core.spin_for);
-  after_take(core, e);
+  after_take(core, *e);
   return e;
 }
 
@@ -676,9 +677,9 @@ std::optional<Event> Connection::try_next() {
   auto& core = *shared_->core;
   ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
-  Event e;
+  std::optional<Event> e;
   if (!core.events.try_pop(e)) return std::nullopt;
-  after_take(core, e);
+  after_take(core, *e);
   return e;
 }
 
@@ -687,9 +688,9 @@ std::optional<Event> Connection::next_for(std::chrono::nanoseconds timeout) {
   auto& core = *shared_->core;
   ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
-  Event e;
+  std::optional<Event> e;
   if (!core.events.pop_for(e, timeout)) return std::nullopt;
-  after_take(core, e);
+  after_take(core, *e);
   return e;
 }
 

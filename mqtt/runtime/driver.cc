@@ -92,6 +92,7 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
 }
 
 Driver::~Driver() {
+  incoming_pool_->close();  // freed with the last event that holds one of its packets
   close_stream();
   if (pending_) abandon_item(*pending_);
   core_->end_completion->complete(
@@ -121,10 +122,10 @@ void Driver::on_incoming(std::span<const uint8_t> raw, const codec::Packet& pack
     mark_connected();
   }
   if (std::holds_alternative<codec::ConnAck>(packet)) {
-    emit(Event(Incoming(raw, packet, session_version_, to_string(brokers_.current()))));
+    emit(Event(incoming_pool_->make(raw, packet, session_version_, to_string(brokers_.current()))));
     return;
   }
-  emit(Event(Incoming(raw, packet, session_version_)));
+  emit(Event(incoming_pool_->make(raw, packet, session_version_)));
 }
 
 void Driver::on_outgoing(const Outgoing& out) {

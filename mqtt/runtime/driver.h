@@ -16,6 +16,7 @@
 #include "mqtt/runtime/backoff.h"
 #include "mqtt/runtime/broker_list.h"
 #include "mqtt/runtime/conn_core.h"
+#include "mqtt/runtime/incoming_pool.h"
 #include "mqtt/runtime/rate_limiter.h"
 #include "mqtt/session/session.h"
 #include "transport/stream.h"
@@ -153,6 +154,8 @@ class Driver final : public session::SessionObserver {
   size_t rlen_ = 0;  // end of received bytes
 
   std::optional<LaneItem> pending_;  // a publish taken but not sendable yet
+  // Incoming packets are built into pooled nodes (events carry a handle).
+  IncomingPool* incoming_pool_ = IncomingPool::create();
   std::deque<Event> overflow_;       // events that did not fit the queue
   // RequestFailed events that did not fit, coalesced per reason (bounded
   // memory whatever the number of failures). Delivered before overflow_.

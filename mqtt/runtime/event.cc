@@ -303,10 +303,15 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
   std::visit(
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, Incoming>) {
+        if constexpr (std::is_same_v<T, detail::IncomingRef>) {
+          const Incoming* in = v.get();
+          if (in == nullptr) {
+            os << "Empty";
+            return;
+          }
           os << "Incoming(";
-          print_packet(os, v.packet());
-          if (!v.broker().empty()) os << " from " << v.broker();
+          print_packet(os, in->packet());
+          if (!in->broker().empty()) os << " from " << in->broker();
           os << ')';
         } else if constexpr (std::is_same_v<T, Outgoing>) {
           os << "Outgoing(" << outgoing_name(v.type);

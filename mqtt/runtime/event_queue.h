@@ -74,7 +74,10 @@ class EventQueue {
   void want_progress() { want_progress_.store(true, std::memory_order_seq_cst); }
 
   // --- consumer ---
-  bool try_pop(T& out) {
+  // `out`: a T, or anything a T can be move-assigned to (a std::optional<T>
+  // the caller returns: the event moves once, out of the ring).
+  template <class U>
+  bool try_pop(U& out) {
     if (!buf_.try_dequeue(out)) {
       if (fd_enabled_.load(std::memory_order_relaxed)) clear_fd_if_empty();
       return false;
@@ -82,7 +85,8 @@ class EventQueue {
     after_pop();
     return true;
   }
-  void pop(T& out, WaitStrategy wait, std::chrono::microseconds spin_for) {
+  template <class U>
+  void pop(U& out, WaitStrategy wait, std::chrono::microseconds spin_for) {
     if (wait != WaitStrategy::Block) {
       auto until = mqtt::detail::saturating_add(std::chrono::steady_clock::now(), spin_for);
       for (uint32_t i = 0;; ++i) {
@@ -99,7 +103,8 @@ class EventQueue {
     buf_.wait_dequeue(out);
     after_pop();
   }
-  bool pop_for(T& out, std::chrono::nanoseconds timeout) {
+  template <class U>
+  bool pop_for(U& out, std::chrono::nanoseconds timeout) {
     if (timeout <= std::chrono::nanoseconds::zero()) return try_pop(out);
     if (timeout >= mqtt::detail::kForever) {
       pop(out, WaitStrategy::Block, {});
