@@ -48,11 +48,17 @@ double process_cpu(pid_t pid) {
   return threads ? static_cast<double>(total) / 1e9 : -1;
 }
 
+bool g_count_syscalls = false;
+
 }  // namespace
+
+void count_syscalls(bool on) { g_count_syscalls = on; }
 
 CpuMeter::CpuMeter(const RunConfig& c) : broker_(c.broker_pid), bridge_(c.bridge_pid) {}
 
 void CpuMeter::start() {
+  // Attaching the counter takes a while: before the first sample.
+  counting_ = g_count_syscalls && syscalls_.start();
   switches0_ = self_context_switches();
   self0_ = self_cpu();
   broker0_ = process_cpu(broker_);
@@ -65,6 +71,7 @@ void CpuMeter::stop(RunResult& r) const {
   auto delta = [](double before, double after) { return before < 0 || after < 0 ? -1 : after - before; };
   r.broker_cpu_seconds = delta(broker0_, process_cpu(broker_));
   r.bridge_cpu_seconds = delta(bridge0_, process_cpu(bridge_));
+  if (counting_) syscalls_.stop(r);
 }
 
 }  // namespace bench

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "tools/client_bench/bench_common.h"
 
@@ -22,11 +23,12 @@ RunResult run_mosquitto(const RunConfig& c) {
   RunResult r;
   if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
     return r.error = "libmosquitto has no WebSocket client", r;
+  if (is_latency(c.scenario)) return run_mosquitto_latency(c);
   mosquitto_lib_init();
-  // fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence. The publish
-  // callback fires for each QoS 0 message once written and for the fence at
-  // its PUBACK, which comes after all of them: N + 1 callbacks.
-  const bool fence = c.scenario == Scenario::FakePublishQos0;
+  // qos0_publish, fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence.
+  // The publish callback fires for each QoS 0 message once written and for
+  // the fence at its PUBACK, which comes after all of them: N + 1 callbacks.
+  const bool fence = uses_fence(c.scenario);
   State st(fence ? c.messages + 1 : c.messages);
   const std::string id = "bench-mosq-" + c.topic;
   mosquitto* m = mosquitto_new(id.c_str(), true, &st);
@@ -78,7 +80,7 @@ RunResult run_mosquitto(const RunConfig& c) {
     wait_for_flag(st.subscribed, st.done, deadline);
   }
   const std::string payload(c.payload, 'p');
-  const int qos = echo || fence ? 0 : c.scenario == Scenario::FakePublishQos2 ? 2 : 1;
+  const int qos = publish_qos(c.scenario);
   // In the echo run the publish callback also fires (QoS 0 "sent"): count
   // only messages then.
   if (echo) mosquitto_publish_callback_set(m, nullptr);
@@ -99,6 +101,118 @@ RunResult run_mosquitto(const RunConfig& c) {
   if (!r.ok) r.error = st.done.failed() ? "disconnected" : "timed out";
   mosquitto_disconnect(m);
   mosquitto_loop_stop(m, false);
+  mosquitto_destroy(m);
+  return r;
+}
+
+namespace {
+
+struct LatencyState {
+  explicit LatencyState(uint32_t n) : log(n), done(n) {}
+  std::atomic<bool> connected{false};
+  std::atomic<bool> subscribed{false};
+  LatencyLog log;
+  Completion done;
+  // Closed loop: the message callback sends the next message.
+  bool closed = false;
+  uint32_t messages = 0;
+  std::string topic, payload;
+};
+
+}  // namespace
+
+RunResult run_mosquitto_latency(const RunConfig& c) {
+  RunResult r;
+  if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
+    return r.error = "libmosquitto has no WebSocket client", r;
+  mosquitto_lib_init();
+  LatencyState st(c.messages);
+  st.closed = open_loop_rate(c.scenario) <= 0;
+  st.messages = c.messages;
+  st.topic = c.topic;
+  st.payload.assign(std::max(c.payload, kStampBytes), 'p');
+  const std::string id = "bench-mosq-" + c.topic;
+  mosquitto* m = mosquitto_new(id.c_str(), true, &st);
+  if (!m) return r.error = "mosquitto_new failed", r;
+  mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+  if (c.transport == Transport::Tls) {
+    int rc = mosquitto_tls_set(m, c.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_destroy(m);
+      return r.error = std::string("mosquitto_tls_set: ") + mosquitto_strerror(rc), r;
+    }
+  }
+  mosquitto_connect_callback_set(m, [](mosquitto*, void* p, int rc) {
+    auto* s = static_cast<LatencyState*>(p);
+    if (rc == 0) s->connected = true;
+    else s->done.fail();
+  });
+  mosquitto_disconnect_callback_set(m, [](mosquitto*, void* p, int) {
+    static_cast<LatencyState*>(p)->done.fail();
+  });
+  mosquitto_subscribe_callback_set(m, [](mosquitto*, void* p, int, int, const int*) {
+    static_cast<LatencyState*>(p)->subscribed = true;
+  });
+  // On the loop thread, as an application's callback would.
+  mosquitto_message_callback_set(m, [](mosquitto* mq, void* p, const mosquitto_message* msg) {
+    auto* s = static_cast<LatencyState*>(p);
+    const long seq = s->log.record(msg->payload, static_cast<size_t>(msg->payloadlen), s->done);
+    if (s->closed && seq >= 0 && static_cast<uint32_t>(seq) + 1 < s->messages) {
+      stamp(s->payload, static_cast<uint32_t>(seq) + 1, now_ns());
+      mosquitto_publish(mq, nullptr, s->topic.c_str(), static_cast<int>(s->payload.size()), s->payload.data(), 0,
+                        false);
+    }
+  });
+  auto deadline = Clock::now() + c.timeout;
+  int rc = mosquitto_connect(m, c.host.c_str(), c.port, 30);
+  if (rc != MOSQ_ERR_SUCCESS || (rc = mosquitto_loop_start(m)) != MOSQ_ERR_SUCCESS) {
+    mosquitto_destroy(m);
+    return r.error = std::string("connect failed: ") + mosquitto_strerror(rc), r;
+  }
+  wait_for_flag(st.connected, st.done, std::min(deadline, Clock::now() + std::chrono::seconds(10)));
+  if (st.connected) {
+    mosquitto_subscribe(m, nullptr, c.topic.c_str(), 0);
+    wait_for_flag(st.subscribed, st.done, deadline);
+  }
+  if (!st.connected || !st.subscribed) {
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, true);
+    mosquitto_destroy(m);
+    return r.error = st.connected ? "subscribe failed" : "no CONNACK", r;
+  }
+  deadline = latency_deadline(c);
+  CpuMeter cpu(c);
+  cpu.start();
+  const auto t0 = Clock::now();
+  if (st.closed) {
+    std::string first = st.payload;
+    stamp(first, 0, now_ns());
+    mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(first.size()), first.data(), 0, false);
+    st.done.wait_all(deadline);
+  } else {
+    const int64_t start = now_ns() + 1000000;  // 1 ms to start the publisher
+    std::thread publisher([&] {
+      std::string p = st.payload;
+      r.send_lag_p99_us =
+          paced_publish(c.messages, open_loop_rate(c.scenario), start, deadline, [&](uint32_t seq, int64_t due) {
+            stamp(p, seq, due);
+            return mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(p.size()), p.data(), 0,
+                                     false) == MOSQ_ERR_SUCCESS &&
+                   !st.done.failed();
+          });
+    });
+    st.done.wait_all(deadline);
+    publisher.join();
+  }
+  r.seconds = seconds_since(t0);
+  cpu.stop(r);
+  r.completed = std::min(st.done.count(), c.messages);
+  r.ok = r.completed == c.messages;
+  if (!r.ok) r.error = st.done.failed() ? "disconnected" : "timed out";
+  mosquitto_disconnect(m);
+  mosquitto_loop_stop(m, false);
+  r.latency_us = st.log.microseconds();
   mosquitto_destroy(m);
   return r;
 }

@@ -27,10 +27,11 @@ RunResult run_paho(const RunConfig& c) {
   RunResult r;
   if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
     return r.error = "Paho C has no WebSocket client in this build", r;
+  if (is_latency(c.scenario)) return run_paho_latency(c);
   const bool tls = c.transport == Transport::Tls;
-  // fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence whose
-  // onSuccess (at its PUBACK) is the one completion counted.
-  const bool fence = c.scenario == Scenario::FakePublishQos0;
+  // qos0_publish, fake_publish_qos0: N QoS 0 messages, then one QoS 1 fence
+  // whose onSuccess (at its PUBACK) is the one completion counted.
+  const bool fence = uses_fence(c.scenario);
   State st(fence ? 1 : c.messages);
   st.echo = c.scenario == Scenario::Qos0Echo;
   st.qos0 = st.echo || fence;
@@ -103,7 +104,7 @@ RunResult run_paho(const RunConfig& c) {
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     msg.payload = payload.data();
     msg.payloadlen = static_cast<int>(payload.size());
-    msg.qos = st.qos0 ? 0 : c.scenario == Scenario::FakePublishQos2 ? 2 : 1;
+    msg.qos = publish_qos(c.scenario);
     int rc = MQTTAsync_sendMessage(client, c.topic.c_str(), &msg, nullptr);
     if (rc == MQTTASYNC_SUCCESS) {
       ++i;
@@ -138,6 +139,126 @@ RunResult run_paho(const RunConfig& c) {
   MQTTAsync_disconnect(client, &dopts);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   MQTTAsync_destroy(&client);
+  return r;
+}
+
+namespace {
+
+struct LatencyState {
+  explicit LatencyState(uint32_t n) : log(n), done(n) {}
+  std::atomic<bool> connected{false};
+  std::atomic<bool> subscribed{false};
+  LatencyLog log;
+  Completion done;
+  MQTTAsync client = nullptr;
+  bool closed = false;  // the message callback sends the next message
+  uint32_t messages = 0;
+  std::string topic, payload;
+};
+
+int send_qos0(MQTTAsync client, const std::string& topic, std::string& payload) {
+  MQTTAsync_message msg = MQTTAsync_message_initializer;
+  msg.payload = payload.data();
+  msg.payloadlen = static_cast<int>(payload.size());
+  msg.qos = 0;
+  return MQTTAsync_sendMessage(client, topic.c_str(), &msg, nullptr);
+}
+
+}  // namespace
+
+RunResult run_paho_latency(const RunConfig& c) {
+  RunResult r;
+  if (c.transport != Transport::Tcp && c.transport != Transport::Tls)
+    return r.error = "Paho C has no WebSocket client in this build", r;
+  const bool tls = c.transport == Transport::Tls;
+  LatencyState st(c.messages);
+  st.closed = open_loop_rate(c.scenario) <= 0;
+  st.messages = c.messages;
+  st.topic = c.topic;
+  st.payload.assign(std::max(c.payload, kStampBytes), 'p');
+  const std::string uri = (tls ? "ssl://" : "tcp://") + c.host + ":" + std::to_string(c.port);
+  const std::string id = "bench-paho-" + c.topic;
+  MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+  co.maxBufferedMessages = static_cast<int>(c.messages) + 10;
+  if (MQTTAsync_createWithOptions(&st.client, uri.c_str(), id.c_str(), MQTTCLIENT_PERSISTENCE_NONE, nullptr, &co) !=
+      MQTTASYNC_SUCCESS)
+    return r.error = "create failed", r;
+  // On Paho's receive thread, as an application's callback would.
+  MQTTAsync_setCallbacks(
+      st.client, &st, nullptr,
+      [](void* p, char* topic, int, MQTTAsync_message* msg) -> int {
+        auto* s = static_cast<LatencyState*>(p);
+        const long seq = s->log.record(msg->payload, static_cast<size_t>(msg->payloadlen), s->done);
+        MQTTAsync_freeMessage(&msg);
+        MQTTAsync_free(topic);
+        if (s->closed && seq >= 0 && static_cast<uint32_t>(seq) + 1 < s->messages) {
+          stamp(s->payload, static_cast<uint32_t>(seq) + 1, now_ns());
+          if (send_qos0(s->client, s->topic, s->payload) != MQTTASYNC_SUCCESS) s->done.fail();
+        }
+        return 1;
+      },
+      nullptr);
+  MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
+  opts.keepAliveInterval = 30;
+  opts.cleansession = 1;
+  opts.context = &st;
+  MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+  ssl.trustStore = c.ca_file.c_str();
+  ssl.enableServerCertAuth = 1;
+  ssl.verify = 1;
+  if (tls) opts.ssl = &ssl;
+  opts.onSuccess = [](void* p, MQTTAsync_successData*) { static_cast<LatencyState*>(p)->connected = true; };
+  opts.onFailure = [](void* p, MQTTAsync_failureData*) { static_cast<LatencyState*>(p)->done.fail(); };
+  auto deadline = Clock::now() + c.timeout;
+  if (MQTTAsync_connect(st.client, &opts) != MQTTASYNC_SUCCESS) {
+    MQTTAsync_destroy(&st.client);
+    return r.error = "connect failed", r;
+  }
+  wait_for_flag(st.connected, st.done, std::min(deadline, Clock::now() + std::chrono::seconds(10)));
+  if (st.connected) {
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.context = &st;
+    ro.onSuccess = [](void* p, MQTTAsync_successData*) { static_cast<LatencyState*>(p)->subscribed = true; };
+    MQTTAsync_subscribe(st.client, c.topic.c_str(), 0, &ro);
+    wait_for_flag(st.subscribed, st.done, deadline);
+  }
+  if (!st.connected || !st.subscribed) {
+    MQTTAsync_destroy(&st.client);
+    return r.error = st.connected ? "subscribe failed" : "no CONNACK", r;
+  }
+  deadline = latency_deadline(c);
+  CpuMeter cpu(c);
+  cpu.start();
+  const auto t0 = Clock::now();
+  if (st.closed) {
+    std::string first = st.payload;
+    stamp(first, 0, now_ns());
+    if (send_qos0(st.client, c.topic, first) != MQTTASYNC_SUCCESS) st.done.fail();
+    st.done.wait_all(deadline);
+  } else {
+    const int64_t start = now_ns() + 1000000;  // 1 ms to start the publisher
+    std::thread publisher([&] {
+      std::string p = st.payload;
+      r.send_lag_p99_us =
+          paced_publish(c.messages, open_loop_rate(c.scenario), start, deadline, [&](uint32_t seq, int64_t due) {
+            stamp(p, seq, due);
+            return send_qos0(st.client, c.topic, p) == MQTTASYNC_SUCCESS && !st.done.failed();
+          });
+    });
+    st.done.wait_all(deadline);
+    publisher.join();
+  }
+  r.seconds = seconds_since(t0);
+  cpu.stop(r);
+  r.completed = std::min(st.done.count(), c.messages);
+  r.ok = r.completed == c.messages;
+  if (!r.ok) r.error = st.done.failed() ? "failed" : "timed out";
+  MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
+  dopts.timeout = 1000;
+  MQTTAsync_disconnect(st.client, &dopts);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  MQTTAsync_destroy(&st.client);
+  r.latency_us = st.log.microseconds();
   return r;
 }
 
