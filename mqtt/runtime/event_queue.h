@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -85,24 +86,56 @@ class EventQueue {
     after_pop();
     return true;
   }
+  // SpinThenBlock spins for an adaptive budget of at most `spin_for`: a spin
+  // that caught its event, or a block that ended within `spin_for` (a longer
+  // spin would have caught it), doubles the budget; a block that lasted
+  // longer halves it. Where events come further apart than `spin_for` the
+  // budget falls to nothing and the consumer blocks as with Block, so the
+  // spinning never takes CPU it does not pay back (on 2 vCPUs shared with a
+  // broker, a blind 50 us spin made round trips slower).
   template <class U>
   void pop(U& out, WaitStrategy wait, std::chrono::microseconds spin_for) {
-    if (wait != WaitStrategy::Block) {
-      auto until = mqtt::detail::saturating_add(std::chrono::steady_clock::now(), spin_for);
-      for (uint32_t i = 0;; ++i) {
+    using std::chrono::steady_clock;
+    if (wait == WaitStrategy::Spin) {
+      for (;;) {
         if (buf_.try_dequeue(out)) {
           after_pop();
           return;
         }
-        if (wait == WaitStrategy::SpinThenBlock && (i & 63) == 63 &&
-            std::chrono::steady_clock::now() >= until) {
-          break;
+      }
+    }
+    if (wait == WaitStrategy::SpinThenBlock) {
+      const int64_t max_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(spin_for).count();
+      if (spin_budget_ns_ < 0 || spin_budget_ns_ > max_ns) spin_budget_ns_ = max_ns;
+      const auto t0 = steady_clock::now();
+      if (spin_budget_ns_ > 0) {
+        const auto until = t0 + std::chrono::nanoseconds(spin_budget_ns_);
+        for (uint32_t i = 0;; ++i) {
+          if (buf_.try_dequeue(out)) {
+            spin_budget_ns_ = std::min<int64_t>(max_ns, std::max<int64_t>(spin_budget_ns_ * 2, 1000));
+            after_pop();
+            return;
+          }
+          if ((i & 63) == 63 && steady_clock::now() >= until) break;
         }
       }
+      buf_.wait_dequeue(out);
+      const int64_t waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 steady_clock::now() - t0).count();
+      if (waited <= max_ns) {
+        spin_budget_ns_ = std::min<int64_t>(max_ns, std::max<int64_t>(spin_budget_ns_ * 2, 1000));
+      } else {
+        spin_budget_ns_ /= 2;
+        if (spin_budget_ns_ < 500) spin_budget_ns_ = 0;
+      }
+      after_pop();
+      return;
     }
     buf_.wait_dequeue(out);
     after_pop();
   }
+  // The current SpinThenBlock budget in ns (consumer thread; for tests).
+  int64_t spin_budget_ns() const { return spin_budget_ns_; }
   template <class U>
   bool pop_for(U& out, std::chrono::nanoseconds timeout) {
     if (timeout <= std::chrono::nanoseconds::zero()) return try_pop(out);
@@ -169,6 +202,7 @@ class EventQueue {
   uint64_t pushed_ = 0;  // reactor only
   std::atomic<bool> fd_enabled_{false};
   std::atomic<bool> want_progress_{false};
+  int64_t spin_budget_ns_ = -1;  // consumer only; -1: not started (full spin_for)
 };
 
 }  // namespace mqtt::runtime

@@ -81,6 +81,39 @@ TEST_CASE("event queue: blocking pop with each wait strategy, and pop_for timeou
   CHECK(std::chrono::steady_clock::now() - t0 >= 25ms);
 }
 
+TEST_CASE("event queue: SpinThenBlock stops spinning for sparse events and spins again for dense ones") {
+  EventQueue<int> q(64, nullptr);
+  const auto spin_for = std::chrono::microseconds(200);
+  // Sparse: one event every 5 ms, far beyond the 200 us spin. Each block
+  // that outlasts spin_for halves the budget: 200 us -> 0 in 9 events.
+  std::thread producer([&] {
+    for (int i = 0; i < 12; ++i) {
+      std::this_thread::sleep_for(5ms);
+      int v = i;
+      while (!q.try_push(v)) std::this_thread::yield();  // never full here
+    }
+  });
+  for (int i = 0; i < 12; ++i) {
+    int out = -1;
+    q.pop(out, WaitStrategy::SpinThenBlock, spin_for);
+    CHECK(out == i);
+  }
+  producer.join();
+  CHECK(q.spin_budget_ns() == 0);
+  // Dense: events already waiting are taken at once; the budget grows back.
+  for (int i = 0; i < 10; ++i) {
+    int v = i;
+    REQUIRE(q.try_push(v));
+  }
+  for (int i = 0; i < 10; ++i) {
+    int out = -1;
+    q.pop(out, WaitStrategy::SpinThenBlock, spin_for);
+    CHECK(out == i);
+  }
+  CHECK(q.spin_budget_ns() >= 100000);
+  CHECK(q.spin_budget_ns() <= 200000);
+}
+
 TEST_CASE("event queue: a consumer take wakes a producer that asked for progress") {
   auto waker = std::make_shared<Waker>();
   EventQueue<int> q(1, waker);
