@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -19,7 +20,16 @@ namespace mqtt::runtime {
 
 namespace {
 
-constexpr size_t kReadBufferInitial = 64 * 1024;
+// Read buffer (see Driver::rbuf_): the first read of a connection allocates
+// kReadBufferMin; a read that fills the buffer doubles it for the next one,
+// up to kReadBufferMax (one packet bigger than the buffer gets its own
+// size). Every kReadBufferReview while above kReadBufferMin, an empty buffer
+// shrinks to twice the most it held at once meanwhile (to kReadBufferMin
+// when idle). A closed connection holds none.
+constexpr size_t kReadBufferMin = 2 * 1024;
+constexpr size_t kReadBufferMax = 64 * 1024;
+constexpr std::chrono::seconds kReadBufferReview{2};
+std::atomic<size_t> g_read_buffer_bytes{0};
 constexpr int kMaxReadsPerPoll = 8;
 constexpr int kMaxPublishesPerPoll = 1024;
 constexpr int kMaxControlPerPoll = 256;
@@ -86,8 +96,7 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
       tls_(std::move(tls)),
       backoff_(options.backoff),
       rate_(options.rate_limit, Clock::now()),
-      brokers_(brokers_of(options)),
-      rbuf_(kReadBufferInitial) {
+      brokers_(brokers_of(options)) {
   session_ = std::make_unique<session::Session>(session_config(), *this);
 }
 
@@ -247,8 +256,48 @@ void Driver::poll(TimePoint now) {
       phase_ = Phase::Ended;
     }
   }
+  review_read_buffer(now);
   compute_deadline(now);
   publish_snapshot();
+}
+
+// --- read buffer ---
+
+size_t read_buffer_bytes_total() { return g_read_buffer_bytes.load(std::memory_order_relaxed); }
+
+Driver::ReadBuffer::~ReadBuffer() { g_read_buffer_bytes.fetch_sub(cap, std::memory_order_relaxed); }
+
+void Driver::resize_read_buffer(size_t cap) {
+  const size_t held = rlen_ - rpos_;
+  if (cap < held) cap = held;
+  if (cap == rbuf_.cap) return;
+  std::unique_ptr<uint8_t[]> b;
+  if (cap > 0) {
+    b = std::make_unique_for_overwrite<uint8_t[]>(cap);  // untouched until read into
+    if (held > 0) std::memcpy(b.get(), rbuf_.bytes.get() + rpos_, held);
+  }
+  g_read_buffer_bytes.fetch_add(cap, std::memory_order_relaxed);
+  g_read_buffer_bytes.fetch_sub(rbuf_.cap, std::memory_order_relaxed);
+  rbuf_.bytes = std::move(b);
+  rbuf_.cap = cap;
+  rpos_ = 0;
+  rlen_ = held;
+  if (cap <= kReadBufferMin) rreview_at_ = TimePoint::max();
+}
+
+// A buffer above kReadBufferMin shrinks, once it is empty, to twice the most
+// it held at once since the last review (kReadBufferMin when idle), so a
+// quiet connection gives back what a burst or a big packet made it take
+// while a steady stream keeps the size it needs.
+void Driver::review_read_buffer(TimePoint now) {
+  if (rbuf_.cap <= kReadBufferMin || now < rreview_at_) return;
+  if (rlen_ == rpos_) {
+    size_t want = kReadBufferMin;
+    while (want < 2 * rpeak_ && want < rbuf_.cap) want *= 2;
+    if (want < rbuf_.cap) resize_read_buffer(want);
+  }
+  rpeak_ = 0;
+  if (rbuf_.cap > kReadBufferMin) rreview_at_ = mqtt::detail::saturating_add(now, kReadBufferReview);
 }
 
 void Driver::step(TimePoint now) {
@@ -596,7 +645,7 @@ bool Driver::feed_input(TimePoint now) {
     const size_t queued = core_->events.size();
     const size_t cap = core_->events.capacity();
     if (queued >= cap) break;
-    std::span<const uint8_t> in(rbuf_.data() + rpos_, rlen_ - rpos_);
+    std::span<const uint8_t> in(rbuf_.bytes.get() + rpos_, rlen_ - rpos_);
     const size_t limit = whole_packets_prefix(in, cap - queued, dopts);
     if (limit == 0) break;
     auto r = session_->handle_input(in.first(limit), now);
@@ -620,29 +669,39 @@ bool Driver::read_input(TimePoint now) {
       busy_ = true;  // let the others run; come back at once
       break;
     }
-    if (rlen_ == rbuf_.size()) {
+    if (rbuf_.cap == 0) {
+      resize_read_buffer(kReadBufferMin);
+    } else if (rfilled_ && rbuf_.cap < kReadBufferMax) {
+      // The last read filled the buffer: more is likely waiting. Double it.
+      resize_read_buffer(std::min(rbuf_.cap * 2, kReadBufferMax));
+      rreview_at_ = mqtt::detail::saturating_add(now, kReadBufferReview);
+    } else if (rlen_ == rbuf_.cap) {
       if (rpos_ > 0) {
-        std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rlen_ - rpos_);
+        std::memmove(rbuf_.bytes.get(), rbuf_.bytes.get() + rpos_, rlen_ - rpos_);
         rlen_ -= rpos_;
         rpos_ = 0;
       } else {
         // One partial packet fills the buffer: grow to hold it.
-        size_t want = rbuf_.size() * 2;
+        size_t want = rbuf_.cap * 2;
         codec::FixedHeader fh;
         codec::DecodeOptions dopts;
         dopts.version = session_version_;
         dopts.max_packet_size = opts_.max_incoming_packet_size;
-        if (codec::decode_fixed_header({rbuf_.data(), rlen_}, dopts, fh).status ==
+        if (codec::decode_fixed_header({rbuf_.bytes.get(), rlen_}, dopts, fh).status ==
             codec::DecodeStatus::Ok) {
           want = std::max(want, fh.packet_size());
         }
-        rbuf_.resize(want);
+        resize_read_buffer(want);
+        rreview_at_ = mqtt::detail::saturating_add(now, kReadBufferReview);
       }
     }
-    const transport::IoResult r = stream_->read({rbuf_.data() + rlen_, rbuf_.size() - rlen_});
+    const size_t room = rbuf_.cap - rlen_;
+    const transport::IoResult r = stream_->read({rbuf_.bytes.get() + rlen_, room});
+    rfilled_ = r.status == transport::Status::Ok && r.bytes == room;
     switch (r.status) {
       case transport::Status::Ok:
         rlen_ += r.bytes;
+        rpeak_ = std::max(rpeak_, rlen_ - rpos_);
         ++reads;
         if (!feed_input(now)) return false;
         break;
@@ -825,6 +884,8 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   close_stream();
   session_->connection_lost();
   rpos_ = rlen_ = 0;
+  rfilled_ = false;
+  resize_read_buffer(0);  // none while disconnected
   paused_ = false;
   if (phase_ == Phase::Connected) backoff_.connection_lasted(now - connected_since_);
   if (e.code == ConnectionErrorCode::ConnectionRefused && opts_.reconnect_on_fatal_refusal) {
@@ -997,6 +1058,7 @@ void Driver::compute_deadline(TimePoint now) {
       break;
   }
   if (pending_ && rate_wait_until_ != TimePoint::max()) d = std::min(d, rate_wait_until_);
+  d = std::min(d, rreview_at_);  // the read buffer's next review (none at its smallest)
   if (phase_ != Phase::Ended) d = std::min(d, disconnect_deadline());
   if (d <= now) busy_ = true;
   deadline_ = d;

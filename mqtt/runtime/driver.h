@@ -27,6 +27,10 @@ namespace mqtt::runtime {
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
+// Bytes held by the read buffers of every connection in this process (a
+// diagnostic for tools and tests: tools/many_conns, tests/integration).
+size_t read_buffer_bytes_total();
+
 class Driver final : public session::SessionObserver {
  public:
   // `tls`: the context built from options.tls (null without TLS).
@@ -51,6 +55,17 @@ class Driver final : public session::SessionObserver {
   bool finished() const;
   // The reactor is going away: end with Shutdown now.
   void force_shutdown(TimePoint now);
+
+  // The reactor's bookkeeping for this driver (reactor thread only; see
+  // reactor.cc): where it is in the driver list and in the timer heap, and
+  // whether it is already listed to be polled.
+  struct Sched {
+    size_t index = SIZE_MAX;     // in the reactor's driver list
+    size_t heap_pos = SIZE_MAX;  // in the timer heap; SIZE_MAX: not in it
+    TimePoint key = TimePoint::max();  // its time in the heap
+    bool queued = false;         // listed to be polled in the next round
+  };
+  Sched sched;
 
   // For MQTT 5 server redirection (a CONNACK or DISCONNECT with "Use another
   // server" / "Server moved" and a Server Reference; parsing the reference
@@ -149,9 +164,27 @@ class Driver final : public session::SessionObserver {
   BrokerRotation brokers_;
   bool attempted_ = false;  // start_attempt() ran at least once
 
-  std::vector<uint8_t> rbuf_;
+  // Read buffer: none until the first read of a connection, then small
+  // (kReadBufferMin); doubles while reads fill it (up to kReadBufferMax), or
+  // grows to hold one big packet; gives memory back once the connection has
+  // been quiet for a review period (see review_read_buffer()), and all of it
+  // when the connection closes. No allocation per message in steady state.
+  struct ReadBuffer {
+    std::unique_ptr<uint8_t[]> bytes;
+    size_t cap = 0;  // bytes allocated
+    ReadBuffer() = default;
+    ReadBuffer(const ReadBuffer&) = delete;
+    ReadBuffer& operator=(const ReadBuffer&) = delete;
+    ~ReadBuffer();  // takes its bytes off read_buffer_bytes_total()
+  };
+  ReadBuffer rbuf_;
   size_t rpos_ = 0;  // first unconsumed byte
   size_t rlen_ = 0;  // end of received bytes
+  size_t rpeak_ = 0;                           // most bytes held at once since the last review
+  bool rfilled_ = false;                       // the last read filled all the room there was
+  TimePoint rreview_at_ = TimePoint::max();    // next review (while above kReadBufferMin)
+  void resize_read_buffer(size_t cap);         // keeps the unconsumed bytes (cap >= them)
+  void review_read_buffer(TimePoint now);
 
   std::optional<LaneItem> pending_;  // a publish taken but not sendable yet
   // Incoming packets are built into pooled nodes (events carry a handle).

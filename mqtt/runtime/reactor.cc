@@ -60,6 +60,113 @@ void ReactorImpl::add(std::unique_ptr<runtime::Driver> driver) {
   waker->signal();
 }
 
+void ReactorImpl::enqueue(runtime::Driver* d) {
+  if (d->sched.queued) return;
+  d->sched.queued = true;
+  run_.push_back(d);
+}
+
+void ReactorImpl::adopt_inbox() {
+  std::vector<std::unique_ptr<runtime::Driver>> in;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in.swap(inbox_);
+  }
+  // Room for every driver in each list up front: enqueue(), the timer heap
+  // and the rounds then never allocate (nothing in a round can throw).
+  const size_t total = drivers_.size() + in.size();
+  drivers_.reserve(total);
+  heap_.reserve(total);
+  run_.reserve(total);
+  next_.reserve(total);
+  for (auto& d : in) {
+    d->sched.index = drivers_.size();
+    runtime::Driver* p = d.get();
+    drivers_.push_back(std::move(d));
+    enqueue(p);  // a new driver starts connecting in its first poll
+  }
+}
+
+void ReactorImpl::scan_external_work() {
+  for (auto& d : drivers_) {
+    if (!d->sched.queued && d->has_external_work()) enqueue(d.get());
+  }
+}
+
+void ReactorImpl::remove(runtime::Driver* d) {
+  heap_set(d, TimePoint::max());
+  const size_t i = d->sched.index;
+  if (i != drivers_.size() - 1) {
+    std::swap(drivers_[i], drivers_.back());
+    drivers_[i]->sched.index = i;
+  }
+  drivers_.pop_back();  // destroys it
+}
+
+// --- timer heap ---
+
+void ReactorImpl::heap_swap(size_t a, size_t b) {
+  std::swap(heap_[a], heap_[b]);
+  heap_[a]->sched.heap_pos = a;
+  heap_[b]->sched.heap_pos = b;
+}
+
+void ReactorImpl::heap_up(size_t i) {
+  while (i > 0) {
+    const size_t parent = (i - 1) / 2;
+    if (!(heap_[i]->sched.key < heap_[parent]->sched.key)) break;
+    heap_swap(i, parent);
+    i = parent;
+  }
+}
+
+void ReactorImpl::heap_down(size_t i) {
+  for (;;) {
+    const size_t l = 2 * i + 1, r = l + 1;
+    size_t m = i;
+    if (l < heap_.size() && heap_[l]->sched.key < heap_[m]->sched.key) m = l;
+    if (r < heap_.size() && heap_[r]->sched.key < heap_[m]->sched.key) m = r;
+    if (m == i) return;
+    heap_swap(i, m);
+    i = m;
+  }
+}
+
+// Puts `d` in the heap at `key`, moves it there, or takes it out (max()).
+void ReactorImpl::heap_set(runtime::Driver* d, TimePoint key) {
+  auto& s = d->sched;
+  if (s.heap_pos == SIZE_MAX) {
+    if (key == TimePoint::max()) return;
+    s.key = key;
+    s.heap_pos = heap_.size();
+    heap_.push_back(d);
+    heap_up(s.heap_pos);
+    return;
+  }
+  if (key == s.key) return;
+  const size_t i = s.heap_pos;
+  if (key == TimePoint::max()) {
+    const size_t last = heap_.size() - 1;
+    if (i != last) heap_swap(i, last);
+    heap_.pop_back();
+    s.heap_pos = SIZE_MAX;
+    s.key = TimePoint::max();
+    if (i != last) {
+      runtime::Driver* moved = heap_[i];
+      heap_up(i);
+      heap_down(moved->sched.heap_pos);
+    }
+    return;
+  }
+  const bool earlier = key < s.key;
+  s.key = key;
+  if (earlier) {
+    heap_up(i);
+  } else {
+    heap_down(i);
+  }
+}
+
 void ReactorImpl::run() {
   {
     std::string name = opts_.thread_name.substr(0, 15);
@@ -77,28 +184,42 @@ void ReactorImpl::run() {
   TimePoint last_activity = Clock::now();
   for (;;) {
     try {
-      if (inbox_pending_.exchange(false, std::memory_order_seq_cst)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (auto& d : inbox_) drivers_.push_back(std::move(d));
-        inbox_.clear();
-      }
-      const bool stopping = stop_.load(std::memory_order_seq_cst);
+      if (inbox_pending_.exchange(false, std::memory_order_seq_cst)) adopt_inbox();
       TimePoint now = Clock::now();
-      for (auto& d : drivers_) {
-        if (stopping) d->force_shutdown(now);
-        d->poll(now);
+      if (stop_.load(std::memory_order_seq_cst)) {
+        for (auto& d : drivers_) {
+          d->force_shutdown(now);
+          d->poll(now);
+        }
+        run_.clear();
+        heap_.clear();
+        drivers_.clear();
+        break;
       }
-      drivers_.erase(std::remove_if(drivers_.begin(), drivers_.end(),
-                                    [&](const auto& d) { return stopping || d->finished(); }),
-                     drivers_.end());
-      if (stopping) break;
 
-      TimePoint deadline = TimePoint::max();
-      bool busy = false;
-      for (auto& d : drivers_) {
-        deadline = std::min(deadline, d->deadline());
-        busy = busy || d->busy();
+      // Drivers whose deadline passed join this round.
+      while (!heap_.empty() && heap_.front()->sched.key <= now) {
+        runtime::Driver* d = heap_.front();
+        heap_set(d, TimePoint::max());
+        enqueue(d);
       }
+      // The round: each listed driver once. A driver still busy afterwards
+      // is listed for the next round (run_ collects them).
+      next_.swap(run_);
+      for (runtime::Driver* d : next_) {
+        d->sched.queued = false;
+        d->poll(now);
+        if (d->finished()) {
+          remove(d);
+          continue;
+        }
+        heap_set(d, d->deadline());
+        if (d->busy()) enqueue(d);
+      }
+      next_.clear();
+
+      const bool busy = !run_.empty();
+      const TimePoint deadline = heap_.empty() ? TimePoint::max() : heap_.front()->sched.key;
       int timeout_ms = -1;
       if (busy) {
         timeout_ms = 0;
@@ -120,29 +241,59 @@ void ReactorImpl::run() {
           timeout_ms = 0;
         }
       }
-      if (timeout_ms != 0) {
-        // May sleep: announce it, then re-check everything a producer or
-        // the consumer could have changed (seq_cst on both sides).
-        waker->set_sleeping(true);
+      // The sleep/wake handshake (waker.h), in one of two forms:
+      // - few drivers: announce the sleep only before sleeping, then
+      //   re-check every driver (a request made meanwhile did not fire the
+      //   eventfd); requests made while the reactor is awake cost their
+      //   producers no system call;
+      // - many drivers: that re-check would cost O(drivers) per sleep, so
+      //   the Waker stays armed (sleeping = true) all along and is re-armed
+      //   right after each wake-up, before the drivers are checked: every
+      //   request made after that check fires the eventfd (once per arming),
+      //   and only a fired eventfd makes the reactor check the drivers.
+      const bool few = drivers_.size() <= kRecheckAllUpTo;
+      if (few) {
+        // Also when not about to sleep (busy, or a Spin strategy): the
+        // eventfd is only fired while the reactor sleeps.
+        armed_ = false;
+        const bool may_sleep = timeout_ms != 0;
+        if (may_sleep) waker->set_sleeping(true);
         bool work = stop_.load(std::memory_order_seq_cst) ||
                     inbox_pending_.load(std::memory_order_seq_cst);
         for (auto& d : drivers_) {
-          if (work) break;
-          work = d->has_external_work();
+          if (!d->sched.queued && d->has_external_work()) {
+            enqueue(d.get());
+            work = true;
+          }
         }
-        if (work) {
+        if (work && may_sleep) {
           waker->set_sleeping(false);
           timeout_ms = 0;
         }
+      } else if (!armed_) {
+        waker->set_sleeping(true);
+        armed_ = true;
+        scan_external_work();
+        if (!run_.empty()) timeout_ms = 0;
       }
       const int n = ::epoll_wait(epfd_, evs, kMaxEvents, timeout_ms);
-      waker->set_sleeping(false);
+      if (few) waker->set_sleeping(false);
+      bool woken = false;
       for (int i = 0; i < n; ++i) {
         if (evs[i].data.ptr == nullptr) {
           waker->drain();
+          woken = true;
         } else {
-          static_cast<runtime::Driver*>(evs[i].data.ptr)->on_ready(evs[i].events);
+          auto* d = static_cast<runtime::Driver*>(evs[i].data.ptr);
+          d->on_ready(evs[i].events);
+          enqueue(d);
         }
+      }
+      if (woken) {
+        // Re-arm first (many drivers), then find who has work: a request
+        // made after this check fires the eventfd again.
+        if (armed_) waker->set_sleeping(true);
+        scan_external_work();
       }
       if (n > 0) last_activity = Clock::now();
     } catch (...) {
