@@ -248,15 +248,22 @@ struct Write {
 }  // namespace
 
 bool Properties::empty() const {
-  return !payload_format_indicator && !message_expiry_interval && !content_type &&
-         !response_topic && !correlation_data && subscription_identifiers.empty() &&
-         !session_expiry_interval && !assigned_client_identifier && !server_keep_alive &&
-         !authentication_method && !authentication_data && !request_problem_information &&
-         !will_delay_interval && !request_response_information && !response_information &&
-         !server_reference && !reason_string && !receive_maximum && !topic_alias_maximum &&
-         !topic_alias && !maximum_qos && !retain_available && user_properties.empty() &&
-         !maximum_packet_size && !wildcard_subscription_available &&
-         !subscription_identifiers_available && !shared_subscription_available;
+  // One pass of loads and ORs, no branch per field: this runs for every
+  // publish (almost always on an empty set).
+  const bool any =
+      payload_format_indicator.has_value() | message_expiry_interval.has_value() |
+      content_type.has_value() | response_topic.has_value() | correlation_data.has_value() |
+      !subscription_identifiers.empty() | session_expiry_interval.has_value() |
+      assigned_client_identifier.has_value() | server_keep_alive.has_value() |
+      authentication_method.has_value() | authentication_data.has_value() |
+      request_problem_information.has_value() | will_delay_interval.has_value() |
+      request_response_information.has_value() | response_information.has_value() |
+      server_reference.has_value() | reason_string.has_value() | receive_maximum.has_value() |
+      topic_alias_maximum.has_value() | topic_alias.has_value() | maximum_qos.has_value() |
+      retain_available.has_value() | !user_properties.empty() | maximum_packet_size.has_value() |
+      wildcard_subscription_available.has_value() |
+      subscription_identifiers_available.has_value() | shared_subscription_available.has_value();
+  return !any;
 }
 
 bool Properties::operator==(const Properties& o) const {
