@@ -182,6 +182,13 @@ void ReactorImpl::run() {
   constexpr int kMaxEvents = 64;
   epoll_event evs[kMaxEvents];
   TimePoint last_activity = Clock::now();
+  // SpinThenBlock: an adaptive spin budget (at most spin_for), as for the
+  // consumer (event_queue.h): a spin that ends with nothing to do halves it,
+  // activity that a spin caught (or that came within spin_for of the last)
+  // doubles it. Spinning costs an epoll_wait(0) per turn and CPU the broker
+  // may need on a small machine; where it does not pay it stops.
+  int64_t spin_budget_ns = spin_ns.count();
+  bool spinning = false;
   for (;;) {
     try {
       if (inbox_pending_.exchange(false, std::memory_order_seq_cst)) adopt_inbox();
@@ -236,9 +243,15 @@ void ReactorImpl::run() {
       if (timeout_ms != 0) {
         if (opts_.wait == WaitStrategy::Spin) {
           timeout_ms = 0;
-        } else if (opts_.wait == WaitStrategy::SpinThenBlock &&
-                   Clock::now() - last_activity < spin_ns) {
-          timeout_ms = 0;
+        } else if (opts_.wait == WaitStrategy::SpinThenBlock) {
+          if (Clock::now() - last_activity < std::chrono::nanoseconds(spin_budget_ns)) {
+            timeout_ms = 0;
+            spinning = true;
+          } else if (spinning) {  // the spin ran out with nothing to do
+            spinning = false;
+            spin_budget_ns /= 2;
+            if (spin_budget_ns < 1000) spin_budget_ns = 0;
+          }
         }
       }
       // The sleep/wake handshake (waker.h), in one of two forms:
@@ -295,7 +308,14 @@ void ReactorImpl::run() {
         if (armed_) waker->set_sleeping(true);
         scan_external_work();
       }
-      if (n > 0) last_activity = Clock::now();
+      if (n > 0) {
+        const TimePoint t = Clock::now();
+        if (opts_.wait == WaitStrategy::SpinThenBlock && (spinning || t - last_activity <= spin_ns)) {
+          spin_budget_ns = std::min<int64_t>(spin_ns.count(), std::max<int64_t>(spin_budget_ns * 2, 1000));
+        }
+        spinning = false;
+        last_activity = t;
+      }
     } catch (...) {
       // Drivers catch their own failures; this is a last resort (e.g. no
       // memory for the driver list). Keep the thread alive and retry.
