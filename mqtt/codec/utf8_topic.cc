@@ -5,6 +5,10 @@
 #include <optional>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "mqtt/codec/detail/wire.h"
 #include "mqtt/codec/topic.h"
 
@@ -117,6 +121,18 @@ inline uint64_t topic_chunk_special(uint64_t v) {
   return not_plain_ascii(v) | has_byte(v, kPlus) | has_byte(v, kHash);
 }
 
+#if defined(__SSE2__)
+// 16 bytes at a time: true when one is 0, '+', '#' or >= 0x80.
+inline bool topic_chunk16_special(const uint8_t* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i zero = _mm_cmpeq_epi8(v, _mm_setzero_si128());
+  const __m128i plus = _mm_cmpeq_epi8(v, _mm_set1_epi8('+'));
+  const __m128i hash = _mm_cmpeq_epi8(v, _mm_set1_epi8('#'));
+  // movemask takes each byte's top bit: set for a match, and for >= 0x80.
+  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(zero, plus), _mm_or_si128(hash, v))) != 0;
+}
+#endif
+
 }  // namespace
 
 // Fast path: whole 8-byte words (the last one overlapping) of plain ASCII.
@@ -142,6 +158,15 @@ CodecError check_utf8_payload(const uint8_t* s, size_t n) {
 }
 
 CodecError check_topic_name_chars(const uint8_t* s, size_t n) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    size_t i = 0;
+    for (; n - i >= 16; i += 16)
+      if (topic_chunk16_special(s + i)) return check_topic_name_slow(s, n);
+    if (i == n || !topic_chunk16_special(s + n - 16)) return kOk;
+    return check_topic_name_slow(s, n);
+  }
+#endif
   if (n >= 8) {
     size_t i = 0;
     for (; n - i >= 8; i += 8)

@@ -5,20 +5,30 @@
 namespace mqtt::session::detail {
 
 std::span<uint8_t> OutputBuffer::extend(size_t n) {
-  if (start_ == buf_.size()) {
+  if (start_ == len_) {
     base_ += start_;
     start_ = 0;
-    buf_.clear();  // keeps capacity
-  } else if (start_ > 0 && buf_.size() + n > buf_.capacity()) {
-    const size_t live = buf_.size() - start_;
-    std::memmove(buf_.data(), buf_.data() + start_, live);
+    len_ = 0;  // keeps capacity
+  } else if (start_ > 0 && len_ + n > cap_) {
+    const size_t live = len_ - start_;
+    std::memmove(buf_.get(), buf_.get() + start_, live);
     base_ += start_;
     start_ = 0;
-    buf_.resize(live);
+    len_ = live;
   }
-  const size_t old = buf_.size();
-  buf_.resize(old + n);
-  return {buf_.data() + old, n};
+  if (len_ + n > cap_) grow(len_ + n);
+  const size_t old = len_;
+  len_ += n;
+  return {buf_.get() + old, n};
+}
+
+void OutputBuffer::grow(size_t want) {
+  size_t cap = cap_ < 256 ? 256 : cap_ * 2;
+  if (cap < want) cap = want;
+  auto bigger = std::make_unique_for_overwrite<uint8_t[]>(cap);
+  if (len_ > 0) std::memcpy(bigger.get(), buf_.get(), len_);
+  buf_ = std::move(bigger);
+  cap_ = cap;
 }
 
 void OutputBuffer::append(std::span<const uint8_t> bytes) {
@@ -29,17 +39,17 @@ void OutputBuffer::append(std::span<const uint8_t> bytes) {
 void OutputBuffer::consume(size_t n) {
   if (n > size()) n = size();
   start_ += n;
-  if (start_ == buf_.size()) {
+  if (start_ == len_) {
     base_ += start_;
     start_ = 0;
-    buf_.clear();
+    len_ = 0;
   }
 }
 
 void OutputBuffer::clear() {
-  base_ += buf_.size();
+  base_ += len_;
   start_ = 0;
-  buf_.clear();
+  len_ = 0;
 }
 
 void TokenRing::push(uint64_t start, uint64_t end,

@@ -20,16 +20,16 @@ namespace mqtt::session::detail {
 class OutputBuffer {
  public:
   std::span<const uint8_t> data() const {
-    return {buf_.data() + start_, buf_.size() - start_};
+    return {buf_.get() + start_, len_ - start_};
   }
-  size_t size() const { return buf_.size() - start_; }
+  size_t size() const { return len_ - start_; }
   bool empty() const { return size() == 0; }
 
   // Room for `n` more bytes at the end; the caller fills all of it.
   std::span<uint8_t> extend(size_t n);
   void append(std::span<const uint8_t> bytes);
   // Drops the last `n` bytes appended (an encode that failed after extend()).
-  void shrink_back(size_t n) { buf_.resize(buf_.size() - n); }
+  void shrink_back(size_t n) { len_ -= n; }
 
   void consume(size_t n);
   // Drops everything not yet consumed.
@@ -39,12 +39,18 @@ class OutputBuffer {
   // The unconsumed bytes from absolute position `from` (empty if consumed).
   std::span<const uint8_t> from(uint64_t pos) const {
     if (pos < consumed_position() || pos > end_position()) return {};
-    return {buf_.data() + (pos - base_), static_cast<size_t>(end_position() - pos)};
+    return {buf_.get() + (pos - base_), static_cast<size_t>(end_position() - pos)};
   }
-  uint64_t end_position() const { return base_ + buf_.size(); }
+  uint64_t end_position() const { return base_ + len_; }
 
  private:
-  std::vector<uint8_t> buf_;
+  void grow(size_t want);
+
+  // Not a std::vector: extend() hands out room the caller fills at once,
+  // and a vector would zero it first (a memset per publish).
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t len_ = 0;     // bytes in buf_
+  size_t cap_ = 0;     // room in buf_
   size_t start_ = 0;   // first unconsumed byte
   uint64_t base_ = 0;  // absolute position of buf_[0]
 };
