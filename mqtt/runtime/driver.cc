@@ -646,7 +646,11 @@ bool Driver::feed_input(TimePoint now) {
     const size_t cap = core_->events.capacity();
     if (queued >= cap) break;
     std::span<const uint8_t> in(rbuf_.bytes.get() + rpos_, rlen_ - rpos_);
-    const size_t limit = whole_packets_prefix(in, cap - queued, dopts);
+    // A packet takes at least 2 bytes: when the queue has room for in.size()/2
+    // events, every whole packet in `in` fits and the scan is not needed.
+    const size_t limit = (in.size() + 1) / 2 <= cap - queued
+                             ? in.size()
+                             : whole_packets_prefix(in, cap - queued, dopts);
     if (limit == 0) break;
     auto r = session_->handle_input(in.first(limit), now);
     if (!r.ok()) {
