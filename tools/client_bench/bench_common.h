@@ -94,6 +94,9 @@ struct RunConfig {
   // (MqttOptions::reactor_wait, consumer_wait), spinning for spin_for.
   bool spin = false;
   std::chrono::microseconds spin_for{50};
+  // libmosquitto, closed loop: the next message is sent from an application
+  // thread woken by the message callback, not from the callback itself.
+  bool reply_from_app_thread = false;
 };
 
 struct RunResult {

@@ -71,12 +71,18 @@ struct Library {
   bench::RunResult (*run)(const bench::RunConfig&);
   bool websocket;  // has a WebSocket client
   bool spin;       // ours with SpinThenBlock: round trips only unless asked for
+  // libmosquitto replying from an application thread (as our consumer
+  // does) instead of from its network thread's callback: round trips only
+  // unless asked for.
+  bool app_thread = false;
+  bool latency_only() const { return spin || app_thread; }
 };
 
 const Library kLibraries[] = {
     {"ours", bench::run_ours, true, false},
     {"ours-spin", bench::run_ours, true, true},
     {"libmosquitto", bench::run_mosquitto, false, false},
+    {"libmosquitto-app", bench::run_mosquitto, false, false, true},
     {"paho-async", bench::run_paho, false, false},
 };
 
@@ -166,8 +172,10 @@ int usage(bool help = false) {
                "                         fake_publish_qos0 fake_publish_qos1 fake_publish_qos2 (group fake;\n"
                "                         no URL needed) and all\n"
                "  --library LIST       comma-separated: ours (Block), ours-spin (SpinThenBlock reactor and\n"
-               "                       consumer), libmosquitto, paho-async. Default: all, with ours-spin\n"
-               "                       in the round-trip scenarios only\n"
+               "                       consumer), libmosquitto, libmosquitto-app (closed loop answered from\n"
+               "                       an application thread, like ours, not from the network thread's\n"
+               "                       callback), paho-async. Default: all, with ours-spin and\n"
+               "                       libmosquitto-app in the round-trip scenarios only\n"
                "  --messages N         messages per throughput run (default 20000)\n"
                "  --payload LIST       payload sizes in bytes, comma-separated, e.g. 64,1024 (default 64);\n"
                "                       each scenario runs once per size, the round trips with the first one\n"
@@ -252,7 +260,7 @@ struct Options {
 };
 
 bool wanted(const Options& o, const Library& l, Scenario s) {
-  if (o.libraries.empty()) return !l.spin || bench::is_latency(s);
+  if (o.libraries.empty()) return !l.latency_only() || bench::is_latency(s);
   return std::find(o.libraries.begin(), o.libraries.end(), l.name) != o.libraries.end();
 }
 
@@ -338,14 +346,14 @@ int run_callgrind(const Options& o) {
   int failures = 0;
   if (!o.json)
     std::printf("\ncallgrind: instructions per message = (Ir(%u) - Ir(%u)) / %u, payload %u B, all threads of "
-                "the client process\n  %-18s %-13s %14s %14s %12s\n",
+                "the client process\n  %-18s %-16s %14s %14s %12s\n",
                 o.callgrind_n2, o.callgrind_n1, o.callgrind_n2 - o.callgrind_n1, payload, "scenario", "library",
                 "Ir(N1)", "Ir(N2)", "Ir/msg");
   for (auto scenario : scenarios) {
     double mosq = -1;
     std::vector<std::pair<const Library*, double>> results;
     for (const auto& l : kLibraries) {
-      if (o.libraries.empty() ? l.spin : std::find(o.libraries.begin(), o.libraries.end(), l.name) ==
+      if (o.libraries.empty() ? l.latency_only() : std::find(o.libraries.begin(), o.libraries.end(), l.name) ==
                                                 o.libraries.end())
         continue;
       double ir[2] = {-1, -1};
@@ -391,14 +399,14 @@ int run_callgrind(const Options& o) {
                     "\"n2\":%u,\"ir_n1\":%.0f,\"ir_n2\":%.0f,\"instructions_per_message\":%.1f}\n",
                     scenario_name(scenario), l.name, payload, o.callgrind_n1, o.callgrind_n2, ir[0], ir[1], per);
       } else {
-        std::printf("  %-18s %-13s %14s %14s %12s\n", scenario_name(scenario), l.name, cell(ir[0], "%.0f").c_str(),
+        std::printf("  %-18s %-16s %14s %14s %12s\n", scenario_name(scenario), l.name, cell(ir[0], "%.0f").c_str(),
                     cell(ir[1], "%.0f").c_str(), cell(per, "%.0f").c_str());
       }
       std::fflush(stdout);
     }
     if (!o.json && mosq > 0)
       for (const auto& [l, per] : results)
-        if (per > 0) std::printf("    %-13s %.2fx libmosquitto's instructions per message\n", l->name, per / mosq);
+        if (per > 0) std::printf("    %-16s %.2fx libmosquitto's instructions per message\n", l->name, per / mosq);
   }
   if (!o.json) std::printf("  (callgrind files and logs in %s)\n", dir.c_str());
   return failures ? 1 : 0;
@@ -578,6 +586,7 @@ int main(int argc, char** argv) {
         c.messages = messages;
         c.payload = payload;
         c.spin = row.library->spin;
+        c.reply_from_app_thread = row.library->app_thread;
         c.topic = topic_for(*row.library, c.transport, scenario, payload, run, o.tag);
         auto r = row.library->run(c);
         if (is_fake && o.fake_port <= 0) {
@@ -685,17 +694,17 @@ int main(int argc, char** argv) {
                               .c_str()
                         : ", closed loop",
                   runs);
-      std::printf("  %-13s %-4s %5s %8s %8s %8s %8s %7s %7s %7s %8s %7s %8s %8s %8s\n", "library", "via", "runs",
+      std::printf("  %-16s %-4s %5s %8s %8s %8s %8s %7s %7s %7s %8s %7s %8s %8s %8s\n", "library", "via", "runs",
                   "p50", "p99", "p99.9", "max", "p50", "p99", "p99.9", "client", "vs mosq", "broker", "ctx sw",
                   "send lag");
-      std::printf("  %-13s %-4s %5s %8s %8s %8s %8s %7s %7s %7s %8s %7s %8s %8s %8s\n", "", "", "ok", "us", "us",
+      std::printf("  %-16s %-4s %5s %8s %8s %8s %8s %7s %7s %7s %8s %7s %8s %8s %8s\n", "", "", "ok", "us", "us",
                   "us", "us", "vs mosq", "vs mosq", "vs mosq", "us/msg", "cpu", "us/msg", "/msg", "p99 us");
     } else if (!json) {
       std::printf("\n%s: %u messages of %u B, median of %d runs\n", scenario_name(scenario), messages, payload, runs);
-      std::printf("  %-13s %-5s %5s %12s %17s %8s %8s %8s %8s %8s %8s %8s %10s\n", "library", "via", "runs",
+      std::printf("  %-16s %-5s %5s %12s %17s %8s %8s %8s %8s %8s %8s %8s %10s\n", "library", "via", "runs",
                   "median msg/s", "min..max msg/s", "vs ours", "vs mosq", "client", "vs mosq", "broker", "bridge",
                   "ctx sw", "allocs/msg");
-      std::printf("  %-13s %-5s %5s %12s %17s %8s %8s %8s %8s %8s %8s %8s\n", "", "", "ok", "", "", "msg/s",
+      std::printf("  %-16s %-5s %5s %12s %17s %8s %8s %8s %8s %8s %8s %8s\n", "", "", "ok", "", "", "msg/s",
                   "msg/s", "us/msg", "cpu", "us/msg", "us/msg", "/msg");
     }
     for (const auto& row : rows) {
@@ -728,7 +737,7 @@ int main(int argc, char** argv) {
               row.incomplete.size(), p50, p99, p999, pmax, r50, r99, r999, client, cpu_vs_mosq, broker, switches,
               lag, row.sys_total.empty() ? "" : syscalls_json(row).c_str());
         } else {
-          std::printf("  %-13s %-4s %5s %8s %8s %8s %8s %7s %7s %7s %8s %7s %8s %8s %8s\n", row.library->name,
+          std::printf("  %-16s %-4s %5s %8s %8s %8s %8s %7s %7s %7s %8s %7s %8s %8s %8s\n", row.library->name,
                       bench::transport_name(t), ok_runs, cell(p50, "%.0f").c_str(), cell(p99, "%.0f").c_str(),
                       cell(p999, "%.0f").c_str(), cell(pmax, "%.0f").c_str(), cell(r50, "%.2fx").c_str(),
                       cell(r99, "%.2fx").c_str(), cell(r999, "%.2fx").c_str(), cell(client, "%.2f").c_str(),
@@ -761,7 +770,7 @@ int main(int argc, char** argv) {
         char span[48];
         std::snprintf(span, sizeof span, "%.0f..%.0f", lo, hi);
         if (v.empty()) std::snprintf(span, sizeof span, "n/a");
-        std::printf("  %-13s %-5s %5s %12s %17s %8s %8s %8s %8s %8s %8s %8s %10s\n", row.library->name,
+        std::printf("  %-16s %-5s %5s %12s %17s %8s %8s %8s %8s %8s %8s %8s %10s\n", row.library->name,
                     bench::transport_name(t), ok_runs, cell(v.empty() ? -1 : med, "%.0f").c_str(), span,
                     cell(ratio > 0 ? ratio : -1, "%.2fx").c_str(),
                     cell(rate_vs_mosq, "%.2fx").c_str(), cell(client, "%.2f").c_str(),

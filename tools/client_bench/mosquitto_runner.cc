@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -117,6 +119,12 @@ struct LatencyState {
   bool closed = false;
   uint32_t messages = 0;
   std::string topic, payload;
+  // Closed loop from an application thread: the callback hands over the
+  // sequence number it received; the thread sends the next one.
+  bool app_thread = false;
+  std::mutex mu;
+  std::condition_variable cv;
+  long received = -1;  // guarded by mu
 };
 
 }  // namespace
@@ -128,6 +136,7 @@ RunResult run_mosquitto_latency(const RunConfig& c) {
   mosquitto_lib_init();
   LatencyState st(c.messages);
   st.closed = open_loop_rate(c.scenario) <= 0;
+  st.app_thread = c.reply_from_app_thread;
   st.messages = c.messages;
   st.topic = c.topic;
   st.payload.assign(std::max(c.payload, kStampBytes), 'p');
@@ -158,6 +167,14 @@ RunResult run_mosquitto_latency(const RunConfig& c) {
   mosquitto_message_callback_set(m, [](mosquitto* mq, void* p, const mosquitto_message* msg) {
     auto* s = static_cast<LatencyState*>(p);
     const long seq = s->log.record(msg->payload, static_cast<size_t>(msg->payloadlen), s->done);
+    if (s->closed && s->app_thread && seq >= 0) {
+      {
+        std::lock_guard<std::mutex> lock(s->mu);
+        s->received = seq;
+      }
+      s->cv.notify_one();
+      return;
+    }
     if (s->closed && seq >= 0 && static_cast<uint32_t>(seq) + 1 < s->messages) {
       stamp(s->payload, static_cast<uint32_t>(seq) + 1, now_ns());
       mosquitto_publish(mq, nullptr, s->topic.c_str(), static_cast<int>(s->payload.size()), s->payload.data(), 0,
@@ -189,6 +206,22 @@ RunResult run_mosquitto_latency(const RunConfig& c) {
     std::string first = st.payload;
     stamp(first, 0, now_ns());
     mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(first.size()), first.data(), 0, false);
+    if (st.app_thread) {
+      // This thread is the application: woken per message, sends the next.
+      std::string p = st.payload;
+      for (uint32_t i = 0; i < c.messages && !st.done.failed() && Clock::now() < deadline; ++i) {
+        long seq;
+        {
+          std::unique_lock<std::mutex> lock(st.mu);
+          if (!st.cv.wait_until(lock, deadline, [&] { return st.received >= 0 || st.done.failed(); })) break;
+          seq = st.received;
+          st.received = -1;
+        }
+        if (seq < 0 || static_cast<uint32_t>(seq) + 1 >= c.messages) break;
+        stamp(p, static_cast<uint32_t>(seq) + 1, now_ns());
+        mosquitto_publish(m, nullptr, c.topic.c_str(), static_cast<int>(p.size()), p.data(), 0, false);
+      }
+    }
     st.done.wait_all(deadline);
   } else {
     const int64_t start = now_ns() + 1000000;  // 1 ms to start the publisher
