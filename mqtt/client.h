@@ -203,42 +203,42 @@ class Client {
   // payload (PayloadFormatInvalid, spec 3.3.2.3.2).
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
                                     std::span<const uint8_t> payload,
-                                    const Properties& properties = {});
+                                    const Properties& properties = codec::kNoProperties);
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
-                                    std::string_view payload, const Properties& properties = {});
+                                    std::string_view payload, const Properties& properties = codec::kNoProperties);
   // Never blocks: QueueFull when the lane is full.
   Result<void, ClientError> try_publish(std::string_view topic, QoS qos, bool retain,
                                         std::string_view payload,
-                                        const Properties& properties = {});
+                                        const Properties& properties = codec::kNoProperties);
   // As publish(), returning a token that completes with the acknowledgement
   // (or fails with the RequestError; no RequestFailed event then).
   Result<Token, ClientError> publish_tracked(std::string_view topic, QoS qos, bool retain,
                                              std::string_view payload,
-                                             const Properties& properties = {});
+                                             const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> try_publish_tracked(std::string_view topic, QoS qos, bool retain,
                                                  std::string_view payload,
-                                                 const Properties& properties = {});
+                                                 const Properties& properties = codec::kNoProperties);
 
   // --- subscribe / unsubscribe ---
   // Blocking forms wait while the control lane is full; try_ forms never
   // block. Tokens complete with one reason code per filter (SUBACK /
   // UNSUBACK). 1..65535 filters per request (InvalidRequest otherwise).
   Result<Token, ClientError> subscribe(std::string_view filter, QoS qos,
-                                       const Properties& properties = {});
+                                       const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> subscribe_many(std::span<const SubscribeFilter> filters,
-                                            const Properties& properties = {});
+                                            const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> try_subscribe(std::string_view filter, QoS qos,
-                                           const Properties& properties = {});
+                                           const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> try_subscribe_many(std::span<const SubscribeFilter> filters,
-                                                const Properties& properties = {});
+                                                const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> unsubscribe(std::string_view filter,
-                                         const Properties& properties = {});
+                                         const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> unsubscribe_many(std::span<const std::string_view> filters,
-                                              const Properties& properties = {});
+                                              const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> try_unsubscribe(std::string_view filter,
-                                             const Properties& properties = {});
+                                             const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> try_unsubscribe_many(std::span<const std::string_view> filters,
-                                                  const Properties& properties = {});
+                                                  const Properties& properties = codec::kNoProperties);
 
   // --- manual acks (options.manual_acks) ---
   // Acknowledges an incoming QoS 1/2 PUBLISH (PUBACK / PUBREC). QoS 0: no-op.
@@ -271,7 +271,7 @@ class Client {
   // ConnectionRefused) for the first authentication; AUTH Success (0x00),
   // or a DISCONNECT (DisconnectedByBroker), for a re-authentication.
   Result<void, ClientError> auth(ReasonCode code, std::span<const uint8_t> data = {},
-                                 const Properties& properties = {});
+                                 const Properties& properties = codec::kNoProperties);
 
   // --- disconnect ---
   // Queues a graceful disconnect and returns at once (never waits for lane
