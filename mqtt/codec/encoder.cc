@@ -180,7 +180,7 @@ inline CodecError plan(const PublishRef& p, ProtocolVersion v, Plan& pl) {
         detail::measure_properties(*p.properties, ctx(PacketType::Publish), pl.dir, pl.props));
     n += props_field_size(pl.props);
     MQTT_TRY(check_payload_format(*p.properties, p.payload, pl.dir));
-  } else if (!p.properties->empty()) {
+  } else if (p.properties != &kNoProperties && !p.properties->empty()) {
     return CodecError::PropertiesNotSupported;
   }
   pl.remaining = n;

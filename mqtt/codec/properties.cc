@@ -295,7 +295,7 @@ namespace detail {
 
 CodecError measure_properties(const Properties& p, uint8_t ctx, Direction dir,
                               uint32_t& body_len) {
-  if (p.empty()) {
+  if (&p == &kNoProperties || p.empty()) {
     body_len = 0;
     return kOk;
   }
