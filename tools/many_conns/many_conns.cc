@@ -61,6 +61,10 @@ struct Args {
   double timeout_s = 120;
   int broker_pid = 0;
   bool json = false;
+  // Read events by sweeping every connection with try_next() instead of an
+  // epoll over their event_fd()s: one descriptor per connection instead of
+  // two (on by itself when the open-file limit allows one but not two).
+  bool sweep = false;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -68,7 +72,7 @@ struct Args {
                "many_conns: %s\n"
                "usage: many_conns --port P [--host H] [--connections N] [--reactors K]\n"
                "       [--capacity C] [--qos 0|1] [--keepalive S] [--idle S] [--window W]\n"
-               "       [--timeout S] [--broker-pid PID] [--json]\n",
+               "       [--timeout S] [--broker-pid PID] [--sweep] [--json]\n",
                why);
   std::exit(2);
 }
@@ -100,6 +104,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--timeout") a.timeout_s = num(1, 86400);
     else if (k == "--broker-pid") a.broker_pid = static_cast<int>(num(1, 1e9));
     else if (k == "--json") a.json = true;
+    else if (k == "--sweep") a.sweep = true;
     else usage(("unknown option " + k).c_str());
   }
   if (a.port == 0) usage("--port is required");
@@ -204,20 +209,29 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args a = parse(argc, argv);
-  // Descriptors: a socket and an event_fd per connection (the event queue's
-  // eventfd exists from the start, whether or not event_fd() is called),
+  Args a = parse(argc, argv);
+  // Descriptors: a socket per connection, plus its event queue's eventfd
+  // when events are read through event_fd() (created on the first call),
   // plus a few for the reactors, the publisher, this epoll and stdio.
   constexpr size_t kReserve = 32;
   const FdLimit fds = raise_nofile(static_cast<rlim_t>(2 * a.connections + kReserve));
+  if (!a.sweep && fds.soft != RLIM_INFINITY && 2 * a.connections + kReserve > fds.soft &&
+      a.connections + kReserve <= fds.soft) {
+    a.sweep = true;
+    std::fprintf(stderr,
+                 "many_conns: the open-file limit (soft %llu, hard %llu) allows one descriptor "
+                 "per connection, not two: reading events with --sweep\n",
+                 static_cast<unsigned long long>(fds.soft), static_cast<unsigned long long>(fds.hard));
+  }
+  const size_t per = a.sweep ? 1 : 2;
   size_t N = a.connections;
-  if (fds.soft != RLIM_INFINITY && 2 * N + kReserve > fds.soft) {
-    N = fds.soft > kReserve ? (fds.soft - kReserve) / 2 : 1;
+  if (fds.soft != RLIM_INFINITY && per * N + kReserve > fds.soft) {
+    N = fds.soft > kReserve ? (fds.soft - kReserve) / per : 1;
     std::fprintf(stderr,
                  "many_conns: the open-file limit (soft %llu, hard %llu) allows %zu connections of "
-                 "the %zu asked for (2 descriptors each): running %zu\n",
+                 "the %zu asked for (%zu descriptors each): running %zu\n",
                  static_cast<unsigned long long>(fds.soft), static_cast<unsigned long long>(fds.hard),
-                 N, a.connections, N);
+                 N, a.connections, per, N);
   }
   const auto hard_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                 std::chrono::duration<double>(a.timeout_s));
@@ -302,6 +316,24 @@ int main(int argc, char** argv) {
   epoll_event evs[256];
   // Waits up to `ms` for events and takes every event that is waiting.
   auto pump = [&](int ms) {
+    if (a.sweep) {
+      // Every connection once; a pause only when none had an event.
+      bool any = false;
+      for (size_t i = 0; i <= conns.size(); ++i) {
+        mqtt::Connection* c = i == conns.size() ? (pub_conn ? &*pub_conn : nullptr)
+                                                : (conns[i] ? &*conns[i] : nullptr);
+        if (c == nullptr) continue;
+        const uint32_t id = i == conns.size() ? kPublisher : static_cast<uint32_t>(i);
+        for (int guard = 0; guard < 100000; ++guard) {
+          auto ev = c->try_next();
+          if (!ev) break;
+          any = true;
+          handle(id, *ev);
+        }
+      }
+      if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 1)));
+      return;
+    }
     const int n = epoll_wait(ep, evs, 256, ms);
     for (int k = 0; k < n; ++k) {
       const uint32_t i = evs[k].data.u32;
@@ -314,6 +346,7 @@ int main(int argc, char** argv) {
     }
   };
   auto add_fd = [&](int fd, uint32_t i) {
+    if (a.sweep) return true;  // no event_fd(): no descriptor for it
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.u32 = i;
@@ -345,7 +378,7 @@ int main(int argc, char** argv) {
       clients[i].emplace(std::move(made.value().first));
       conns[i].emplace(std::move(made.value().second));
       (void)clients[i]->try_subscribe(topics[i], qos);
-      if (!add_fd(conns[i]->event_fd(), static_cast<uint32_t>(i))) {
+      if (!a.sweep && !add_fd(conns[i]->event_fd(), static_cast<uint32_t>(i))) {
         ++n_create_failed;
         if (first_error.empty()) first_error = std::string("epoll_ctl: ") + std::strerror(errno);
       }
@@ -385,7 +418,7 @@ int main(int argc, char** argv) {
     if (made) {
       pub.emplace(std::move(made.value().first));
       pub_conn.emplace(std::move(made.value().second));
-      add_fd(pub_conn->event_fd(), kPublisher);
+      if (!a.sweep) add_fd(pub_conn->event_fd(), kPublisher);
     } else if (first_error.empty()) {
       first_error = "publisher: " + made.error().message;
     }
@@ -445,7 +478,7 @@ int main(int argc, char** argv) {
                   N == a.connections;
   if (a.json) {
     std::printf(
-        "{\"tool\":\"many_conns\",\"ok\":%s,\"connections_asked\":%zu,\"connections\":%zu,\"reactors\":%zu,"
+        "{\"tool\":\"many_conns\",\"ok\":%s,\"connections_asked\":%zu,\"connections\":%zu,\"reactors\":%zu,\"sweep\":%s,"
         "\"capacity\":%zu,\"qos\":%d,\"keepalive_s\":%d,\"event_size\":%zu,"
         "\"nofile_soft\":%llu,\"nofile_hard\":%llu,\"connacked\":%zu,\"subscribed\":%zu,"
         "\"create_failed\":%zu,\"connect_all_s\":%.3f,\"subscribe_all_s\":%.3f,"
@@ -459,7 +492,7 @@ int main(int argc, char** argv) {
         "\"broker_rss_before_kb\":%" PRId64 ",\"broker_rss_idle_kb\":%" PRId64
         ",\"broker_bytes_per_connection\":%.0f,\"broker_connect_cpu_s\":%.2f,"
         "\"broker_deliver_cpu_s\":%.2f}\n",
-        ok ? "true" : "false", a.connections, N, a.reactors, a.capacity, a.qos, a.keepalive_s,
+        ok ? "true" : "false", a.connections, N, a.reactors, a.sweep ? "true" : "false", a.capacity, a.qos, a.keepalive_s,
         sizeof(mqtt::Event), static_cast<unsigned long long>(fds.soft),
         static_cast<unsigned long long>(fds.hard), n_connack, n_suback, n_create_failed,
         connect_s, subscribe_s, static_cast<double>(rcpu1 - rcpu0) / 1e9, rss0, rss1, rss2,
@@ -468,9 +501,11 @@ int main(int argc, char** argv) {
         down_s, n_errors, json_escape(first_error).c_str(), brss0, brss1, broker_per_conn_b,
         bcpu1 - bcpu0, bcpu3 - bcpu2);
   } else {
-    std::printf("many_conns: %zu connections on %zu reactor thread(s), capacity %zu, QoS %d, keepalive %d s\n",
-                N, a.reactors, a.capacity, a.qos, a.keepalive_s);
-    std::printf("  open-file limit   soft %llu, hard %llu%s (needs ~2 per connection: socket + event_fd)\n",
+    std::printf("many_conns: %zu connections on %zu reactor thread(s), capacity %zu, QoS %d, keepalive %d s; "
+                "events read %s\n",
+                N, a.reactors, a.capacity, a.qos, a.keepalive_s,
+                a.sweep ? "by sweeping try_next() (no event_fd)" : "through an epoll over event_fd()s");
+    std::printf("  open-file limit   soft %llu, hard %llu%s (needs 1 per connection, 2 when events are read through event_fd)\n",
                 static_cast<unsigned long long>(fds.soft), static_cast<unsigned long long>(fds.hard),
                 fds.raised_hard ? " (hard limit raised)" : "");
     std::printf("  connect           %zu/%zu CONNACK in %.3f s; %zu SUBACK in %.3f s (window %zu); reactor CPU %.3f s\n",
