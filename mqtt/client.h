@@ -360,7 +360,11 @@ class Connection {
   void set_reconnect(bool enabled);
 
   // Readable (level-triggered) while events are waiting, for a user's own
-  // epoll/poll loop. Owned by the Connection: do not close it.
+  // epoll/poll loop. Owned by the Connection: do not close it. Created by the
+  // first call (a connection whose consumer never asks uses no descriptor
+  // for it), then the same descriptor every time. -1 when it cannot be
+  // created (out of descriptors; a later call tries again) or on a
+  // moved-from Connection.
   int event_fd() const;
 
   Snapshot snapshot() const;

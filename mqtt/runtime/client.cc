@@ -373,13 +373,9 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
   }
   try {
     auto& impl = *reactor->impl_;
+    // No descriptor here: the event queue's eventfd is created by the first
+    // Connection::event_fd() call (which returns -1 if it cannot be had).
     auto core = std::make_shared<runtime::ConnCore>(options, capacity, impl.waker);
-    if (!core->events.valid()) {
-      const int err = core->events.error();
-      return unexpected(CreateError{CreateError::Code::Resources, err,
-                                    "cannot create the event descriptor: " +
-                                        std::string(std::strerror(err))});
-    }
     std::shared_ptr<transport::tls::Context> tls;
     if (options.tls) {
       std::string why;

@@ -37,9 +37,30 @@ inline bool abandon_item(LaneItem& item) {
   return false;
 }
 
+// The options an update_options() call left for the next reconnect: on the
+// heap, made by the first update (an idle connection does not carry a
+// ~1.4 KB MqttOptions it never uses). Reads like std::optional<MqttOptions>.
+class PendingOptions {
+ public:
+  PendingOptions& operator=(const MqttOptions& o) {
+    if (p_) {
+      *p_ = o;
+    } else {
+      p_ = std::make_unique<MqttOptions>(o);
+    }
+    return *this;
+  }
+  explicit operator bool() const { return p_ != nullptr; }
+  const MqttOptions& operator*() const { return *p_; }
+  const MqttOptions* operator->() const { return p_.get(); }
+
+ private:
+  std::unique_ptr<MqttOptions> p_;
+};
+
 struct ConnCore {
-  // Throws std::bad_alloc when the event ring cannot be had; check
-  // events.valid() for its descriptor.
+  // Throws std::bad_alloc when the event ring cannot be had. Opens no
+  // descriptor (the event queue's eventfd is created by its first fd()).
   ConnCore(const MqttOptions& o, size_t cap, std::shared_ptr<Waker> w)
       : capacity(cap == 0 ? 1 : cap),
         waker(w),
@@ -90,7 +111,7 @@ struct ConnCore {
 
   // --- options for the next reconnect ---
   std::mutex options_mu;
-  std::optional<MqttOptions> new_options;  // guarded by options_mu
+  PendingOptions new_options;  // guarded by options_mu
   // The TLS context built from new_options (on the caller's thread, so a
   // bad certificate fails the update_options() call). Guarded by options_mu.
   std::shared_ptr<transport::tls::Context> new_tls;

@@ -6,8 +6,11 @@
 // when it turns empty, then re-checked) and the reactor's wake-up: when the
 // reactor waits for the consumer (queue full, or an error event to be taken)
 // it sets `want_progress`, and the consumer wakes it after its next take.
-// The eventfd is only maintained once someone asked for it (fd()), so a
-// consumer that just blocks in pop() costs no eventfd system calls.
+// The eventfd is created and maintained only once someone asks for it
+// (fd()), so a consumer that just blocks in pop() costs no descriptor and no
+// eventfd system calls. If that eventfd() fails (out of descriptors), fd()
+// returns -1, valid() turns false and error() has its errno; the queue itself
+// keeps working, and a later fd() tries again.
 #pragma once
 
 #include <readerwriterqueue/readerwritercircularbuffer.h>
@@ -19,9 +22,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <new>
 
 #include "mqtt/options.h"
@@ -38,8 +41,6 @@ class EventQueue {
   EventQueue(size_t capacity, std::shared_ptr<Waker> waker)
       : capacity_(capacity == 0 ? 1 : capacity),
         buf_(checked_capacity(capacity_)),
-        efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-        efd_errno_(efd_ < 0 ? errno : 0),
         waker_(std::move(waker)) {}
   ~EventQueue() {
     if (efd_ >= 0) ::close(efd_);
@@ -47,9 +48,11 @@ class EventQueue {
   EventQueue(const EventQueue&) = delete;
   EventQueue& operator=(const EventQueue&) = delete;
 
-  // False when the eventfd could not be created (out of descriptors).
-  bool valid() const { return efd_ >= 0; }
-  int error() const { return efd_errno_; }  // errno of the failed eventfd()
+  // False when the last fd() could not create the eventfd (out of
+  // descriptors); true before any fd() call and once one succeeded.
+  bool valid() const { return efd_errno_.load(std::memory_order_acquire) == 0; }
+  // errno of the failed eventfd() (0: none failed, or a later one succeeded).
+  int error() const { return efd_errno_.load(std::memory_order_acquire); }
   size_t capacity() const { return capacity_; }
   size_t size() const {
     const int64_t n = count_.load(std::memory_order_seq_cst);
@@ -80,7 +83,7 @@ class EventQueue {
   template <class U>
   bool try_pop(U& out) {
     if (!buf_.try_dequeue(out)) {
-      if (fd_enabled_.load(std::memory_order_relaxed)) clear_fd_if_empty();
+      if (fd_enabled_.load(std::memory_order_acquire)) clear_fd_if_empty();
       return false;
     }
     after_pop();
@@ -149,11 +152,22 @@ class EventQueue {
     after_pop();
     return true;
   }
-  // The readiness descriptor; enables its upkeep.
+  // The readiness descriptor, created by the first call (any thread); enables
+  // its upkeep. -1 when eventfd() fails (see valid()/error()); the next call
+  // tries again.
   int fd() {
-    if (!fd_enabled_.exchange(true, std::memory_order_seq_cst)) {
-      if (count_.load(std::memory_order_seq_cst) > 0) signal_fd();
+    if (fd_enabled_.load(std::memory_order_acquire)) return efd_;
+    std::lock_guard<std::mutex> lock(fd_mu_);
+    if (fd_enabled_.load(std::memory_order_acquire)) return efd_;
+    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+      efd_errno_.store(errno, std::memory_order_release);
+      return -1;
     }
+    efd_ = fd;  // published by the store below
+    efd_errno_.store(0, std::memory_order_release);
+    fd_enabled_.store(true, std::memory_order_seq_cst);
+    if (count_.load(std::memory_order_seq_cst) > 0) signal_fd();
     return efd_;
   }
 
@@ -193,8 +207,9 @@ class EventQueue {
 
   size_t capacity_;
   moodycamel::BlockingReaderWriterCircularBuffer<T> buf_;
-  int efd_;
-  int efd_errno_;
+  int efd_ = -1;  // written once, before fd_enabled_ turns true
+  std::atomic<int> efd_errno_{0};
+  std::mutex fd_mu_;  // serialises the creation in fd()
   std::shared_ptr<Waker> waker_;
   // Signed: a take may run before the push that made it possible is counted.
   std::atomic<int64_t> count_{0};

@@ -4,6 +4,7 @@ namespace mqtt::session::detail {
 
 uint16_t PublishWindow::allocate() {
   if (count_ >= range_) return 0;
+  if (slots_.empty()) slots_.resize(size_t{range_} + 1);
   for (uint32_t i = 0; i < range_; ++i) {
     const uint16_t id = next_;
     next_ = next_ >= range_ ? 1 : static_cast<uint16_t>(next_ + 1);
@@ -17,6 +18,7 @@ uint16_t PublishWindow::allocate() {
 }
 
 void PublishWindow::release(uint16_t id) {
+  if (id >= slots_.size()) return;
   OutPublish& s = slots_[id];
   if (s.stage == OutPublish::Stage::Free) return;
   s.stage = OutPublish::Stage::Free;

@@ -10,6 +10,7 @@
 // with IdSet bitsets.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -45,10 +46,12 @@ struct OutPublish {
 
 // Outgoing publishes in flight, indexed by packet id. Ids are handed out
 // cyclically within 1..range and an id is never handed out while its slot is
-// busy.
+// busy. The slot array (range + 1 slots of ~184 bytes) is allocated by the
+// first allocate() and kept, so a connection that never publishes at QoS 1/2
+// does not pay for it; allocate() throws std::bad_alloc only then.
 class PublishWindow {
  public:
-  explicit PublishWindow(uint16_t range) : slots_(size_t{range} + 1), range_(range) {}
+  explicit PublishWindow(uint16_t range) : range_(range) {}
 
   uint16_t range() const { return range_; }
   uint32_t count() const { return count_; }
@@ -57,26 +60,33 @@ class PublishWindow {
   // A free id (0 if every id is busy). The slot becomes busy (AwaitAck).
   uint16_t allocate();
   // The slot for `id`, or null when `id` is outside the range or free.
+  // (slots_ is empty or has range + 1 slots.)
   OutPublish* find(uint16_t id) {
-    if (id == 0 || id > range_ || slots_[id].stage == OutPublish::Stage::Free) return nullptr;
+    if (id == 0 || id >= slots_.size() || slots_[id].stage == OutPublish::Stage::Free) return nullptr;
     return &slots_[id];
   }
+  // A busy slot (an id from allocate() or find()).
   OutPublish& slot(uint16_t id) { return slots_[id]; }
   // Frees the slot (drops its bytes and token reference).
   void release(uint16_t id);
 
  private:
-  std::vector<OutPublish> slots_;  // index = packet id; [0] unused
+  std::vector<OutPublish> slots_;  // index = packet id; [0] unused; empty until used
   uint16_t range_;
   uint16_t next_ = 1;
   uint32_t count_ = 0;
 };
 
-// A set of 16-bit packet identifiers, O(1) operations, no allocation.
+// A set of 16-bit packet identifiers, O(1) operations. The 8 KiB bitmap is
+// allocated by the first insert() and kept (clear() zeroes it), so an idle
+// connection, or one that never sees the kind of packet a set tracks, pays
+// only a pointer and a count; after the first insert nothing allocates.
+// insert() throws std::bad_alloc only on that first insert.
 class IdSet {
  public:
-  bool test(uint16_t id) const { return (words_[id >> 6] >> (id & 63)) & 1u; }
+  bool test(uint16_t id) const { return words_ && ((words_[id >> 6] >> (id & 63)) & 1u); }
   bool insert(uint16_t id) {
+    if (!words_) words_ = std::make_unique<uint64_t[]>(kWords);  // zero-filled
     uint64_t& w = words_[id >> 6];
     const uint64_t bit = uint64_t{1} << (id & 63);
     if (w & bit) return false;
@@ -85,6 +95,7 @@ class IdSet {
     return true;
   }
   bool erase(uint16_t id) {
+    if (!words_) return false;
     uint64_t& w = words_[id >> 6];
     const uint64_t bit = uint64_t{1} << (id & 63);
     if (!(w & bit)) return false;
@@ -93,13 +104,16 @@ class IdSet {
     return true;
   }
   void clear() {
-    words_.fill(0);
+    if (words_ && count_ != 0) std::fill_n(words_.get(), kWords, uint64_t{0});
     count_ = 0;
   }
   uint32_t size() const { return count_; }
+  // Whether the bitmap has been allocated (for tests).
+  bool allocated() const { return words_ != nullptr; }
 
  private:
-  std::array<uint64_t, 1024> words_{};
+  static constexpr size_t kWords = 65536 / 64;
+  std::unique_ptr<uint64_t[]> words_;  // null until the first insert
   uint32_t count_ = 0;
 };
 

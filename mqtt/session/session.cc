@@ -69,6 +69,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -157,6 +158,49 @@ std::string rc_text(ReasonCode rc, const codec::Properties& props) {
 
 }  // namespace
 
+namespace detail {
+
+// A std::deque made by the first insertion and then kept: libstdc++'s deque
+// allocates its map and a first node (~0.6 KiB) even when empty, and these
+// queues stay empty on most connections. Only what the session uses.
+// begin() == end() (value-initialised iterators) while none was made.
+template <class T>
+class LazyDeque {
+ public:
+  using iterator = typename std::deque<T>::iterator;
+  bool empty() const { return !d_ || d_->empty(); }
+  size_t size() const { return d_ ? d_->size() : 0; }
+  T& front() { return d_->front(); }
+  void pop_front() { d_->pop_front(); }
+  void push_back(T&& v) { made().push_back(std::move(v)); }
+  void push_back(const T& v) { made().push_back(v); }
+  void clear() {
+    if (d_) d_->clear();
+  }
+  iterator begin() { return d_ ? d_->begin() : iterator(); }
+  iterator end() { return d_ ? d_->end() : iterator(); }
+  iterator erase(iterator it) { return d_->erase(it); }
+  // `pos`: an iterator of this deque (begin() or end() while none was made).
+  template <class It>
+  iterator insert(iterator pos, It first, It last) {
+    if (!d_) {
+      if (first == last) return pos;
+      made();
+      pos = d_->begin();
+    }
+    return d_->insert(pos, first, last);
+  }
+
+ private:
+  std::deque<T>& made() {
+    if (!d_) d_ = std::make_unique<std::deque<T>>();
+    return *d_;
+  }
+  std::unique_ptr<std::deque<T>> d_;
+};
+
+}  // namespace detail
+
 struct HeldControl {
   Request req;
   bool internal = false;  // an auto-resubscribe, not a user request
@@ -208,7 +252,8 @@ struct Session::Impl {
   std::deque<Request> held_publishes;  // taken but not yet written (not connected / no room)
 
   // --- control lane ---
-  std::deque<HeldControl> held_controls;
+  // Lazy: the publish path keeps its std::deque (one comparison for empty()).
+  detail::LazyDeque<HeldControl> held_controls;
   std::vector<PendingControl> pending_controls;
   uint16_t next_control_id;
   std::vector<StoredSubscription> subscriptions;
@@ -264,7 +309,7 @@ struct Session::Impl {
   std::vector<uint32_t> subscription_ids;
   bool all_subscriptions_known = false;
   // In-flight messages of a resumed session not resent yet (Receive Maximum).
-  std::deque<uint16_t> deferred_resends;
+  detail::LazyDeque<uint16_t> deferred_resends;
   bool sent_clean_start = false;  // the CONNECT of this connection had Clean Start
   uint64_t unknown_subscription_ids = 0;
 

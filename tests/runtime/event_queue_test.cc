@@ -1,9 +1,13 @@
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mqtt/runtime/event_queue.h"
 
@@ -154,4 +158,63 @@ TEST_CASE("event queue: SPSC stress with the fd enabled keeps order and readines
   }
   producer.join();
   CHECK_FALSE(readable(fd));
+}
+
+TEST_CASE("event queue: no descriptor until fd() is first called; then the same one") {
+  auto open_fds = [] {
+    int n = 0;
+    for (int fd = 0; fd < 4096; ++fd) {
+      if (::fcntl(fd, F_GETFD) != -1) ++n;
+    }
+    return n;
+  };
+  const int before = open_fds();
+  {
+    EventQueue<int> q(8, nullptr);
+    CHECK(open_fds() == before);
+    CHECK(q.valid());
+    CHECK(q.error() == 0);
+    int v = 1;
+    REQUIRE(q.try_push(v));  // no descriptor to signal yet
+    CHECK(open_fds() == before);
+    const int fd = q.fd();
+    REQUIRE(fd >= 0);
+    CHECK(open_fds() == before + 1);
+    CHECK(q.fd() == fd);
+    CHECK(readable(fd));  // the event queued before fd() counts
+    CHECK(q.valid());
+  }
+  CHECK(open_fds() == before);  // closed with the queue
+}
+
+TEST_CASE("event queue: a failed lazy eventfd() gives -1 and an errno; the queue still works; a later fd() retries") {
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  EventQueue<int> q(4, nullptr);
+  // Every descriptor below a tight limit in use.
+  rlimit tight = old;
+  tight.rlim_cur = 32;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::dup(0);
+    if (fd < 0) break;
+    fds.push_back(fd);
+  }
+  const int got = q.fd();
+  const bool valid = q.valid();
+  const int err = q.error();
+  for (int fd : fds) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+  CHECK(got == -1);
+  CHECK_FALSE(valid);
+  CHECK(err == EMFILE);
+  int v = 7, out = 0;
+  REQUIRE(q.try_push(v));
+  REQUIRE(q.try_pop(out));
+  CHECK(out == 7);
+  const int fd = q.fd();
+  CHECK(fd >= 0);
+  CHECK(q.valid());
+  CHECK(q.error() == 0);
 }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "mqtt/session/packet_ids.h"
 #include "tests/session/harness.h"
 
 namespace {
@@ -166,4 +167,49 @@ TEST_CASE("steady-state topic aliases (MQTT 5) do not allocate: incoming resolve
   CHECK(ok);
   CHECK(g_allocs.load() == 0);
   CHECK(h.s.connected());
+}
+
+TEST_CASE("IdSet and PublishWindow allocate on first use only, then never again") {
+  using mqtt::session::detail::IdSet;
+  using mqtt::session::detail::PublishWindow;
+  IdSet set;
+  CHECK_FALSE(set.allocated());
+  CHECK_FALSE(set.test(5));
+  CHECK_FALSE(set.erase(5));
+  set.clear();
+  CHECK_FALSE(set.allocated());
+  CHECK(set.insert(5));
+  CHECK(set.allocated());
+  CHECK_FALSE(set.insert(5));
+  CHECK(set.test(5));
+  CHECK(set.size() == 1);
+  CHECK(set.insert(65535));
+  CHECK(set.insert(0));
+  set.clear();
+  CHECK(set.size() == 0);
+  CHECK_FALSE(set.test(5));
+  CHECK_FALSE(set.test(65535));
+
+  PublishWindow w(4);
+  CHECK(w.find(1) == nullptr);
+  CHECK(w.find(4) == nullptr);
+  w.release(2);  // a free id: nothing happens
+  CHECK(w.count() == 0);
+  REQUIRE(w.allocate() == 1);  // the slots come now
+  CHECK(w.find(1) != nullptr);
+  CHECK(w.find(5) == nullptr);
+  w.release(1);
+
+  if (!kCounting) return;
+  g_allocs = 0;
+  g_counting = true;
+  for (int i = 0; i < 100; ++i) {
+    set.insert(static_cast<uint16_t>(i * 601));
+    set.erase(static_cast<uint16_t>(i * 601));
+    const uint16_t id = w.allocate();
+    w.release(id);
+  }
+  set.clear();
+  g_counting = false;
+  CHECK(g_allocs.load() == 0);
 }
