@@ -6,8 +6,10 @@
 #   e.g. bash tools/bench_many.sh --connections 10000 --reactors 1
 #        bash tools/bench_many.sh --connections 10000 --reactors 4 --json
 #
-# Each client uses two descriptors (its socket and its event_fd) and the
-# broker one per client: this script raises its own soft and hard limit
+# Each client uses one descriptor (its socket), two when the tool reads its
+# events through event_fd() (the default while the open-file limit allows
+# it; --sweep reads them with try_next() instead), and the broker one per
+# client: this script raises its own soft and hard limit
 # (root may raise the hard one) to what --connections needs before starting
 # the broker and the tool, which raises its own soft limit again
 # (setrlimit). Everything is bounded: the tool by --timeout (default 120 s),
