@@ -108,14 +108,16 @@ class EventQueue {
       }
     }
     if (wait == WaitStrategy::SpinThenBlock) {
-      const int64_t max_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(spin_for).count();
+      // Saturating: spin_for may be as large as microseconds::max().
+      const int64_t max_ns =
+          mqtt::detail::saturating_cast<std::chrono::nanoseconds>(spin_for).count();
       if (spin_budget_ns_ < 0 || spin_budget_ns_ > max_ns) spin_budget_ns_ = max_ns;
       const auto t0 = steady_clock::now();
       if (spin_budget_ns_ > 0) {
-        const auto until = t0 + std::chrono::nanoseconds(spin_budget_ns_);
+        const auto until = mqtt::detail::saturating_add(t0, std::chrono::nanoseconds(spin_budget_ns_));
         for (uint32_t i = 0;; ++i) {
           if (buf_.try_dequeue(out)) {
-            spin_budget_ns_ = std::min<int64_t>(max_ns, std::max<int64_t>(spin_budget_ns_ * 2, 1000));
+            spin_budget_ns_ = doubled(spin_budget_ns_, max_ns);
             after_pop();
             return;
           }
@@ -126,7 +128,7 @@ class EventQueue {
       const int64_t waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  steady_clock::now() - t0).count();
       if (waited <= max_ns) {
-        spin_budget_ns_ = std::min<int64_t>(max_ns, std::max<int64_t>(spin_budget_ns_ * 2, 1000));
+        spin_budget_ns_ = doubled(spin_budget_ns_, max_ns);
       } else {
         spin_budget_ns_ /= 2;
         if (spin_budget_ns_ < 500) spin_budget_ns_ = 0;
@@ -136,6 +138,11 @@ class EventQueue {
     }
     buf_.wait_dequeue(out);
     after_pop();
+  }
+  // The spin budget doubled (at least 1 us), at most `max`, without overflow.
+  static int64_t doubled(int64_t budget, int64_t max) {
+    if (budget >= max / 2) return max;
+    return std::min<int64_t>(max, std::max<int64_t>(budget * 2, 1000));
   }
   // The current SpinThenBlock budget in ns (consumer thread; for tests).
   int64_t spin_budget_ns() const { return spin_budget_ns_; }

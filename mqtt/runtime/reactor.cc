@@ -311,7 +311,10 @@ void ReactorImpl::run() {
       if (n > 0) {
         const TimePoint t = Clock::now();
         if (opts_.wait == WaitStrategy::SpinThenBlock && (spinning || t - last_activity <= spin_ns)) {
-          spin_budget_ns = std::min<int64_t>(spin_ns.count(), std::max<int64_t>(spin_budget_ns * 2, 1000));
+          spin_budget_ns = spin_budget_ns >= spin_ns.count() / 2
+                               ? spin_ns.count()  // no overflow when spin_for is huge
+                               : std::min<int64_t>(spin_ns.count(),
+                                                   std::max<int64_t>(spin_budget_ns * 2, 1000));
         }
         spinning = false;
         last_activity = t;
