@@ -250,20 +250,35 @@ struct Write {
 bool Properties::empty() const {
   // One pass of loads and ORs, no branch per field: this runs for every
   // publish (almost always on an empty set).
-  const bool any =
-      payload_format_indicator.has_value() | message_expiry_interval.has_value() |
-      content_type.has_value() | response_topic.has_value() | correlation_data.has_value() |
-      !subscription_identifiers.empty() | session_expiry_interval.has_value() |
-      assigned_client_identifier.has_value() | server_keep_alive.has_value() |
-      authentication_method.has_value() | authentication_data.has_value() |
-      request_problem_information.has_value() | will_delay_interval.has_value() |
-      request_response_information.has_value() | response_information.has_value() |
-      server_reference.has_value() | reason_string.has_value() | receive_maximum.has_value() |
-      topic_alias_maximum.has_value() | topic_alias.has_value() | maximum_qos.has_value() |
-      retain_available.has_value() | !user_properties.empty() | maximum_packet_size.has_value() |
-      wildcard_subscription_available.has_value() |
-      subscription_identifiers_available.has_value() | shared_subscription_available.has_value();
-  return !any;
+  unsigned any = 0;
+  any |= payload_format_indicator.has_value();
+  any |= message_expiry_interval.has_value();
+  any |= content_type.has_value();
+  any |= response_topic.has_value();
+  any |= correlation_data.has_value();
+  any |= !subscription_identifiers.empty();
+  any |= session_expiry_interval.has_value();
+  any |= assigned_client_identifier.has_value();
+  any |= server_keep_alive.has_value();
+  any |= authentication_method.has_value();
+  any |= authentication_data.has_value();
+  any |= request_problem_information.has_value();
+  any |= will_delay_interval.has_value();
+  any |= request_response_information.has_value();
+  any |= response_information.has_value();
+  any |= server_reference.has_value();
+  any |= reason_string.has_value();
+  any |= receive_maximum.has_value();
+  any |= topic_alias_maximum.has_value();
+  any |= topic_alias.has_value();
+  any |= maximum_qos.has_value();
+  any |= retain_available.has_value();
+  any |= !user_properties.empty();
+  any |= maximum_packet_size.has_value();
+  any |= wildcard_subscription_available.has_value();
+  any |= subscription_identifiers_available.has_value();
+  any |= shared_subscription_available.has_value();
+  return any == 0;
 }
 
 bool Properties::operator==(const Properties& o) const {
