@@ -156,6 +156,11 @@ class SyscallCounter {
   std::string dir_, out_;
 };
 
+// Starts `args` (argv[0] found on PATH) with stdin from /dev/null and stdout
+// and stderr into `log` (appended to, or truncated first); 0 when it could
+// not start.
+pid_t spawn_logged(const std::vector<std::string>& args, const std::string& log, bool append);
+
 // Turns --syscalls on for every CpuMeter (set once, before the runs).
 void count_syscalls(bool on);
 

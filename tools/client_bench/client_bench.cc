@@ -275,18 +275,8 @@ uint32_t messages_for(const Options& o, Scenario s) {
 // Runs `args` with stdout and stderr into `log`, for at most `seconds`;
 // returns the exit status, or -1 (killed, or could not start).
 int run_child(const std::vector<std::string>& args, const std::string& log, int seconds) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
+  const pid_t pid = bench::spawn_logged(args, log, /*append=*/false);
+  if (pid == 0) return -1;
   int status = 0;
   for (int i = 0; i < seconds * 20; ++i) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -19,6 +19,42 @@ struct State {
   Completion done;
 };
 
+// A libmosquitto client for `c` (3.1.1, TCP_NODELAY, TLS against the bench
+// CA), with the connect, disconnect and subscribe callbacks every scenario
+// shares; S has `connected`, `subscribed` and `done`. Null with `error` set.
+template <class S>
+mosquitto* new_client(const RunConfig& c, S* state, std::string& error) {
+  const std::string id = "bench-mosq-" + c.topic;
+  mosquitto* m = mosquitto_new(id.c_str(), true, state);
+  if (!m) {
+    error = "mosquitto_new failed";
+    return nullptr;
+  }
+  mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+  if (c.transport == Transport::Tls) {
+    // Verifies the chain and the host name against the bench CA, as ours does.
+    int rc = mosquitto_tls_set(m, c.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_destroy(m);
+      error = std::string("mosquitto_tls_set: ") + mosquitto_strerror(rc);
+      return nullptr;
+    }
+  }
+  mosquitto_connect_callback_set(m, [](mosquitto*, void* p, int rc) {
+    auto* s = static_cast<S*>(p);
+    if (rc == 0) s->connected = true;
+    else s->done.fail();
+  });
+  mosquitto_disconnect_callback_set(m, [](mosquitto*, void* p, int) {
+    static_cast<S*>(p)->done.fail();
+  });
+  mosquitto_subscribe_callback_set(m, [](mosquitto*, void* p, int, int, const int*) {
+    static_cast<S*>(p)->subscribed = true;
+  });
+  return m;
+}
+
 }  // namespace
 
 RunResult run_mosquitto(const RunConfig& c) {
@@ -32,31 +68,9 @@ RunResult run_mosquitto(const RunConfig& c) {
   // the fence at its PUBACK, which comes after all of them: N + 1 callbacks.
   const bool fence = uses_fence(c.scenario);
   State st(fence ? c.messages + 1 : c.messages);
-  const std::string id = "bench-mosq-" + c.topic;
-  mosquitto* m = mosquitto_new(id.c_str(), true, &st);
-  if (!m) return r.error = "mosquitto_new failed", r;
-  mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto* m = new_client(c, &st, r.error);
+  if (!m) return r;
   mosquitto_max_inflight_messages_set(m, 100);  // the same window as ours
-  if (c.transport == Transport::Tls) {
-    // Verifies the chain and the host name against the bench CA, as ours does.
-    int rc = mosquitto_tls_set(m, c.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
-    if (rc != MOSQ_ERR_SUCCESS) {
-      mosquitto_destroy(m);
-      return r.error = std::string("mosquitto_tls_set: ") + mosquitto_strerror(rc), r;
-    }
-  }
-  mosquitto_connect_callback_set(m, [](mosquitto*, void* p, int rc) {
-    auto* s = static_cast<State*>(p);
-    if (rc == 0) s->connected = true;
-    else s->done.fail();
-  });
-  mosquitto_disconnect_callback_set(m, [](mosquitto*, void* p, int) {
-    static_cast<State*>(p)->done.fail();
-  });
-  mosquitto_subscribe_callback_set(m, [](mosquitto*, void* p, int, int, const int*) {
-    static_cast<State*>(p)->subscribed = true;
-  });
   mosquitto_publish_callback_set(m, [](mosquitto*, void* p, int) { static_cast<State*>(p)->done.add(); });
   mosquitto_message_callback_set(m, [](mosquitto*, void* p, const mosquitto_message*) {
     static_cast<State*>(p)->done.add();
@@ -140,29 +154,8 @@ RunResult run_mosquitto_latency(const RunConfig& c) {
   st.messages = c.messages;
   st.topic = c.topic;
   st.payload.assign(std::max(c.payload, kStampBytes), 'p');
-  const std::string id = "bench-mosq-" + c.topic;
-  mosquitto* m = mosquitto_new(id.c_str(), true, &st);
-  if (!m) return r.error = "mosquitto_new failed", r;
-  mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-  if (c.transport == Transport::Tls) {
-    int rc = mosquitto_tls_set(m, c.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
-    if (rc != MOSQ_ERR_SUCCESS) {
-      mosquitto_destroy(m);
-      return r.error = std::string("mosquitto_tls_set: ") + mosquitto_strerror(rc), r;
-    }
-  }
-  mosquitto_connect_callback_set(m, [](mosquitto*, void* p, int rc) {
-    auto* s = static_cast<LatencyState*>(p);
-    if (rc == 0) s->connected = true;
-    else s->done.fail();
-  });
-  mosquitto_disconnect_callback_set(m, [](mosquitto*, void* p, int) {
-    static_cast<LatencyState*>(p)->done.fail();
-  });
-  mosquitto_subscribe_callback_set(m, [](mosquitto*, void* p, int, int, const int*) {
-    static_cast<LatencyState*>(p)->subscribed = true;
-  });
+  mosquitto* m = new_client(c, &st, r.error);
+  if (!m) return r;
   // On the loop thread, as an application's callback would.
   mosquitto_message_callback_set(m, [](mosquitto* mq, void* p, const mosquitto_message* msg) {
     auto* s = static_cast<LatencyState*>(p);

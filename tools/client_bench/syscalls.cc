@@ -38,23 +38,25 @@
 extern char** environ;
 
 namespace bench {
-namespace {
 
-// Spawns `argv` (found on PATH) with stdout and stderr into `log`.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+pid_t spawn_logged(const std::vector<std::string>& args, const std::string& log, bool append) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
   posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = 0;
   const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   return rc == 0 ? pid : 0;
 }
+
+namespace {
+
 
 // Waits up to `ms` for `pid` to end; true when it did (and was reaped).
 bool reap(pid_t pid, int ms) {
@@ -156,7 +158,7 @@ bool SyscallCounter::start() {
         if (id >= 0) filter += (filter.empty() ? "id == " : " || id == ") + std::to_string(id);
       args.insert(args.end(), {"-e", "raw_syscalls:sys_enter", "--filter", filter});
     }
-    tool_ = spawn(args, dir_ + "/log");
+    tool_ = spawn_logged(args, dir_ + "/log", /*append=*/true);
     if (tool_ > 0 && ctl_fd_ >= 0 && ack_fd_ >= 0 && write_all(ctl_fd_, "enable\n") && wait_ack(ack_fd_, tool_)) {
       perf_ = true;
       return true;
@@ -167,7 +169,8 @@ bool SyscallCounter::start() {
   }
   perf_ = false;
   ::unlink(out_.c_str());
-  tool_ = spawn({"strace", "-c", "-f", "-q", "-o", out_, "-p", self}, dir_ + "/log");
+  tool_ = spawn_logged({"strace", "-c", "-f", "-q", "-o", out_, "-p", self}, dir_ + "/log",
+                        /*append=*/true);
   if (tool_ <= 0) {
     std::fprintf(stderr, "client_bench: neither perf nor strace could be started: syscalls not counted\n");
     return false;
