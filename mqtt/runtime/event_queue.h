@@ -28,6 +28,7 @@
 #include <new>
 
 #include "mqtt/options.h"
+#include "mqtt/runtime/spin_budget.h"
 #include "mqtt/runtime/waker.h"
 #include "mqtt/session/deadline.h"
 
@@ -89,13 +90,8 @@ class EventQueue {
     after_pop();
     return true;
   }
-  // SpinThenBlock spins for an adaptive budget of at most `spin_for`: a spin
-  // that caught its event, or a block that ended within `spin_for` (a longer
-  // spin would have caught it), doubles the budget; a block that lasted
-  // longer halves it. Where events come further apart than `spin_for` the
-  // budget falls to nothing and the consumer blocks as with Block, so the
-  // spinning never takes CPU it does not pay back (on 2 vCPUs shared with a
-  // broker, a blind 50 us spin made round trips slower).
+  // SpinThenBlock spins for an adaptive budget of at most `spin_for`
+  // (spin_budget.h) before it blocks.
   template <class U>
   void pop(U& out, WaitStrategy wait, std::chrono::microseconds spin_for) {
     using std::chrono::steady_clock;
@@ -108,16 +104,13 @@ class EventQueue {
       }
     }
     if (wait == WaitStrategy::SpinThenBlock) {
-      // Saturating: spin_for may be as large as microseconds::max().
-      const int64_t max_ns =
-          mqtt::detail::saturating_cast<std::chrono::nanoseconds>(spin_for).count();
-      if (spin_budget_ns_ < 0 || spin_budget_ns_ > max_ns) spin_budget_ns_ = max_ns;
+      spin_.limit(spin_for);
       const auto t0 = steady_clock::now();
-      if (spin_budget_ns_ > 0) {
-        const auto until = mqtt::detail::saturating_add(t0, std::chrono::nanoseconds(spin_budget_ns_));
+      if (spin_.now().count() > 0) {
+        const auto until = mqtt::detail::saturating_add(t0, spin_.now());
         for (uint32_t i = 0;; ++i) {
           if (buf_.try_dequeue(out)) {
-            spin_budget_ns_ = doubled(spin_budget_ns_, max_ns);
+            spin_.paid();
             after_pop();
             return;
           }
@@ -125,13 +118,10 @@ class EventQueue {
         }
       }
       buf_.wait_dequeue(out);
-      const int64_t waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 steady_clock::now() - t0).count();
-      if (waited <= max_ns) {
-        spin_budget_ns_ = doubled(spin_budget_ns_, max_ns);
+      if (steady_clock::now() - t0 <= spin_.max()) {
+        spin_.paid();  // a longer spin would have caught it
       } else {
-        spin_budget_ns_ /= 2;
-        if (spin_budget_ns_ < 500) spin_budget_ns_ = 0;
+        spin_.wasted();
       }
       after_pop();
       return;
@@ -139,13 +129,8 @@ class EventQueue {
     buf_.wait_dequeue(out);
     after_pop();
   }
-  // The spin budget doubled (at least 1 us), at most `max`, without overflow.
-  static int64_t doubled(int64_t budget, int64_t max) {
-    if (budget >= max / 2) return max;
-    return std::min<int64_t>(max, std::max<int64_t>(budget * 2, 1000));
-  }
   // The current SpinThenBlock budget in ns (consumer thread; for tests).
-  int64_t spin_budget_ns() const { return spin_budget_ns_; }
+  int64_t spin_budget_ns() const { return spin_.now().count(); }
   template <class U>
   bool pop_for(U& out, std::chrono::nanoseconds timeout) {
     if (timeout <= std::chrono::nanoseconds::zero()) return try_pop(out);
@@ -224,7 +209,7 @@ class EventQueue {
   uint64_t pushed_ = 0;  // reactor only
   std::atomic<bool> fd_enabled_{false};
   std::atomic<bool> want_progress_{false};
-  int64_t spin_budget_ns_ = -1;  // consumer only; -1: not started (full spin_for)
+  SpinBudget spin_{std::chrono::microseconds::max()};  // consumer only; limited per call
 };
 
 }  // namespace mqtt::runtime

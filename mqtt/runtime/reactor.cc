@@ -1,4 +1,5 @@
 #include "mqtt/runtime/reactor.h"
+#include "mqtt/runtime/spin_budget.h"
 
 #include "mqtt/session/deadline.h"
 
@@ -178,16 +179,11 @@ void ReactorImpl::run() {
       pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort
     }
   }
-  const auto spin_ns = mqtt::detail::saturating_cast<std::chrono::nanoseconds>(opts_.spin_for);
   constexpr int kMaxEvents = 64;
   epoll_event evs[kMaxEvents];
   TimePoint last_activity = Clock::now();
-  // SpinThenBlock: an adaptive spin budget (at most spin_for), as for the
-  // consumer (event_queue.h): a spin that ends with nothing to do halves it,
-  // activity that a spin caught (or that came within spin_for of the last)
-  // doubles it. Spinning costs an epoll_wait(0) per turn and CPU the broker
-  // may need on a small machine; where it does not pay it stops.
-  int64_t spin_budget_ns = spin_ns.count();
+  // SpinThenBlock: an adaptive spin budget (spin_budget.h).
+  runtime::SpinBudget spin(opts_.spin_for);
   bool spinning = false;
   for (;;) {
     try {
@@ -244,13 +240,12 @@ void ReactorImpl::run() {
         if (opts_.wait == WaitStrategy::Spin) {
           timeout_ms = 0;
         } else if (opts_.wait == WaitStrategy::SpinThenBlock) {
-          if (Clock::now() - last_activity < std::chrono::nanoseconds(spin_budget_ns)) {
+          if (Clock::now() - last_activity < spin.now()) {
             timeout_ms = 0;
             spinning = true;
           } else if (spinning) {  // the spin ran out with nothing to do
             spinning = false;
-            spin_budget_ns /= 2;
-            if (spin_budget_ns < 1000) spin_budget_ns = 0;
+            spin.wasted();
           }
         }
       }
@@ -310,11 +305,8 @@ void ReactorImpl::run() {
       }
       if (n > 0) {
         const TimePoint t = Clock::now();
-        if (opts_.wait == WaitStrategy::SpinThenBlock && (spinning || t - last_activity <= spin_ns)) {
-          spin_budget_ns = spin_budget_ns >= spin_ns.count() / 2
-                               ? spin_ns.count()  // no overflow when spin_for is huge
-                               : std::min<int64_t>(spin_ns.count(),
-                                                   std::max<int64_t>(spin_budget_ns * 2, 1000));
+        if (opts_.wait == WaitStrategy::SpinThenBlock && (spinning || t - last_activity <= spin.max())) {
+          spin.paid();
         }
         spinning = false;
         last_activity = t;
