@@ -36,10 +36,7 @@ int main(int argc, char** argv) {
 
   // Wait for the connection first, so that the clock measures the limit,
   // not the connect.
-  for (auto deadline = Clock::now() + 10s; Clock::now() < deadline;) {
-    auto ev = connection.next_for(100ms);
-    if (ev && ev->incoming() && ev->incoming()->type() == mqtt::codec::PacketType::ConnAck) break;
-  }
+  if (!recipes::wait_connected(connection)) return 1;
 
   const auto t0 = Clock::now();
   std::vector<mqtt::Token> tokens;

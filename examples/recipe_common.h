@@ -38,6 +38,27 @@ inline bool apply_broker_args(mqtt::MqttOptions& options, int argc, char** argv)
   return true;
 }
 
+// Reads events until the first CONNACK (true) or the first connection error
+// (false, printed: a TLS or WebSocket failure, a refused connect...), at most
+// `limit`.
+inline bool wait_connected(mqtt::Connection& connection,
+                           std::chrono::seconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto event = connection.next_for(std::chrono::milliseconds(100));
+    if (!event) continue;
+    if (event->incoming() && event->incoming()->type() == mqtt::codec::PacketType::ConnAck) {
+      return true;
+    }
+    if (const auto* e = event->error()) {
+      std::cout << "connect failed: " << mqtt::describe(*e) << '\n';
+      return false;
+    }
+  }
+  std::cout << "connect failed: no CONNACK within " << limit.count() << " s\n";
+  return false;
+}
+
 // Disconnects gracefully and reads events until the loop has ended (at most
 // `limit`). True when it ended with Disconnected: every request queued before
 // was sent and acknowledged first.
