@@ -11,9 +11,11 @@
 // succeeds. Exit code 0 when exactly job 2 came back.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "examples/recipe_common.h"
@@ -30,14 +32,19 @@ std::optional<int> job_number(const mqtt::codec::Publish& p) {
   return std::atoi(std::string(s.substr(4)).c_str());
 }
 
-// Waits (bounded) for the next incoming PUBLISH, printing errors on the way.
+// Waits (bounded) for the next incoming PUBLISH, printing errors and noting
+// the PUBACKs written (Outgoing events) on the way.
 const mqtt::codec::Publish* next_publish(mqtt::Connection& connection, std::optional<mqtt::Event>& ev,
+                                         std::set<uint16_t>& acks_written,
                                          std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline && !connection.ended()) {
     ev = connection.next_for(100ms);
     if (!ev) continue;
-    if (ev->error()) std::cout << "event: " << *ev << '\n';
+    if (ev->error() || ev->request_failed()) std::cout << "event: " << *ev << '\n';
+    if (const auto* out = ev->outgoing(); out && out->type == mqtt::Outgoing::Type::PubAck) {
+      acks_written.insert(out->packet_id);
+    }
     if (ev->publish()) return ev->publish();
   }
   return nullptr;
@@ -56,6 +63,9 @@ int main(int argc, char** argv) {
   options.set_clean_session(false);   // keep the session (and unacked messages) when we go
   options.session_expiry_interval_s = 60;
   options.set_manual_acks(true);      // the library acks nothing by itself
+  // Outgoing events tell when our PUBACKs were written: ack() has no token.
+  options.outgoing_events = true;
+  std::set<uint16_t> acks_written;
 
   // --- first visit: job 2 fails and is not acknowledged ---
   {
@@ -68,9 +78,10 @@ int main(int argc, char** argv) {
     for (int job = 1; job <= 3; ++job) {
       (void)client.publish(topic, mqtt::QoS::AtLeastOnce, false, "job " + std::to_string(job));
     }
+    std::set<uint16_t> acked;
     for (int seen = 0; seen < 3; ++seen) {
       std::optional<mqtt::Event> ev;
-      const auto* p = next_publish(connection, ev, 10s);
+      const auto* p = next_publish(connection, ev, acks_written, 10s);
       if (!p) {
         std::cerr << "only " << seen << " of 3 jobs arrived\n";
         return 1;
@@ -82,9 +93,19 @@ int main(int argc, char** argv) {
         continue;
       }
       std::cout << "job " << job.value_or(0) << ": done, acknowledged\n";
-      // ack() goes in the control lane, which the reactor takes before the
-      // disconnect below: the acks are written before DISCONNECT.
       if (auto r = client.ack(*p); !r) std::cerr << "ack: " << r.error().message << '\n';
+      acked.insert(p->packet_id);
+    }
+    // Leave only once both PUBACKs are on the wire: an ack still queued when
+    // the connection ends is dropped (a RequestFailed event says so) and the
+    // broker would deliver that job again too.
+    auto all_written = [&] {
+      return std::includes(acks_written.begin(), acks_written.end(), acked.begin(), acked.end());
+    };
+    for (auto until = std::chrono::steady_clock::now() + 5s;
+         !all_written() && std::chrono::steady_clock::now() < until;) {
+      std::optional<mqtt::Event> ev;
+      (void)next_publish(connection, ev, acks_written, 100ms);
     }
     if (!recipes::disconnect_and_drain(client, connection)) {
       std::cerr << "disconnect did not complete\n";
@@ -95,7 +116,7 @@ int main(int argc, char** argv) {
   // --- second visit: the same session; the unacknowledged job comes back ---
   auto [client, connection] = mqtt::Client::create(options, 16);
   std::optional<mqtt::Event> ev;
-  const auto* p = next_publish(connection, ev, 10s);
+  const auto* p = next_publish(connection, ev, acks_written, 10s);
   if (!p || job_number(*p) != 2) {
     std::cerr << "job 2 was not delivered again\n";
     return 1;
@@ -104,7 +125,7 @@ int main(int argc, char** argv) {
   (void)client.ack(*p);
   // Jobs 1 and 3 were acknowledged: nothing else may come.
   std::optional<mqtt::Event> extra;
-  if (const auto* q = next_publish(connection, extra, 1s)) {
+  if (const auto* q = next_publish(connection, extra, acks_written, 1s)) {
     std::cerr << "unexpected redelivery: " << mqtt::codec::as_string(q->payload) << '\n';
     return 1;
   }
