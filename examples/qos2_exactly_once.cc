@@ -76,11 +76,14 @@ int main(int argc, char** argv) {
   }
   if (!recipes::disconnect_and_drain(client, connection)) std::cerr << "disconnect failed\n";
 
-  int once = 0;
-  for (int n : deliveries) once += n == 1;
+  int once = 0, distinct = 0;
+  for (int n : deliveries) {
+    once += n == 1;
+    distinct += n > 0;
+  }
   std::cout << "publisher: " << completed << " of " << kMessages << " completed (PUBCOMP)\n"
             << "subscriber: " << once << " of " << kMessages << " delivered exactly once, "
-            << received - once << " extra, " << out_of_order << " out of order\n";
+            << kMessages - distinct << " missing, " << received - distinct << " duplicates, " << out_of_order << " out of order\n";
   return completed == kMessages && once == kMessages && received == kMessages && out_of_order == 0
              ? 0
              : 1;
