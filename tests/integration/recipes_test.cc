@@ -146,6 +146,10 @@ TEST_CASE("recipe graceful_shutdown: SIGTERM drains every queued publish before 
   INFO("status: " << r.status() << "\noutput:\n" << out << "\nbroker log:\n" << broker.log());
   CHECK(code == 0);
   CHECK(out.find("stop requested (signal)") != std::string::npos);
+  // There was something to drain: the producer had filled the queue.
+  std::smatch q;
+  REQUIRE(std::regex_search(out, q, std::regex(R"((\d+) still queued, (\d+) in flight)")));
+  CHECK(std::stoull(q[1]) + std::stoull(q[2]) > 0);
   std::smatch m;
   REQUIRE(std::regex_search(out, m,
                             std::regex(R"(acknowledged (\d+) of (\d+) publishes, 0 failed, then Disconnected)")));
