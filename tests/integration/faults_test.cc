@@ -19,6 +19,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <map>
@@ -333,6 +334,35 @@ struct Rig {
   std::unique_ptr<Pump> s_pump, f_pump, p_pump;
   std::unique_ptr<Streams> up, down;
 
+  // The ledger, the deliveries and F's events, for a reader of a failure:
+  // files in $TEST_UNDECLARED_OUTPUTS_DIR (bazel-testlogs/.../test.outputs).
+  void dump(const std::vector<WireRecord>& ledger) {
+    const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+    if (!dir) return;
+    const std::string base = std::string(dir) + "/" + name_of(fault);
+    std::string text;
+    const auto t0 = ledger.empty() ? Clock::now() : ledger.front().at;
+    for (const auto& r : ledger)
+      text += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(r.at - t0)
+                                 .count()) + " " + to_string(r) + "\n";
+    write_file(base + ".ledger.txt", text);
+    text.clear();
+    for (Counter* c : {&at_s, &at_f}) {
+      std::lock_guard<std::mutex> lock(c->mu);
+      for (const auto& [topic, rx] : c->by_topic) {
+        for (const auto& [seq, n] : rx.count) {
+          const auto d = rx.with_dup_flag.find(seq);
+          text += topic + " " + std::to_string(seq) + " x" + std::to_string(n) +
+                  (d == rx.with_dup_flag.end() ? "" : " dup-flag x" + std::to_string(d->second)) +
+                  "\n";
+        }
+      }
+    }
+    write_file(base + ".received.txt", text);
+    write_file(base + ".events.txt", "F:\n" + f_pump->log_text() + "\nS:\n" +
+                                         s_pump->log_text() + "\nP:\n" + p_pump->log_text());
+  }
+
   static BrokerOptions broker_options() {
     BrokerOptions bo;
     bo.persistence = true;
@@ -412,7 +442,9 @@ struct Rig {
     eventually(all_in, std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::max(deadline - Clock::now(), Clock::duration(5s))));
     std::this_thread::sleep_for(1s);  // late duplicates
-    const Facts facts = read_ledger(relay.ledger());
+    const auto ledger = relay.ledger();
+    dump(ledger);
+    const Facts facts = read_ledger(ledger);
     std::vector<Row> rows;
     for (int dir = 0; dir < 2; ++dir) {
       Counter& at = dir == 0 ? at_s : at_f;
@@ -474,8 +506,13 @@ TEST_CASE("faults: 20 resets (ss -K on the broker side) lose or repeat nothing t
     REQUIRE(!ports.empty());
     // The broker's end of the relay's upstream leg only: the direct
     // clients keep their connections.
-    run_checked(ss + " -K -tn state established '( sport = :" + std::to_string(rig.broker.port()) +
-                " and dport = :" + std::to_string(ports.back()) + " )'");
+    if (std::getenv("FAULTS_RELAY_RESET")) {
+      rig.relay.reset();
+    } else {
+      run_checked(ss + " -K -tn state established '( sport = :" +
+                  std::to_string(rig.broker.port()) + " and dport = :" +
+                  std::to_string(ports.back()) + " )'");
+    }
     INFO("reset " << i);
     REQUIRE(rig.f_pump->wait_until(
         [errors](const Pump::Stats& st) { return st.errors.size() > errors; }, 5s));
