@@ -93,7 +93,7 @@ struct WireRelay::Impl {
   std::atomic<double> rate{0};
   std::atomic<bool> paused{false};
   std::atomic<bool> stopping{false};
-  std::atomic<uint64_t> from_client{0}, from_broker{0};
+  std::atomic<uint64_t> from_client{0}, from_broker{0}, to_broker{0}, to_client{0};
 
   mutable std::mutex mu;  // ledger, commands, the connection summary below
   std::condition_variable cv;
@@ -212,7 +212,7 @@ struct WireRelay::Impl {
 
   // Writes what is due from `lane` to `to`, within the rate. False on a
   // write error (the connection ends with a reset).
-  bool write_side(int to, Lane& lane, Clock::time_point now) {
+  bool write_side(int to, Lane& lane, std::atomic<uint64_t>& written, Clock::time_point now) {
     const double r = rate.load();
     if (r > 0) {
       const double dt = std::chrono::duration<double>(now - lane.refilled).count();
@@ -230,6 +230,7 @@ struct WireRelay::Impl {
       const ssize_t n = ::send(to, ch.bytes.data() + ch.off, want, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       ch.off += static_cast<size_t>(n);
+      written += static_cast<uint64_t>(n);
       lane.waiting -= static_cast<size_t>(n);
       if (r > 0) lane.tokens -= static_cast<double>(n);
       if (ch.off < ch.bytes.size()) break;
@@ -324,7 +325,7 @@ struct WireRelay::Impl {
             ok = read_side(c, c.cfd, c.up, WireRecord::Dir::ClientToBroker);
           if (ok && (br & (POLLIN | POLLHUP | POLLERR)))
             ok = read_side(c, c.bfd, c.down, WireRecord::Dir::BrokerToClient);
-          if (ok) ok = write_side(c.bfd, c.up, t) && write_side(c.cfd, c.down, t);
+          if (ok) ok = write_side(c.bfd, c.up, to_broker, t) && write_side(c.cfd, c.down, to_client, t);
           if (!ok) {
             close_conn(c, true);  // a reset on one leg becomes a reset on the other
           } else if (c.up.shut && c.down.shut) {
@@ -440,5 +441,7 @@ std::vector<WireRecord> WireRelay::ledger() const {
 
 uint64_t WireRelay::bytes_from_client() const { return impl_->from_client.load(); }
 uint64_t WireRelay::bytes_from_broker() const { return impl_->from_broker.load(); }
+uint64_t WireRelay::bytes_to_broker() const { return impl_->to_broker.load(); }
+uint64_t WireRelay::bytes_to_client() const { return impl_->to_client.load(); }
 
 }  // namespace itest

@@ -80,9 +80,12 @@ class WireRelay {
 
   // A copy of every record so far, in the order the relay read them.
   std::vector<WireRecord> ledger() const;
-  // Bytes read from the client / from the broker so far.
+  // Bytes read from the client / from the broker so far, and bytes written
+  // to the broker / to the client (what got through).
   uint64_t bytes_from_client() const;
   uint64_t bytes_from_broker() const;
+  uint64_t bytes_to_broker() const;
+  uint64_t bytes_to_client() const;
 
  private:
   struct Impl;
