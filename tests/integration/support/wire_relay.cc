@@ -292,16 +292,17 @@ struct WireRelay::Impl {
       fds.clear();
       fds.push_back({listen_fd, POLLIN, 0});
       fds.push_back({wake_fd, POLLIN, 0});
-      for (auto& c : conns) {
+      // While paused the connections are left out: a hung-up socket would
+      // report POLLHUP at once on every turn.
+      for (size_t i = 0; !hold && i < conns.size(); ++i) {
+        const Conn& c = *conns[i];
         short ce = 0, be = 0;
-        if (!hold) {
-          if (!c->up.eof && c->up.waiting < kMaxWaiting) ce |= POLLIN;
-          if (!c->down.eof && c->down.waiting < kMaxWaiting) be |= POLLIN;
-          if (!c->down.chunks.empty()) ce |= POLLOUT;
-          if (!c->up.chunks.empty()) be |= POLLOUT;
-        }
-        fds.push_back({c->cfd, ce, 0});
-        fds.push_back({c->bfd, be, 0});
+        if (!c.up.eof && c.up.waiting < kMaxWaiting) ce |= POLLIN;
+        if (!c.down.eof && c.down.waiting < kMaxWaiting) be |= POLLIN;
+        if (!c.down.chunks.empty()) ce |= POLLOUT;
+        if (!c.up.chunks.empty()) be |= POLLOUT;
+        fds.push_back({c.cfd, ce, 0});
+        fds.push_back({c.bfd, be, 0});
       }
       ::poll(fds.data(), fds.size(), hold ? 50 : next_timeout(now));
       if (fds[1].revents & POLLIN) {
