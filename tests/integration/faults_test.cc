@@ -77,9 +77,10 @@ struct WireFacts {
   int new_flows = 0;    // sends that start a new delivery (not a resend)
   bool acked_by_receiver = false;  // PUBACK/PUBREC for it from the other side
   // QoS 2: its publisher sent it with a packet id that the receiver still
-  // held for another message (PUBREC sent, no PUBREL yet). The receiver
-  // must answer PUBREC without delivering it [MQTT-4.3.3-9..10]: the
-  // publisher lost it. mosquitto does this after a kill -9 restore.
+  // held for another message (PUBREC sent, no PUBREL yet), against
+  // [MQTT-4.3.3-1]. The receiver must answer PUBREC without delivering it
+  // (3.1.1 [MQTT-4.3.3-2]): the publisher lost it. mosquitto does this
+  // after a kill -9 restore.
   bool reused_held_id = false;
 };
 using Facts = std::map<std::pair<std::string, int64_t>, WireFacts>;
