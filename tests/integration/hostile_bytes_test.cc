@@ -81,10 +81,6 @@ Bytes publish_for(ProtocolVersion v, std::string_view topic, std::string_view pa
 
 const char* name_of(ProtocolVersion v) { return v == ProtocolVersion::V5 ? "MQTT 5" : "3.1.1"; }
 
-std::string code_name(const mqtt::ConnectionError* e) {
-  return e ? std::string(mqtt::to_string(e->code)) : std::string("none");
-}
-
 // Options for the scripted broker: reconnects come fast (the table runs
 // every row on one client, which reconnects after each).
 mqtt::MqttOptions fast_options(const std::string& prefix, uint16_t port, ProtocolVersion v) {
@@ -135,12 +131,15 @@ Drained drain_until_closed(ScriptedPeer& peer, milliseconds timeout) {
 }
 
 // Events up to the first ConnectionError: the CONNACKs and other incoming
-// packets seen before it.
+// packets seen before it. Then one try_next(): the loop reconnects only
+// once the consumer polls again after taking the error (Connection::next()),
+// and nothing may follow the error before that.
 struct UntilError {
   std::optional<mqtt::ConnectionError> error;
   size_t connacks = 0;
   size_t other_incoming = 0;
   std::string seen;
+  bool event_after_error = false;
 };
 
 UntilError until_error(mqtt::Connection& conn, milliseconds timeout) {
@@ -154,6 +153,10 @@ UntilError until_error(mqtt::Connection& conn, milliseconds timeout) {
       },
       timeout, &u.seen);
   if (ev) u.error = *ev->error();
+  if (auto extra = conn.try_next()) {
+    u.event_after_error = true;
+    u.seen += "(after the error) " + describe(*extra) + "\n";
+  }
   return u;
 }
 
@@ -329,6 +332,7 @@ TEST_CASE("[bytes] every malformed or misplaced packet ends the connection with 
       CHECK_FALSE(u.error->terminal);  // the client reconnects (the next accept)
       CHECK(u.connacks == (after_connack ? 1u : 0u));
       CHECK(u.other_incoming == 0);  // nothing of the bad packet reached the consumer
+      CHECK_FALSE(u.event_after_error);
       // The client closes; on MQTT 5, once connected, after a DISCONNECT
       // naming the reason [MQTT-4.13.1-1]; never on 3.1.1 or before CONNACK.
       Drained d = drain_until_closed(*peer, 3s);
@@ -640,23 +644,24 @@ TEST_CASE("[bytes] a CONNACK that never comes, or comes too slowly, ends in Conn
   std::printf("[bytes] %s: no CONNACK: ConnectTimeout after %.0f ms (connect_timeout 500 ms)\n",
               name_of(version), ms);
 
-  // 2. The CONNACK dripped one byte every 150 ms: slower than the timeout.
-  peer = accept_connect(sb);
-  Bytes slow = v5 ? connack_v5(false, 0, ConnAckProps{.receive_maximum = 5}) : connack_v311(false, 0);
+  // 2. The CONNACK dripped over 1 s: each byte comes, the whole is too slow.
+  auto slow_peer = accept_connect(sb);
+  ConnAckProps props;
+  props.receive_maximum = 5;
+  const Bytes slow = v5 ? connack_v5(false, 0, props) : connack_v311(false, 0);
+  const auto gap = milliseconds(1000 / (slow.size() - 1));
   t = Clock::now();
-  std::thread dripper([&] { peer->send_drip(slow, 1, 150ms); });
-  {
-    JoinGuard join(dripper);
-    u = until_error(conn, 3s);
-  }
+  std::thread dripper([&] { slow_peer->send_drip(slow, 1, gap); });
+  JoinGuard join(dripper);  // stops once the client closed (a send fails)
+  u = until_error(conn, 3s);
   ms = ms_since(t);
   INFO("events:\n" << u.seen);
   REQUIRE(u.error);
   CHECK(u.error->code == Code::ConnectTimeout);
   CHECK(u.connacks == 0);
   CHECK(ms <= static_cast<double>((500ms + slack()).count()));
-  std::printf("[bytes] %s: CONNACK at 1 byte/150 ms (%zu bytes): ConnectTimeout after %.0f ms\n",
-              name_of(version), slow.size(), ms);
+  std::printf("[bytes] %s: CONNACK at 1 byte/%lld ms (%zu bytes): ConnectTimeout after %.0f ms\n",
+              name_of(version), static_cast<long long>(gap.count()), slow.size(), ms);
 
   // 3. The CONNACK split byte by byte within the timeout: connected; the
   // publish queued since the start is sent and completes.
@@ -757,6 +762,9 @@ TEST_CASE("[bytes] after a malformed packet every tracked token ends: resumed or
     CHECK(resets == 0);
   } else {
     CHECK(resets == 1);
+    REQUIRE(failed.size() == 1);  // the untracked QoS 1 publish, as an event
+    CHECK(failed[0].kind == mqtt::RequestFailed::Kind::Publish);
+    CHECK(failed[0].reason == RequestError::SessionReset);
   }
   std::printf("[bytes] %s, session present %d: tokens ended; %zu RequestFailed, %zu "
               "SessionReset events\n",
