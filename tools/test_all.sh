@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Bazel test suite under gcc, ASan, UBSan and TSan, the
-# decoder fuzzer for a bounded time, and the consumer workspace build.
+# decoder and session fuzzers for a bounded time (FUZZ_SECONDS each, run side
+# by side), and the consumer workspace build.
 # Ends with one line "N passed, N failed" summed over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ run_bazel_tests asan --config=asan //...
 run_bazel_tests ubsan --config=ubsan //...
 run_bazel_tests tsan --config=tsan --test_tag_filters=-no_tsan //...
 run_bazel_tests fuzz --config=fuzz --test_env=FUZZ_SECONDS="$fuzz_seconds" \
-  --test_timeout=$((fuzz_seconds + 240)) //tests/fuzz:decoder_fuzz_test
+  --test_timeout=$((fuzz_seconds + 240)) //tests/fuzz:decoder_fuzz_test //tests/fuzz:session_fuzz_test
 
 # A separate workspace that takes this one as a dependency, as a monorepo would.
 echo "=== consumer: build and run tests/consumer"
