@@ -334,7 +334,8 @@ TEST_CASE("[bytes] every malformed or misplaced packet ends the connection with 
       CHECK(u.other_incoming == 0);  // nothing of the bad packet reached the consumer
       CHECK_FALSE(u.event_after_error);
       // The client closes; on MQTT 5, once connected, after a DISCONNECT
-      // naming the reason [MQTT-4.13.1-1]; never on 3.1.1 or before CONNACK.
+      // naming the reason (spec 4.13.1: a client SHOULD send one); never on
+      // 3.1.1 (no reason codes) or before CONNACK (the library's choice).
       Drained d = drain_until_closed(*peer, 3s);
       INFO("broker received: " << d.text());
       CHECK(d.closed);
