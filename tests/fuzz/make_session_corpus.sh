@@ -10,14 +10,8 @@ set -euo pipefail
 out=${1:-"$(dirname "$0")/session_corpus"}
 mkdir -p "$out"
 
-# seed NAME CONFIG_BYTE HEX...
-seed() {
-  local name=$1 cfg=$2
-  shift 2
-  local hex
-  hex=$(echo "$cfg $*" | tr -d ' \n')
-  printf "$(echo "$hex" | sed 's/\(..\)/\\x\1/g')" >"$out/$name"
-}
+# shellcheck source=tests/fuzz/seed.sh
+. "$(dirname "$0")/seed.sh"
 
 # Configuration: 78 = 3.1.1, max_inflight 100, 1 MiB limit, keep alive 5 s;
 # 79 = the same on MQTT 5; 7a/7b with manual acks; 6x/1x smaller limits.

@@ -101,6 +101,20 @@ std::unique_ptr<ScriptedPeer> accept_connect(ScriptedBroker& sb, milliseconds ti
   return peer;
 }
 
+// The broker reads the client's QoS 1 PUBLISH on `topic` and acks it; the
+// token then completes with success.
+void ack_and_complete(ScriptedPeer& peer, const mqtt::Token& token, const std::string& topic) {
+  auto pub = peer.read_until_type(3, 3s);
+  REQUIRE(pub);
+  CHECK(publish_topic(*pub) == std::optional<std::string>(topic));
+  auto id = publish_packet_id(*pub);
+  REQUIRE(id);
+  REQUIRE(peer.send(puback(*id)));
+  auto done = token.wait_for(3s);
+  REQUIRE(done);
+  CHECK(done->ok());
+}
+
 // What the broker read until the client closed the connection.
 struct Drained {
   std::vector<Bytes> packets;
@@ -371,14 +385,7 @@ TEST_CASE("[bytes] every malformed or misplaced packet ends the connection with 
   REQUIRE(wait_connack(conn, 3s));
   auto tok = pair.first.publish_tracked("bytes/after", QoS::AtLeastOnce, false, "ok");
   REQUIRE(tok.ok());
-  auto pub = peer->read_until_type(3, 3s);
-  REQUIRE(pub);
-  auto id = publish_packet_id(*pub);
-  REQUIRE(id);
-  REQUIRE(peer->send(puback(*id)));
-  auto done = tok.value().wait_for(3s);
-  REQUIRE(done);
-  CHECK(done->ok());
+  ack_and_complete(*peer, tok.value(), "bytes/after");
 }
 
 TEST_CASE("[bytes] oversize Remaining Lengths: the limit, one byte above, the header alone",
@@ -688,13 +695,7 @@ TEST_CASE("[bytes] a CONNACK that never comes, or comes too slowly, ends in Conn
   REQUIRE(wait_connack(conn, 3s));
   std::printf("[bytes] %s: CONNACK split byte by byte (20 ms apart): connected after %.0f ms\n",
               name_of(version), ms_since(t));
-  auto pub = peer->read_until_type(3, 3s);
-  REQUIRE(pub);
-  CHECK(publish_topic(*pub) == std::optional<std::string>("connack/queued"));
-  REQUIRE(peer->send(puback(*publish_packet_id(*pub))));
-  auto done = tok.value().wait_for(3s);
-  REQUIRE(done);
-  CHECK(done->ok());
+  ack_and_complete(*peer, tok.value(), "connack/queued");
 }
 
 TEST_CASE("[bytes] after a malformed packet every tracked token ends: resumed or reset",
