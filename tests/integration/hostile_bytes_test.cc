@@ -302,6 +302,8 @@ const Bad kBad5[] = {
     {"SUBSCRIBE from the broker", "82 07 00 01 00 00 01 61 00", PROTO, std::nullopt},
     {"UNSUBSCRIBE from the broker", "A2 06 00 01 00 00 01 61", PROTO, std::nullopt},
     {"PINGREQ from the broker", "C0 00", PROTO, std::nullopt},
+    // [MQTT-4.12.0-6]: no AUTH unless the CONNECT named a method.
+    {"AUTH without enhanced authentication", "F0 06 18 04 15 00 01 61", PROTO, std::nullopt},
     {"second CONNACK", "20 03 00 00 00", PROTO, std::nullopt, /*as_connack=*/false},
 };
 
@@ -547,6 +549,18 @@ TEST_CASE("[bytes] unsolicited, duplicate and mismatched acks are ignored; the s
   auto ds = sub.value().wait_for(3s);
   REQUIRE(ds);
   CHECK(ds->ok());
+
+  // A SUBACK with a code for each of 2 filters for a 1-filter SUBSCRIBE
+  // [MQTT-3.8.4-6]: that token fails with ProtocolError; the connection stays.
+  auto sub2 = client.subscribe("acks/sub2", QoS::AtLeastOnce);
+  REQUIRE(sub2.ok());
+  auto s2 = peer->read_until_type(8, 3s);
+  REQUIRE(s2);
+  const uint16_t sid2 = *leading_packet_id(*s2);
+  REQUIRE(peer->send(v5 ? suback_v5(sid2, {1, 1}) : suback_v311(sid2, {1, 1})));
+  auto ds2 = sub2.value().wait_for(3s);
+  REQUIRE(ds2);
+  CHECK(ds2->error == RequestError::ProtocolError);
 
   // An incoming QoS 2 PUBLISH, then a PUBREL for another id: PUBCOMP 0x92
   // for that one, and the message is delivered once.
