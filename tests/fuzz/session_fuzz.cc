@@ -33,6 +33,7 @@
 //     packet of max_incoming_packet_size, and after an error the state is
 //     Disconnected (MQTT 5, once connected: the output ends with DISCONNECT);
 //   - outgoing QoS 1/2 in flight never exceed max_inflight;
+//   - an incoming QoS 2 PUBLISH is not delivered again before its PUBREL;
 //   - after fail_all() every token the session took is finished.
 // AddressSanitizer (with LeakSanitizer) checks memory.
 #include <algorithm>
@@ -119,6 +120,7 @@ struct Mirror {
   std::vector<std::pair<uint16_t, QoS>> delivered;  // incoming QoS 1/2 (for manual acks)
   std::vector<uint16_t> incoming_qos2;              // PUBREC written: PUBREL may come
   std::optional<QoS> submitting;                    // the QoS of the publish in submit()
+  std::map<uint16_t, bool> qos2_held;               // incoming QoS 2 delivered, before PUBREL
 };
 
 struct Observer : mqtt::session::SessionObserver {
@@ -128,6 +130,9 @@ struct Observer : mqtt::session::SessionObserver {
     if (raw.empty() || static_cast<PacketType>(raw[0] >> 4) != codec::packet_type(p))
       fail("on_incoming: raw bytes are not the packet's");
     if (const auto* pub = std::get_if<codec::Publish>(&p)) {
+      // Exactly once: not delivered again before its PUBREL [MQTT-4.3.3-10].
+      if (pub->qos == QoS::ExactlyOnce && !m.qos2_held.emplace(pub->packet_id, true).second)
+        fail("QoS 2 PUBLISH delivered twice before PUBREL", pub->packet_id);
       if (pub->qos != QoS::AtMostOnce && m.delivered.size() < 64)
         m.delivered.emplace_back(pub->packet_id, pub->qos);
       return;
@@ -144,6 +149,8 @@ struct Observer : mqtt::session::SessionObserver {
         if (static_cast<uint8_t>(r->reason_code) >= 0x80) m.pubs.erase(it);
         else it->second.stage = Mirror::Stage::AwaitComp;
       }
+    } else if (const auto* rel = std::get_if<codec::PubRel>(&p)) {
+      m.qos2_held.erase(rel->packet_id);
     } else if (const auto* c = std::get_if<codec::PubComp>(&p)) {
       auto it = m.pubs.find(c->packet_id);
       if (it != m.pubs.end() && it->second.stage == Mirror::Stage::AwaitComp) m.pubs.erase(it);
@@ -167,6 +174,7 @@ struct Observer : mqtt::session::SessionObserver {
     m.pubs.clear();  // dropped: their ids are free again
     m.delivered.clear();
     m.incoming_qos2.clear();
+    m.qos2_held.clear();
   }
   void on_request_failed(const mqtt::session::FailedRequest& f) override {
     if (f.reason == RequestError::None) fail("on_request_failed without a reason");
