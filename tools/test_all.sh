@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: the Bazel test suite under gcc, ASan, UBSan and TSan, the
-# decoder and session fuzzers for a bounded time (FUZZ_SECONDS each, run side
-# by side), and the consumer workspace build.
+# decoder fuzzer for a bounded time, and the consumer workspace build.
 # Ends with one line "N passed, N failed" summed over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
