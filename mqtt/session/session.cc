@@ -1291,6 +1291,23 @@ struct Session::Impl {
     }
     if (type == codec::PacketType::Publish) return on_publish(std::get<codec::Publish>(packet), raw);
     if (type == codec::PacketType::Auth) return on_auth(raw);
+    // A packet a broker never sends (or not now) is a protocol violation:
+    // the error reaches the consumer, never the packet (on_incoming's
+    // contract).
+    switch (type) {
+      case codec::PacketType::ConnAck: return violation("CONNACK received while connected");
+      case codec::PacketType::Disconnect:
+        if (!v5()) return violation("DISCONNECT from the broker (MQTT 3.1.1)");
+        break;
+      case codec::PacketType::Connect:
+      case codec::PacketType::Subscribe:
+      case codec::PacketType::Unsubscribe:
+      case codec::PacketType::PingReq:
+        return violation(std::string(codec::to_string(type)) +
+                         " is not a packet a broker sends");
+      default:
+        break;
+    }
     self.observer_.on_incoming(raw, packet);
     switch (type) {
       case codec::PacketType::PubAck: on_puback(std::get<codec::PubAck>(packet)); return {};
@@ -1307,7 +1324,6 @@ struct Session::Impl {
         }
         return {};
       case codec::PacketType::Disconnect: {
-        if (!v5()) return violation("DISCONNECT from the broker (MQTT 3.1.1)");
         const auto& d = std::get<codec::Disconnect>(packet);
         ConnectionError e = make_error(ConnectionErrorCode::DisconnectedByBroker,
                                        "DISCONNECT: " + rc_text(d.reason_code, d.properties));
@@ -1315,10 +1331,8 @@ struct Session::Impl {
         broker_said(e, d.properties);
         return unexpected(std::move(e));
       }
-      case codec::PacketType::ConnAck: return violation("CONNACK received while connected");
       default:
-        return violation(std::string(codec::to_string(type)) +
-                         " is not a packet a broker sends");
+        return {};  // refused above
     }
   }
 };

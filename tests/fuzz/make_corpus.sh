@@ -8,14 +8,8 @@ set -euo pipefail
 out=${1:-"$(dirname "$0")/corpus"}
 mkdir -p "$out"
 
-# seed NAME CONFIG_BYTE HEX...
-seed() {
-  local name=$1 cfg=$2
-  shift 2
-  local hex
-  hex=$(echo "$cfg $*" | tr -d ' \n')
-  printf "$(echo "$hex" | sed 's/\(..\)/\\x\1/g')" >"$out/$name"
-}
+# shellcheck source=tests/fuzz/seed.sh
+. "$(dirname "$0")/seed.sh"
 
 # --- MQTT 3.1.1 (configuration byte 00) ---
 seed v311_connect 00 10 10 00044d515454 04 02 003c 0004 74657374

@@ -223,6 +223,16 @@ bool ScriptedPeer::send(std::span<const uint8_t> bytes, std::chrono::millisecond
   return write_all(bytes, Clock::now() + timeout, nullptr, nullptr);
 }
 
+bool ScriptedPeer::send_drip(std::span<const uint8_t> bytes, size_t chunk,
+                             std::chrono::milliseconds gap) {
+  chunk = std::max<size_t>(chunk, 1);
+  for (size_t off = 0; off < bytes.size(); off += chunk) {
+    if (off > 0) std::this_thread::sleep_for(gap);
+    if (!send(bytes.subspan(off, std::min(chunk, bytes.size() - off)))) return false;
+  }
+  return true;
+}
+
 void ScriptedPeer::close() {
   stop_flood();
   if (fd_ < 0) return;
@@ -462,6 +472,21 @@ Bytes puback(uint16_t packet_id) {
   return frame(0x40, body);
 }
 
+Bytes pubrec(uint16_t packet_id) { return {0x50, 0x02, uint8_t(packet_id >> 8), uint8_t(packet_id)}; }
+Bytes pubrel(uint16_t packet_id) { return {0x62, 0x02, uint8_t(packet_id >> 8), uint8_t(packet_id)}; }
+Bytes pubcomp(uint16_t packet_id) { return {0x70, 0x02, uint8_t(packet_id >> 8), uint8_t(packet_id)}; }
+Bytes unsuback_v311(uint16_t packet_id) {
+  return {0xB0, 0x02, uint8_t(packet_id >> 8), uint8_t(packet_id)};
+}
+
+Bytes unsuback_v5(uint16_t packet_id, const std::vector<uint8_t>& codes) {
+  Bytes body;
+  put_u16(body, packet_id);
+  body.push_back(0x00);  // no properties
+  body.insert(body.end(), codes.begin(), codes.end());
+  return frame(0xB0, body);
+}
+
 Bytes pingresp() { return {0xD0, 0x00}; }
 
 Bytes auth_v5(uint8_t reason_code, std::string_view method, std::optional<std::string_view> data) {
@@ -614,6 +639,23 @@ std::optional<uint16_t> leading_packet_id(std::span<const uint8_t> packet) {
   auto off = body_offset(packet);
   if (!off || *off + 2 > packet.size()) return std::nullopt;
   return static_cast<uint16_t>((packet[*off] << 8) | packet[*off + 1]);
+}
+
+std::optional<uint16_t> publish_packet_id(std::span<const uint8_t> packet) {
+  if (packet_type(packet) != 3 || ((packet[0] >> 1) & 3) == 0) return std::nullopt;
+  auto off = body_offset(packet);
+  if (!off || *off + 2 > packet.size()) return std::nullopt;
+  size_t at = *off + 2 + ((static_cast<size_t>(packet[*off]) << 8) | packet[*off + 1]);
+  if (at + 2 > packet.size()) return std::nullopt;
+  return static_cast<uint16_t>((packet[at] << 8) | packet[at + 1]);
+}
+
+std::optional<uint8_t> ack_reason(std::span<const uint8_t> packet) {
+  const uint8_t t = packet_type(packet);
+  if (t < 4 || t > 7) return std::nullopt;
+  auto off = body_offset(packet);
+  if (!off || *off + 2 > packet.size()) return std::nullopt;
+  return *off + 2 < packet.size() ? packet[*off + 2] : uint8_t{0};
 }
 
 std::optional<std::string> publish_topic(std::span<const uint8_t> packet) {

@@ -71,6 +71,9 @@ class ScriptedPeer {
   // socket failed or the timeout passed (then part may have been written).
   bool send(std::span<const uint8_t> bytes,
             std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  // A slow drip: `chunk` bytes at a time with `gap` between writes (each
+  // write bounded by 5 s). False as send().
+  bool send_drip(std::span<const uint8_t> bytes, size_t chunk, std::chrono::milliseconds gap);
 
   void close();         // orderly close (FIN); stops a flood first
   void reset();         // SO_LINGER 0 + close: the client gets RST
@@ -155,6 +158,13 @@ Bytes publish_v311(std::string_view topic, std::string_view payload, uint8_t qos
 Bytes publish_v5(std::string_view topic, std::string_view payload, uint8_t qos,
                  uint16_t packet_id, std::optional<uint16_t> topic_alias = std::nullopt);
 Bytes puback(uint16_t packet_id);  // the short form, valid in 3.1.1 and 5
+// PUBREC, PUBREL, PUBCOMP, UNSUBACK (3.1.1): the short form (packet id only),
+// valid in 3.1.1 and 5 except UNSUBACK (MQTT 5 needs reason codes).
+Bytes pubrec(uint16_t packet_id);
+Bytes pubrel(uint16_t packet_id);
+Bytes pubcomp(uint16_t packet_id);
+Bytes unsuback_v311(uint16_t packet_id);
+Bytes unsuback_v5(uint16_t packet_id, const std::vector<uint8_t>& codes);
 Bytes pingresp();
 Bytes suback_v311(uint16_t packet_id, const std::vector<uint8_t>& codes);
 Bytes suback_v5(uint16_t packet_id, const std::vector<uint8_t>& codes);
@@ -181,6 +191,11 @@ std::optional<uint8_t> disconnect_reason(std::span<const uint8_t> packet);
 // The packet identifier that starts the variable header of PUBACK, PUBREC,
 // PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK; nullopt otherwise.
 std::optional<uint16_t> leading_packet_id(std::span<const uint8_t> packet);
+// A QoS 1/2 PUBLISH's packet identifier; nullopt otherwise.
+std::optional<uint16_t> publish_packet_id(std::span<const uint8_t> packet);
+// The reason code of an MQTT 5 PUBACK/PUBREC/PUBREL/PUBCOMP: 0x00 for the
+// short form; nullopt when not one of those.
+std::optional<uint8_t> ack_reason(std::span<const uint8_t> packet);
 // A PUBLISH's topic name; nullopt when not a PUBLISH.
 std::optional<std::string> publish_topic(std::span<const uint8_t> packet);
 // CONNECT's protocol level (4 = 3.1.1, 5 = MQTT 5), connect flags and keep
