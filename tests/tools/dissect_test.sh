@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test of the MQTT packet dissector: feeds it known packets (valid,
 # malformed, truncated) and checks what it prints and its exit status.
+#   dissect_test.sh COMMAND...   e.g. `mqtt_dissect` or `mqtt dissect`
 set -uo pipefail
 
-dissect=$1
+dissect=("$@")
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 failures=0
 out=""
@@ -11,7 +12,7 @@ rc=0
 
 # run [ARGS...] <<< HEX : runs the dissector, sets $out and $rc.
 run() {
-  out=$("$dissect" "$@" 2>"$tmp/stderr")
+  out=$("${dissect[@]}" "$@" 2>"$tmp/stderr")
   rc=$?
 }
 fail() {

@@ -176,7 +176,6 @@ int bench_main(int argc, char** argv) {
     pub_options->client_id += "-pub";
   }
   pub_options->max_inflight = f.max_inflight;
-  pub_options->rate_limit.messages_per_second = f.rate;
   auto say = [&](const std::string& m) {
     if (!f.conn.quiet) std::fprintf(stderr, "mqtt bench: %s\n", m.c_str());
   };
@@ -221,6 +220,13 @@ int bench_main(int argc, char** argv) {
     std::string payload(f.size, 'x');
     for (uint64_t i = 0; i < f.count; ++i) {
       if (g_interrupted.load() || Clock::now() >= deadline || pub.failure()) break;
+      if (f.rate > 0) {
+        // Paced here, not by the library's rate limit, so that the send time
+        // in the payload is when the message was due, not when it was queued.
+        std::this_thread::sleep_until(
+            start + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(i) / f.rate)));
+      }
       const uint64_t t = now_ns();
       std::memcpy(payload.data(), &i, 8);
       std::memcpy(payload.data() + 8, &t, 8);

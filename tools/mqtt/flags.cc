@@ -200,7 +200,8 @@ const char* const kConnectHelp =
     "      --ws-header 'Name: value'   extra header on the WebSocket upgrade (ws:// URLs)\n"
     "Output:\n"
     "      --json             JSON lines instead of text\n"
-    "      --quiet            no error messages\n";
+    "      --quiet            no error messages\n"
+    "  -d, --debug            say on stderr when connected and subscribed\n";
 
 bool ConnectFlags::parse(std::string_view f, Args& args) {
   auto str = [&](std::optional<std::string>& out) {
@@ -305,6 +306,8 @@ bool ConnectFlags::parse(std::string_view f, Args& args) {
     json = true;
   } else if (f == "--quiet") {
     quiet = true;
+  } else if (f == "-d" || f == "--debug") {
+    debug = true;
   } else {
     return false;
   }

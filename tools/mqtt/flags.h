@@ -80,6 +80,7 @@ struct ConnectFlags {
   PropertyFlags props;
   bool json = false;
   bool quiet = false;
+  bool debug = false;  // -d: connection and subscription steps on stderr
 
   // Takes `flag` (already read from args) and its values when it is a
   // connection or output flag: true when taken (args.error() may then be

@@ -76,7 +76,9 @@ Result<Link, Failure> Link::open(const MqttOptions& options, size_t capacity) {
       continue;
     }
     if (const Incoming* in = ev->incoming()) {
-      if (const auto* ack = std::get_if<codec::ConnAck>(&in->packet())) {
+      // A refusing CONNACK is also an event; its ConnectionError follows.
+      const auto* ack = std::get_if<codec::ConnAck>(&in->packet());
+      if (ack && ack->reason_code == ReasonCode::Success) {
         link.session_present_ = ack->session_present;
         return link;
       }

@@ -245,6 +245,7 @@ int pub_main(int argc, char** argv) {
     return opened.error().exit_code;
   }
   Link link = std::move(*opened);
+  if (f.conn.debug) std::fprintf(stderr, "mqtt pub: connected\n");
   link.drain_in_background();
 
   using Clock = std::chrono::steady_clock;

@@ -150,6 +150,7 @@ int sub_main(int argc, char** argv) {
     return opened.error().exit_code;
   }
   Link link = std::move(*opened);
+  if (f.conn.debug) say("connected (" + std::string(to_string(options->protocol)) + ")");
 
   std::vector<SubscribeFilter> subs;
   for (const auto& filter : f.filters) {
@@ -182,6 +183,11 @@ int sub_main(int argc, char** argv) {
           break;
         }
         subscribed = true;
+        if (f.conn.debug) {
+          for (size_t i = 0; i < f.filters.size() && i < c->reason_codes.size(); ++i) {
+            say("subscribed to " + f.filters[i] + " (" + std::string(to_string(c->reason_codes[i])) + ")");
+          }
+        }
       }
     }
     const auto wait = std::min<Clock::duration>(std::chrono::milliseconds(100), deadline - Clock::now());
