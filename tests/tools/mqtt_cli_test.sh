@@ -2,8 +2,9 @@
 # End-to-end test of the `mqtt` tool against a mosquitto it starts on a free
 # loopback port (plain and TLS listeners, a password file): what `mqtt pub`
 # sends, mosquitto_sub receives, and the other way round; --json; exit codes
-# for --timeout, bad flags, an unreachable broker and bad credentials; bench;
-# the progress line. Every command runs under `timeout`.
+# for --timeout, bad flags, an unreachable broker and bad credentials; TLS;
+# WebSocket (through tests/peers/ws_peer.js, whose npm packages come from
+# tools/setup.sh); bench; the progress line. Every command runs under `timeout`.
 #   mqtt_cli_test.sh MQTT_BINARY TOOLS_LIB_DIR
 set -uo pipefail
 
@@ -15,9 +16,9 @@ out=""
 err=""
 rc=0
 
-for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd python3 openssl stdbuf script; do
+for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd python3 openssl stdbuf script node; do
   command -v "$tool" >/dev/null || {
-    echo "FAIL: $tool is not installed (apt-get install mosquitto mosquitto-clients python3 openssl coreutils util-linux)" >&2
+    echo "FAIL: $tool is not installed (bash tools/setup.sh installs them)" >&2
     exit 1
   }
 done
@@ -26,6 +27,8 @@ done
 source "$lib/private_broker.sh"
 # shellcheck source=tools/lib/test_certs.sh
 source "$lib/test_certs.sh"
+# shellcheck source=tools/lib/ws_bridge.sh
+source "$lib/ws_bridge.sh"
 make_test_certs "$tmp/certs" || exit 1
 mosquitto_passwd -c -b "$tmp/passwd" alice secret || exit 1
 # Anonymous clients are let in; a client that gives a user name must give
@@ -238,6 +241,27 @@ expect_err_re "TLS|certificate" "$t: untrusted CA"
 run pub -p "$broker_tls_port" --cafile "$tmp/certs/missing.crt" -t cli/tls -m x
 expect_rc 2 "$t: missing CA file"
 
+# --- WebSocket (ws://, through a WebSocket-to-TCP bridge in front of mosquitto,
+# which Debian builds without WebSocket support) ---
+t="WebSocket"
+start_ws_bridge "$port" "$tmp/ws_bridge.log" || exit 1
+start_mosquitto_sub "$tmp/msub4.txt" 1 -t cli/ws -F 'MSG %p'
+run pub --url "ws://127.0.0.1:$ws_bridge_port/mqtt" -V 5 -t cli/ws -m websocket -q 1
+expect_rc 0 "$t: pub"
+wait "$msub_pid"
+grep -qx 'MSG websocket' "$tmp/msub4.txt" || fail "$t: mosquitto_sub did not get the ws:// publish"
+timeout 20 "$mqtt" sub --url "ws://127.0.0.1:$ws_bridge_port/mqtt" -t cli/ws2 -C 1 -d \
+  >"$tmp/ws_sub.txt" 2>"$tmp/ws_sub.err" &
+sub_pid=$!
+wait_for "$tmp/ws_sub.err" "subscribed to cli/ws2"
+mosquitto_pub -p "$port" -t cli/ws2 -m back
+wait "$sub_pid"
+rc=$?
+out=$(cat "$tmp/ws_sub.txt")
+err=$(cat "$tmp/ws_sub.err")
+expect_rc 0 "$t: sub"
+expect_out "back" "$t: sub"
+
 # --- bench: a tiny bounded run, text and JSON; no progress line off a terminal ---
 t="bench"
 run bench -p "$port" -n 300 -s 32 -q 1 --timeout 20
@@ -266,6 +290,24 @@ err=""
 expect_rc 0 "$t"
 expect_out_re "^mqtt bench [0-9]+/300 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
 expect_out_re "^received  300 " "$t"
+
+# --- sub --count to a file: the progress line on the terminal's stderr ---
+t="sub progress"
+timeout 20 script -qec "$mqtt sub -p $port -t cli/progress -C 3 -d >$tmp/progress.txt" /dev/null \
+  >"$tmp/pty2.txt" 2>&1 &
+sub_pid=$!
+wait_for "$tmp/pty2.txt" "subscribed to cli/progress"
+for m in 1 2 3; do
+  mosquitto_pub -p "$port" -t cli/progress -m "$m"
+  sleep 0.7  # past the 1 s before the line shows
+done
+wait "$sub_pid"
+rc=$?
+out=$(tr '\r' '\n' <"$tmp/pty2.txt")
+err=""
+expect_rc 0 "$t"
+expect_out_re "^mqtt sub [123]/3 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
+[ "$(cat "$tmp/progress.txt")" == $'1\n2\n3' ] || fail "$t: the file does not hold the 3 messages"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

@@ -185,7 +185,8 @@ int sub_main(int argc, char** argv) {
         subscribed = true;
         if (f.conn.debug) {
           for (size_t i = 0; i < f.filters.size() && i < c->reason_codes.size(); ++i) {
-            say("subscribed to " + f.filters[i] + " (" + std::string(to_string(c->reason_codes[i])) + ")");
+            say("subscribed to " + f.filters[i] + " (granted QoS " +
+                std::to_string(static_cast<int>(c->reason_codes[i])) + ")");
           }
         }
       }
