@@ -11,10 +11,8 @@ set -uo pipefail
 mqtt=$(realpath "$1")
 lib=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-out=""
-err=""
-rc=0
+# shellcheck source=tests/tools/checks.sh
+source "$(dirname "$0")/checks.sh"
 
 for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd python3 openssl stdbuf script node; do
   command -v "$tool" >/dev/null || {
@@ -37,23 +35,15 @@ broker_tls_dir="$tmp/certs" start_private_broker "password_file $tmp/passwd" || 
 port=$broker_port
 
 # run ARGS... : runs `mqtt ARGS` (bounded), sets $out, $err and $rc.
+# Under --config=asan/ubsan/tsan a sanitizer report fails the check too.
 run() {
   out=$(timeout 20 "$mqtt" "$@" 2>"$tmp/stderr")
   rc=$?
   err=$(cat "$tmp/stderr")
+  if grep -qE "Sanitizer|runtime error:" <<<"$err"; then fail "sanitizer report from mqtt $*"; fi
 }
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- stdout (exit $rc):" >&2
-  echo "$out" >&2
-  echo "--- stderr:" >&2
-  echo "$err" >&2
-  failures=$((failures + 1))
-}
-expect_rc() { [ "$rc" -eq "$1" ] || fail "$2: exit status $rc, expected $1"; }
 expect_out() { [ "$out" == "$1" ] || fail "$2: stdout is not:"$'\n'"$1"; }
 expect_err_re() { grep -qE -- "$1" <<<"$err" || fail "$2: stderr does not match /$1/"; }
-expect_out_re() { grep -qE -- "$1" <<<"$out" || fail "$2: stdout does not match /$1/"; }
 
 # wait_for FILE PATTERN : until FILE has a line matching PATTERN (10 s at most).
 wait_for() {
@@ -200,7 +190,7 @@ run
 expect_rc 2 "no command"
 run --help
 expect_rc 0 "--help"
-expect_out_re "^  3  partial" "--help lists the exit codes"
+expect_re "^  3  partial" "--help lists the exit codes"
 run pub --help
 expect_rc 0 "pub --help"
 
@@ -266,8 +256,8 @@ expect_out "back" "$t: sub"
 t="bench"
 run bench -p "$port" -n 300 -s 32 -q 1 --timeout 20
 expect_rc 0 "$t"
-expect_out_re "^received  300 in [0-9.]+ s \([0-9]+ msg/s" "$t"
-expect_out_re "^latency   p50 [0-9.]+ ms, p90 [0-9.]+ ms, p99 [0-9.]+ ms" "$t"
+expect_re "^received  300 in [0-9.]+ s \([0-9]+ msg/s" "$t"
+expect_re "^latency   p50 [0-9.]+ ms, p90 [0-9.]+ ms, p99 [0-9.]+ ms" "$t"
 if grep -q $'\r' <<<"$err"; then fail "$t: a progress line although stderr is not a terminal"; fi
 t="bench --json"
 run bench -p "$port" -n 200 -q 2 -V 5 --json
@@ -288,8 +278,8 @@ rc=$?
 out=$(tr '\r' '\n' <"$tmp/pty.txt")
 err=""
 expect_rc 0 "$t"
-expect_out_re "^mqtt bench [0-9]+/300 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
-expect_out_re "^received  300 " "$t"
+expect_re "^mqtt bench [0-9]+/300 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
+expect_re "^received  300 " "$t"
 
 # --- sub --count to a file: the progress line on the terminal's stderr ---
 t="sub progress"
@@ -306,11 +296,7 @@ rc=$?
 out=$(tr '\r' '\n' <"$tmp/pty2.txt")
 err=""
 expect_rc 0 "$t"
-expect_out_re "^mqtt sub [123]/3 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
+expect_re "^mqtt sub [123]/3 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
 [ "$(cat "$tmp/progress.txt")" == $'1\n2\n3' ] || fail "$t: the file does not hold the 3 messages"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all mqtt tool checks passed"
+finish "mqtt tool"

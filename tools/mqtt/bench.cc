@@ -53,57 +53,31 @@ struct BenchFlags {
 };
 
 std::optional<int> parse(int argc, char** argv, BenchFlags& f) {
-  Args args(argc, argv);
-  auto number = [&](std::string_view flag, double lo, double hi, double& out) {
-    if (auto v = args.value(flag)) {
-      if (auto n = parse_number(*v, lo, hi)) out = *n;
-      else args.fail("bad value \"" + *v + "\" for " + std::string(flag));
-    }
-  };
-  auto count = [&](std::string_view flag, uint64_t lo, uint64_t hi, uint64_t& out) {
-    if (auto v = args.value(flag)) {
-      if (auto n = parse_uint(*v, lo, hi)) out = *n;
-      else args.fail("bad value \"" + *v + "\" for " + std::string(flag) + " (" +
-                     std::to_string(lo) + ".." + std::to_string(hi) + ")");
-    }
-  };
-  while (!args.done() && args.error().empty()) {
-    std::string_view a = args.next();
-    if (a == "--help") {
-      std::printf("%s%s", kBenchHelp, kConnectHelp);
-      return kExitOk;
-    } else if (f.conn.parse(a, args)) {
-      // taken
-    } else if (a == "-t" || a == "--topic") {
+  auto own = [&f](std::string_view a, Args& args) {
+    if (a == "-t" || a == "--topic") {
       if (auto v = args.value(a)) f.topic = *v;
     } else if (a == "-n" || a == "--count" || a == "-C") {
-      count(a, 1, 100000000, f.count);
+      if (auto n = args.uint_value(a, 1, 100000000)) f.count = *n;
     } else if (a == "-s" || a == "--size") {
-      count(a, kHeader, 64 * 1024 * 1024, f.size);
+      if (auto n = args.uint_value(a, kHeader, 64 * 1024 * 1024)) f.size = *n;
     } else if (a == "-q" || a == "--qos") {
-      if (auto v = args.value(a)) {
-        if (auto q = parse_qos(*v)) f.qos = *q;
-        else args.fail("bad QoS \"" + *v + "\" (0, 1 or 2)");
-      }
+      if (auto q = args.qos_value(a)) f.qos = *q;
     } else if (a == "--rate") {
-      number(a, 0, 1e9, f.rate);
+      if (auto n = args.number_value(a, 0, 1e9)) f.rate = *n;
     } else if (a == "-M" || a == "--max-inflight") {
-      uint64_t n = f.max_inflight;
-      count(a, 1, 65535, n);
-      f.max_inflight = static_cast<uint16_t>(n);
+      if (auto n = args.uint_value(a, 1, 65535)) f.max_inflight = static_cast<uint16_t>(*n);
     } else if (a == "--timeout" || a == "-W") {
-      number(a, 0.001, 1e6, f.timeout_s);
+      if (auto n = args.number_value(a, 0.001, 1e6)) f.timeout_s = *n;
     } else if (a == "--idle") {
-      number(a, 0.001, 1e6, f.idle_s);
+      if (auto n = args.number_value(a, 0.001, 1e6)) f.idle_s = *n;
     } else if (a == "--no-progress") {
       f.progress = false;
     } else {
-      args.fail(a.size() > 1 && a[0] == '-' ? "unknown option " + std::string(a)
-                                              : "unexpected argument \"" + std::string(a) + "\"");
+      return false;
     }
-    if (args.has_inline_value()) args.fail(std::string(a) + " takes no value");
-  }
-  if (!args.error().empty()) return usage_error("bench", args.error());
+    return true;
+  };
+  if (auto exit = parse_command(argc, argv, "bench", kBenchHelp, f.conn, own)) return exit;
   if (f.topic.empty()) f.topic = "mqtt-bench/" + std::to_string(getpid());
   return std::nullopt;
 }

@@ -46,6 +46,56 @@ std::optional<std::string> Args::value(std::string_view option) {
   return std::string(argv_[i_++]);
 }
 
+std::optional<uint64_t> Args::uint_value(std::string_view option, uint64_t lo, uint64_t hi) {
+  auto v = value(option);
+  if (!v) return std::nullopt;
+  auto n = parse_uint(*v, lo, hi);
+  if (!n) {
+    fail("bad value \"" + *v + "\" for " + std::string(option) + " (" + std::to_string(lo) + ".." +
+         std::to_string(hi) + ")");
+  }
+  return n;
+}
+
+std::optional<double> Args::number_value(std::string_view option, double lo, double hi) {
+  auto v = value(option);
+  if (!v) return std::nullopt;
+  auto n = parse_number(*v, lo, hi);
+  if (!n) {
+    char range[64];
+    std::snprintf(range, sizeof range, " (%g..%g)", lo, hi);
+    fail("bad value \"" + *v + "\" for " + std::string(option) + range);
+  }
+  return n;
+}
+
+std::optional<QoS> Args::qos_value(std::string_view option) {
+  auto v = value(option);
+  if (!v) return std::nullopt;
+  auto q = parse_qos(*v);
+  if (!q) fail("bad QoS \"" + *v + "\" (0, 1 or 2)");
+  return q;
+}
+
+std::optional<int> parse_command(int argc, char** argv, std::string_view command,
+                                 const char* help, ConnectFlags& conn, const FlagHandler& own) {
+  Args args(argc, argv);
+  while (!args.done() && args.error().empty()) {
+    std::string_view a = args.next();
+    if (a == "--help") {
+      std::printf("%s%s", help, kConnectHelp);
+      return kExitOk;
+    }
+    if (!conn.parse(a, args) && !own(a, args)) {
+      args.fail(a.size() > 1 && a[0] == '-' ? "unknown option " + std::string(a)
+                                              : "unexpected argument \"" + std::string(a) + "\"");
+    }
+    if (args.has_inline_value()) args.fail(std::string(a) + " takes no value");
+  }
+  if (!args.error().empty()) return usage_error(command, args.error());
+  return std::nullopt;
+}
+
 std::optional<uint64_t> parse_uint(std::string_view s, uint64_t lo, uint64_t hi) {
   if (s.empty() || s.size() > 19) return std::nullopt;
   uint64_t v = 0;
@@ -207,16 +257,7 @@ bool ConnectFlags::parse(std::string_view f, Args& args) {
   auto str = [&](std::optional<std::string>& out) {
     if (auto v = args.value(f)) out = std::move(*v);
   };
-  auto num = [&](uint64_t lo, uint64_t hi) -> std::optional<uint64_t> {
-    auto v = args.value(f);
-    if (!v) return std::nullopt;
-    auto n = parse_uint(*v, lo, hi);
-    if (!n) {
-      args.fail("bad value \"" + *v + "\" for " + std::string(f) + " (expected " +
-                std::to_string(lo) + ".." + std::to_string(hi) + ")");
-    }
-    return n;
-  };
+  auto num = [&](uint64_t lo, uint64_t hi) { return args.uint_value(f, lo, hi); };
   if (f == "-h" || f == "--host") {
     str(host);
   } else if (f == "-p" || f == "--port") {
@@ -252,11 +293,7 @@ bool ConnectFlags::parse(std::string_view f, Args& args) {
   } else if (f == "-A" || f == "--bind") {
     if (auto v = args.value(f)) bind_address = *v;
   } else if (f == "--connect-timeout") {
-    if (auto v = args.value(f)) {
-      auto n = parse_number(*v, 0.001, 3600);
-      if (n) connect_timeout_s = *n;
-      else args.fail("bad value \"" + *v + "\" for --connect-timeout (seconds, up to 3600)");
-    }
+    if (auto n = args.number_value(f, 0.001, 3600)) connect_timeout_s = *n;
   } else if (f == "-D" || f == "--property") {
     props.parse(args);
   } else if (f == "--will-topic") {
@@ -264,7 +301,7 @@ bool ConnectFlags::parse(std::string_view f, Args& args) {
   } else if (f == "--will-payload") {
     str(will_payload);
   } else if (f == "--will-qos") {
-    if (auto n = num(0, 2)) will_qos = static_cast<QoS>(*n);
+    if (auto q = args.qos_value(f)) will_qos = *q;
   } else if (f == "--will-retain") {
     will_retain = true;
   } else if (f == "--cafile") {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ class Args {
   // The value of the option just read: its "=value" or the next argument;
   // nullopt (with error() set) when there is none.
   std::optional<std::string> value(std::string_view option);
+  // The value as a number in [lo, hi] (a whole one for uint_value); nullopt
+  // with error() naming the option and the range otherwise.
+  std::optional<uint64_t> uint_value(std::string_view option, uint64_t lo, uint64_t hi);
+  std::optional<double> number_value(std::string_view option, double lo, double hi);
+  std::optional<QoS> qos_value(std::string_view option);
   // True when the option just read carried "=value" that nobody took.
   bool has_inline_value() const { return inline_.has_value(); }
   const std::string& error() const { return error_; }
@@ -94,6 +100,17 @@ struct ConnectFlags {
   // mqtt://host/TOPIC); empty when none.
   std::string url_topic() const;
 };
+
+// Takes a subcommand's own flag (and its values) when it is one: true when
+// taken (args.error() may then be set), false when unknown.
+using FlagHandler = std::function<bool(std::string_view flag, Args& args)>;
+
+// The argument loop of `mqtt COMMAND`: --help (prints `help` and the
+// connection flags' help), the connection flags, then `own`; anything else
+// is a usage error. nullopt when all were taken; otherwise the exit status
+// (0 after --help, kExitUsage after reporting the problem).
+std::optional<int> parse_command(int argc, char** argv, std::string_view command,
+                                 const char* help, ConnectFlags& conn, const FlagHandler& own);
 
 // The help text of the flags ConnectFlags takes.
 extern const char* const kConnectHelp;

@@ -59,25 +59,12 @@ struct PubFlags {
 // Parses argv into `f`. nullopt: go on; otherwise exit with that status
 // (help printed, or a usage error reported).
 std::optional<int> parse(int argc, char** argv, PubFlags& f) {
-  Args args(argc, argv);
-  auto set_source = [&](Source s) {
-    if (f.source != Source::None) args.fail("give only one of -m, -f, -n, -s and -l");
-    f.source = s;
-  };
-  auto seconds = [&](std::string_view flag, double& out) {
-    if (auto v = args.value(flag)) {
-      if (auto n = parse_number(*v, 0, 1e6)) out = *n;
-      else args.fail("bad value \"" + *v + "\" for " + std::string(flag) + " (seconds)");
-    }
-  };
-  while (!args.done() && args.error().empty()) {
-    std::string_view a = args.next();
-    if (a == "--help") {
-      std::printf("%s%s", kPubHelp, kConnectHelp);
-      return kExitOk;
-    } else if (f.conn.parse(a, args)) {
-      // taken
-    } else if (a == "-t" || a == "--topic") {
+  auto own = [&f](std::string_view a, Args& args) {
+    auto set_source = [&](Source s) {
+      if (f.source != Source::None) args.fail("give only one of -m, -f, -n, -s and -l");
+      f.source = s;
+    };
+    if (a == "-t" || a == "--topic") {
       if (auto v = args.value(a)) f.topic = *v;
     } else if (a == "-m" || a == "--message") {
       set_source(Source::Message);
@@ -92,37 +79,27 @@ std::optional<int> parse(int argc, char** argv, PubFlags& f) {
     } else if (a == "-l" || a == "--stdin-line") {
       set_source(Source::Lines);
     } else if (a == "-q" || a == "--qos") {
-      if (auto v = args.value(a)) {
-        if (auto q = parse_qos(*v)) f.qos = *q;
-        else args.fail("bad QoS \"" + *v + "\" (0, 1 or 2)");
-      }
+      if (auto q = args.qos_value(a)) f.qos = *q;
     } else if (a == "-r" || a == "--retain") {
       f.retain = true;
     } else if (a == "--repeat" || a == "--count") {
-      if (auto v = args.value(a)) {
-        if (auto n = parse_uint(*v, 1, 1000000000)) f.repeat = *n;
-        else args.fail("bad value \"" + *v + "\" for " + std::string(a) + " (1..1000000000)");
-      }
+      if (auto n = args.uint_value(a, 1, 1000000000)) f.repeat = *n;
     } else if (a == "--repeat-delay") {
-      seconds(a, f.repeat_delay_s);
+      if (auto n = args.number_value(a, 0, 3600)) f.repeat_delay_s = *n;
     } else if (a == "--rate") {
-      seconds(a, f.rate);
+      if (auto n = args.number_value(a, 0, 1e9)) f.rate = *n;
     } else if (a == "-M" || a == "--max-inflight") {
-      if (auto v = args.value(a)) {
-        if (auto n = parse_uint(*v, 1, 65535)) f.max_inflight = static_cast<uint16_t>(*n);
-        else args.fail("bad value \"" + *v + "\" for -M (1..65535)");
-      }
+      if (auto n = args.uint_value(a, 1, 65535)) f.max_inflight = static_cast<uint16_t>(*n);
     } else if (a == "--timeout") {
-      seconds(a, f.timeout_s);
+      if (auto n = args.number_value(a, 0, 1e7)) f.timeout_s = *n;
     } else if (a == "--no-progress") {
       f.progress = false;
     } else {
-      args.fail(a.size() > 1 && a[0] == '-' ? "unknown option " + std::string(a)
-                                              : "unexpected argument \"" + std::string(a) + "\"");
+      return false;
     }
-    if (args.has_inline_value()) args.fail(std::string(a) + " takes no value");
-  }
-  if (!args.error().empty()) return usage_error("pub", args.error());
+    return true;
+  };
+  if (auto exit = parse_command(argc, argv, "pub", kPubHelp, f.conn, own)) return exit;
   if (f.topic.empty()) f.topic = f.conn.url_topic();
   if (f.topic.empty()) return usage_error("pub", "no topic: give -t TOPIC");
   if (f.source == Source::None) return usage_error("pub", "no message: give -m, -f, -n, -s or -l");

@@ -4,7 +4,9 @@
 // subscription ends the run.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "tools/mqtt/commands.h"
@@ -54,40 +56,21 @@ struct SubFlags {
 };
 
 std::optional<int> parse(int argc, char** argv, SubFlags& f) {
-  Args args(argc, argv);
-  while (!args.done() && args.error().empty()) {
-    std::string_view a = args.next();
-    if (a == "--help") {
-      std::printf("%s%s", kSubHelp, kConnectHelp);
-      return kExitOk;
-    } else if (f.conn.parse(a, args)) {
-      // taken
-    } else if (a == "-t" || a == "--topic") {
+  auto own = [&f](std::string_view a, Args& args) {
+    if (a == "-t" || a == "--topic") {
       if (auto v = args.value(a)) f.filters.push_back(*v);
     } else if (a == "-q" || a == "--qos") {
-      if (auto v = args.value(a)) {
-        if (auto q = parse_qos(*v)) f.qos = *q;
-        else args.fail("bad QoS \"" + *v + "\" (0, 1 or 2)");
-      }
+      if (auto q = args.qos_value(a)) f.qos = *q;
     } else if (a == "--no-local") {
       f.no_local = true;
     } else if (a == "--retain-as-published") {
       f.retain_as_published = true;
     } else if (a == "--retain-handling") {
-      if (auto v = args.value(a)) {
-        if (auto n = parse_uint(*v, 0, 2)) f.retain_handling = static_cast<RetainHandling>(*n);
-        else args.fail("bad value \"" + *v + "\" for --retain-handling (0, 1 or 2)");
-      }
+      if (auto n = args.uint_value(a, 0, 2)) f.retain_handling = static_cast<RetainHandling>(*n);
     } else if (a == "-C" || a == "--count") {
-      if (auto v = args.value(a)) {
-        if (auto n = parse_uint(*v, 1, UINT64_MAX / 2)) f.count = *n;
-        else args.fail("bad value \"" + *v + "\" for " + std::string(a) + " (a positive number)");
-      }
+      if (auto n = args.uint_value(a, 1, UINT64_MAX / 2)) f.count = *n;
     } else if (a == "-W" || a == "--timeout") {
-      if (auto v = args.value(a)) {
-        if (auto n = parse_number(*v, 0.001, 1e7)) f.timeout_s = *n;
-        else args.fail("bad value \"" + *v + "\" for " + std::string(a) + " (seconds)");
-      }
+      if (auto n = args.number_value(a, 0.001, 1e7)) f.timeout_s = *n;
     } else if (a == "-v" || a == "--verbose") {
       f.text.verbose = true;
     } else if (a == "-N") {
@@ -99,12 +82,11 @@ std::optional<int> parse(int argc, char** argv, SubFlags& f) {
     } else if (a == "--no-progress") {
       f.progress = false;
     } else {
-      args.fail(a.size() > 1 && a[0] == '-' ? "unknown option " + std::string(a)
-                                              : "unexpected argument \"" + std::string(a) + "\"");
+      return false;
     }
-    if (args.has_inline_value()) args.fail(std::string(a) + " takes no value");
-  }
-  if (!args.error().empty()) return usage_error("sub", args.error());
+    return true;
+  };
+  if (auto exit = parse_command(argc, argv, "sub", kSubHelp, f.conn, own)) return exit;
   if (f.filters.empty() && !f.conn.url_topic().empty()) f.filters.push_back(f.conn.url_topic());
   if (f.filters.empty()) return usage_error("sub", "no topic filter: give -t FILTER");
   if ((f.no_local || f.retain_as_published || f.retain_handling != RetainHandling::SendAtSubscribe) &&
@@ -210,8 +192,12 @@ int sub_main(int argc, char** argv) {
         print_message(stdout, *p, f.text);
       }
       if (std::fflush(stdout) != 0) {
-        say("cannot write the output");
-        exit_code = kExitFailure;
+        // A reader that went away (`mqtt sub ... | head -3`) ends the run
+        // normally; any other write error is a failure.
+        if (errno != EPIPE) {
+          say(std::string("cannot write the output: ") + std::strerror(errno));
+          exit_code = kExitFailure;
+        }
         break;
       }
       ++received;
