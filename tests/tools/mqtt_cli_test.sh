@@ -299,4 +299,31 @@ expect_rc 0 "$t"
 expect_re "^mqtt sub [123]/3 \([0-9]+%\) [0-9]+ msg/s, ETA [0-9]+s" "$t"
 [ "$(cat "$tmp/progress.txt")" == $'1\n2\n3' ] || fail "$t: the file does not hold the 3 messages"
 
+# --- the broker goes away (last: this stops it) ---
+# pub, in the middle of a long paced run, ends with 1; sub rides it out
+# (reconnecting) until its --timeout.
+t="broker lost"
+timeout 20 "$mqtt" pub -p "$port" -t cli/lost -m x -q 1 --repeat 100000 --rate 1000 -d \
+  >"$tmp/lost_pub.txt" 2>"$tmp/lost_pub.err" &
+pub_pid=$!
+timeout 20 "$mqtt" sub -p "$port" -t cli/lost -W 3 -d >"$tmp/lost_sub.txt" 2>"$tmp/lost_sub.err" &
+sub_pid=$!
+wait_for "$tmp/lost_pub.err" "connected"
+wait_for "$tmp/lost_sub.err" "subscribed to cli/lost"
+sleep 0.3
+stop_private_broker
+wait "$pub_pid"
+rc=$?
+out=$(cat "$tmp/lost_pub.txt")
+err=$(cat "$tmp/lost_pub.err")
+expect_rc 1 "$t: pub"
+expect_err_re "mqtt pub: (the broker closed the connection|cannot connect)" "$t: pub"
+wait "$sub_pid"
+rc=$?
+out=$(cat "$tmp/lost_sub.txt")
+err=$(cat "$tmp/lost_sub.err")
+expect_rc 0 "$t: sub ends at --timeout"
+expect_err_re "reconnecting" "$t: sub"
+[ -s "$tmp/lost_sub.txt" ] || fail "$t: sub printed no message before the loss"
+
 finish "mqtt tool"

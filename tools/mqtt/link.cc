@@ -50,8 +50,9 @@ std::string describe_failure(const ConnectionError& e) {
     case ConnectionErrorCode::WebSocket: what = "WebSocket upgrade refused"; break;
     default: what = std::string(to_string(e.code)); break;
   }
+  const bool says_more = !e.message.empty() && what.find(e.message) == std::string::npos;
   if (!e.broker.empty()) what += " (" + e.broker + ")";
-  if (!e.message.empty()) what += ": " + e.message;
+  if (says_more) what += ": " + e.message;
   return what;
 }
 

@@ -121,17 +121,37 @@ class Publisher {
  public:
   Publisher(Link& link, const PubFlags& f) : link_(link), f_(f) {}
 
-  // False when the message could not be queued (reported).
-  bool publish(std::string_view payload) {
-    auto t = link_.client().publish_tracked(f_.topic, f_.qos, f_.retain, payload,
-                                            f_.conn.props.publish);
-    if (!t.ok()) {
-      fail(std::string("cannot publish: ") + t.error().message);
-      return false;
+  // Queues one message. False when it was not: a failure (reported, see
+  // failed()), or the deadline or a signal came first. Never blocks for
+  // long: a full lane is waited out in short steps that watch for a lost
+  // connection, the deadline and signals.
+  bool publish(std::string_view payload, std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      auto t = link_.client().try_publish_tracked(f_.topic, f_.qos, f_.retain, payload,
+                                                  f_.conn.props.publish);
+      if (t.ok()) {
+        pending_.push_back(Pending{++sent_, payload.size(), std::move(*t)});
+        collect(std::chrono::steady_clock::time_point::min());
+        return true;
+      }
+      if (t.error().code != ClientError::Code::QueueFull) {
+        fail(std::string("cannot publish: ") + t.error().message);
+        return false;
+      }
+      if (g_interrupted.load() || std::chrono::steady_clock::now() >= deadline) return false;
+      if (auto lost = link_.failure()) {
+        fail(*lost);
+        return false;
+      }
+      // The lane frees as the reactor takes requests; the oldest token
+      // completing is a good moment to look again.
+      if (!pending_.empty()) {
+        pending_.front().token.wait_for(std::chrono::milliseconds(10));
+        collect(std::chrono::steady_clock::time_point::min());
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     }
-    pending_.push_back(Pending{++sent_, payload.size(), std::move(*t)});
-    collect(std::chrono::steady_clock::time_point::min());
-    return true;
   }
 
   // Waits for the outstanding tokens until `deadline` (or one fails / the
@@ -239,7 +259,10 @@ int pub_main(int argc, char** argv) {
         stopped = true;
         break;
       }
-      if (!pub.publish(line)) break;
+      if (!pub.publish(line, deadline)) {
+        stopped = !pub.failed();
+        break;
+      }
     }
   } else {
     for (uint64_t i = 0; i < f.repeat && !pub.failed(); ++i) {
@@ -250,7 +273,10 @@ int pub_main(int argc, char** argv) {
       if (i > 0 && f.repeat_delay_s > 0) {
         std::this_thread::sleep_for(std::chrono::duration<double>(f.repeat_delay_s));
       }
-      if (!pub.publish(payload)) break;
+      if (!pub.publish(payload, deadline)) {
+        stopped = !pub.failed();
+        break;
+      }
       progress.update(i + 1);
     }
   }
