@@ -31,7 +31,11 @@ make_test_certs "$tmp/certs" || exit 1
 mosquitto_passwd -c -b "$tmp/passwd" alice secret || exit 1
 # Anonymous clients are let in; a client that gives a user name must give
 # the right password (so a bad password is refused).
-broker_tls_dir="$tmp/certs" start_private_broker "password_file $tmp/passwd" || exit 1
+# A Unix socket listener too (in a short folder: sun_path holds 107 bytes).
+sock_dir=$(mktemp -d /tmp/mqtt-cli-XXXXXX)
+on_exit rm -rf "$sock_dir"
+broker_tls_dir="$tmp/certs" start_private_broker "password_file $tmp/passwd" \
+  "listener 0 $sock_dir/mqtt.sock" || exit 1
 port=$broker_port
 
 # run ARGS... : runs `mqtt ARGS` (bounded), sets $out, $err and $rc.
@@ -251,6 +255,16 @@ out=$(cat "$tmp/ws_sub.txt")
 err=$(cat "$tmp/ws_sub.err")
 expect_rc 0 "$t: sub"
 expect_out "back" "$t: sub"
+
+# --- Unix domain socket: --unix and a unix:// URL ---
+t="Unix socket"
+start_mosquitto_sub "$tmp/msub5.txt" 2 -t cli/unix -F 'MSG %p'
+run pub --unix "$sock_dir/mqtt.sock" -t cli/unix -m one -q 1
+expect_rc 0 "$t: --unix"
+run pub --url "unix://$sock_dir/mqtt.sock" -t cli/unix -m two -q 1
+expect_rc 0 "$t: unix:// URL"
+wait "$msub_pid"
+[ "$(grep '^MSG' "$tmp/msub5.txt")" == $'MSG one\nMSG two' ] || fail "$t: mosquitto_sub did not get both"
 
 # --- bench: a tiny bounded run, text and JSON; no progress line off a terminal ---
 t="bench"
