@@ -49,6 +49,15 @@ run() {
 expect_out() { [ "$out" == "$1" ] || fail "$2: stdout is not:"$'\n'"$1"; }
 expect_err_re() { grep -qE -- "$1" <<<"$err" || fail "$2: stderr does not match /$1/"; }
 
+# reap PID OUT ERR : waits for a background `mqtt`, sets $rc, $out and $err.
+reap() {
+  wait "$1"
+  rc=$?
+  out=$(cat "$2")
+  err=$(cat "$3")
+  if grep -qE "Sanitizer|runtime error:" <<<"$err"; then fail "sanitizer report from $2"; fi
+}
+
 # wait_for FILE PATTERN : until FILE has a line matching PATTERN (10 s at most).
 wait_for() {
   for _ in $(seq 1 100); do
@@ -122,10 +131,7 @@ mosquitto_pub -p "$port" -t cli/sub/a -m alpha
 mosquitto_pub -p "$port" -t cli/sub/b -m beta -q 1
 mosquitto_pub -p "$port" -t cli/sub/c -m 'gamma delta' -q 2
 mosquitto_pub -p "$port" -t cli/sub/d -m last -q 1
-wait "$sub_pid"
-rc=$?
-out=$(cat "$tmp/sub.txt")
-err=$(cat "$tmp/sub.err")
+reap "$sub_pid" "$tmp/sub.txt" "$tmp/sub.err"
 expect_rc 0 "$t"
 expect_out "cli/sub/a alpha
 cli/sub/b beta
@@ -140,10 +146,7 @@ wait_for "$tmp/sub.err" "subscribed to cli/json/#"
 mosquitto_pub -p "$port" -V 5 -t cli/json/a -m 'say "hi"' -q 1 -D publish user-property k v
 printf '\x00\xff\x10' | mosquitto_pub -p "$port" -t cli/json/b -s
 mosquitto_pub -p "$port" -t cli/json/c -m 'é' -q 1
-wait "$sub_pid"
-rc=$?
-out=$(cat "$tmp/sub.json")
-err=$(cat "$tmp/sub.err")
+reap "$sub_pid" "$tmp/sub.json" "$tmp/sub.err"
 expect_rc 0 "$t"
 python3 - "$tmp/sub.json" <<'EOF' || fail "$t: JSON lines not as expected"
 import json, sys
@@ -249,10 +252,7 @@ timeout 20 "$mqtt" sub --url "ws://127.0.0.1:$ws_bridge_port/mqtt" -t cli/ws2 -C
 sub_pid=$!
 wait_for "$tmp/ws_sub.err" "subscribed to cli/ws2"
 mosquitto_pub -p "$port" -t cli/ws2 -m back
-wait "$sub_pid"
-rc=$?
-out=$(cat "$tmp/ws_sub.txt")
-err=$(cat "$tmp/ws_sub.err")
+reap "$sub_pid" "$tmp/ws_sub.txt" "$tmp/ws_sub.err"
 expect_rc 0 "$t: sub"
 expect_out "back" "$t: sub"
 
@@ -326,16 +326,10 @@ wait_for "$tmp/lost_pub.err" "connected"
 wait_for "$tmp/lost_sub.err" "subscribed to cli/lost"
 sleep 0.3
 stop_private_broker
-wait "$pub_pid"
-rc=$?
-out=$(cat "$tmp/lost_pub.txt")
-err=$(cat "$tmp/lost_pub.err")
+reap "$pub_pid" "$tmp/lost_pub.txt" "$tmp/lost_pub.err"
 expect_rc 1 "$t: pub"
 expect_err_re "mqtt pub: (the broker closed the connection|cannot connect)" "$t: pub"
-wait "$sub_pid"
-rc=$?
-out=$(cat "$tmp/lost_sub.txt")
-err=$(cat "$tmp/lost_sub.err")
+reap "$sub_pid" "$tmp/lost_sub.txt" "$tmp/lost_sub.err"
 expect_rc 0 "$t: sub ends at --timeout"
 expect_err_re "reconnecting" "$t: sub"
 [ -s "$tmp/lost_sub.txt" ] || fail "$t: sub printed no message before the loss"
