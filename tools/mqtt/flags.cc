@@ -192,8 +192,8 @@ bool PropertyFlags::parse(Args& args) {
   } else if (*id == "reason-string" && c == "disconnect") {
     p->reason_string = keep(*v);
   } else {
-    args.fail("-D: property \"" + *id + "\" is not supported for " + c + " (see mqtt " +
-              "--help-properties)");
+    args.fail("-D: property \"" + *id + "\" is not supported for " + c +
+              " (the -D list in --help says which are)");
     return false;
   }
   return args.error().empty();
