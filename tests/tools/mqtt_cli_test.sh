@@ -29,12 +29,16 @@ source "$lib/test_certs.sh"
 source "$lib/ws_bridge.sh"
 make_test_certs "$tmp/certs" || exit 1
 mosquitto_passwd -c -b "$tmp/passwd" alice secret || exit 1
+# Anonymous clients may only read cli-ro/# (an MQTT 5 publish there is
+# refused with PUBACK Not authorized); alice may do anything.
+printf '%s\n' "topic readwrite cli/#" "topic readwrite mqtt-bench/#" "topic readwrite a" \
+  "topic read cli-ro/#" "user alice" "topic readwrite #" >"$tmp/acl"
 # Anonymous clients are let in; a client that gives a user name must give
 # the right password (so a bad password is refused).
 # A Unix socket listener too (in a short folder: sun_path holds 107 bytes).
 sock_dir=$(mktemp -d /tmp/mqtt-cli-XXXXXX)
 on_exit rm -rf "$sock_dir"
-broker_tls_dir="$tmp/certs" start_private_broker "password_file $tmp/passwd" \
+broker_tls_dir="$tmp/certs" start_private_broker "password_file $tmp/passwd" "acl_file $tmp/acl" \
   "listener 0 $sock_dir/mqtt.sock" || exit 1
 port=$broker_port
 
@@ -216,6 +220,11 @@ for v in 311 5; do
   run sub -p "$port" -V "$v" -u alice -P wrong -t a -W 5
   expect_rc 1 "$t (sub)"
 done
+t="publish refused"
+run pub -p "$port" -V 5 -q 1 -t cli-ro/x -m x --json
+expect_rc 1 "$t"
+expect_err_re "message 1 failed: rejected by the broker: PUBACK: Not authorized" "$t"
+expect_re '"ok":false,"reason_code":"Not authorized"' "$t"
 t="good password"
 run pub -p "$port" -u alice -P secret -t a -m x
 expect_rc 0 "$t"
