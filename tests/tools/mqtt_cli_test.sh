@@ -329,7 +329,7 @@ t="broker lost"
 timeout 20 "$mqtt" pub -p "$port" -t cli/lost -m x -q 1 --repeat 100000 --rate 1000 -d \
   >"$tmp/lost_pub.txt" 2>"$tmp/lost_pub.err" &
 pub_pid=$!
-timeout 20 "$mqtt" sub -p "$port" -t cli/lost -W 3 -d >"$tmp/lost_sub.txt" 2>"$tmp/lost_sub.err" &
+timeout 20 "$mqtt" sub -p "$port" -t cli/lost -W 4 -d >"$tmp/lost_sub.txt" 2>"$tmp/lost_sub.err" &
 sub_pid=$!
 wait_for "$tmp/lost_pub.err" "connected"
 wait_for "$tmp/lost_sub.err" "subscribed to cli/lost"
