@@ -1064,7 +1064,11 @@ void Driver::compute_deadline(TimePoint now) {
     default:
       break;
   }
-  if (pending_ && rate_wait_until_ != TimePoint::max()) d = std::min(d, rate_wait_until_);
+  // The rate limit's wake-up is for pulling publishes, which happens only
+  // while connected; kept after a drop it would be in the past and spin.
+  if (phase_ == Phase::Connected && pending_ && rate_wait_until_ != TimePoint::max()) {
+    d = std::min(d, rate_wait_until_);
+  }
   d = std::min(d, rreview_at_);  // the read buffer's next review (none at its smallest)
   if (phase_ != Phase::Ended) d = std::min(d, disconnect_deadline());
   if (d <= now) busy_ = true;

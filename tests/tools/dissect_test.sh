@@ -1,33 +1,22 @@
 #!/usr/bin/env bash
 # End-to-end test of the MQTT packet dissector: feeds it known packets (valid,
 # malformed, truncated) and checks what it prints and its exit status.
+#   dissect_test.sh COMMAND...   e.g. `mqtt_dissect` or `mqtt dissect`
 set -uo pipefail
 
-dissect=$1
+dissect=("$@")
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-out=""
-rc=0
+# shellcheck source=tests/tools/checks.sh
+source "$(dirname "$0")/checks.sh"
 
-# run [ARGS...] <<< HEX : runs the dissector, sets $out and $rc.
+# run [ARGS...] <<< HEX : runs the dissector, sets $out, $err and $rc.
 run() {
-  out=$("$dissect" "$@" 2>"$tmp/stderr")
+  out=$("${dissect[@]}" "$@" 2>"$tmp/stderr")
   rc=$?
+  err=$(cat "$tmp/stderr")
 }
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- output (exit $rc):" >&2
-  echo "$out" >&2
-  echo "--- stderr:" >&2
-  cat "$tmp/stderr" >&2
-  failures=$((failures + 1))
-}
-expect_rc() { [ "$rc" -eq "$1" ] || fail "$2: exit status $rc, expected $1"; }
 expect_line() {  # exact line (leading/trailing spaces included)
   grep -qxF -- "$1" <<<"$out" || fail "$2: no line '$1'"
-}
-expect_re() {
-  grep -qE -- "$1" <<<"$out" || fail "$2: nothing matches /$1/"
 }
 expect_no() {
   if grep -qF -- "$1" <<<"$out"; then fail "$2: unexpected '$1'"; fi
@@ -177,8 +166,4 @@ t="missing file"
 run --file "$tmp/does-not-exist"
 expect_rc 2 "$t"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all dissector checks passed"
+finish dissector
