@@ -60,6 +60,7 @@ struct StoredSession {
     QoS qos = QoS::AtLeastOnce;
     bool pubrec_received = false;  // QoS 2: PUBREL pending (bytes empty)
     std::vector<uint8_t> bytes;    // the PUBLISH
+    bool operator==(const Publish&) const = default;
   };
   std::vector<Publish> outgoing;  // in the order their last packet was sent
   std::vector<uint16_t> incoming_qos2;
