@@ -314,7 +314,9 @@ Result<void, StoreError> FileSessionStore::apply(std::string_view client_id,
   }
   auto fail = [&](StoreError e) -> Result<void, StoreError> {
     // Leave whole records only; later writes are refused until reloaded.
-    (void)::ftruncate(f.fd, static_cast<off_t>(f.size));
+    if (::ftruncate(f.fd, static_cast<off_t>(f.size)) != 0) {
+      // Nothing more to do: the file stays marked failed; a reload cuts the tail.
+    }
     f.failed = true;
     return unexpected(std::move(e));
   };
