@@ -333,6 +333,9 @@ struct Session::Impl {
   detail::LazyDeque<std::pair<uint64_t, uint16_t>> held_pubrels;
   detail::LazyDeque<std::pair<uint64_t, uint16_t>> held_pubrecs;
   IdSet in_qos2_unstored;        // incoming QoS 2 ids whose record is not stored
+  // Incoming QoS 2 ids released (PUBREL) whose record is not stored: PUBCOMP waits.
+  IdSet in_released_unstored;
+  detail::LazyDeque<std::pair<uint64_t, uint16_t>> held_pubcomps;
   bool restored = false;         // restore() seeded state: report a reset of it
 
   bool store_on() const { return self.config_.store; }
@@ -771,6 +774,8 @@ struct Session::Impl {
       held_pubrels.clear();
       held_pubrecs.clear();
       in_qos2_unstored.clear();
+      held_pubcomps.clear();
+      in_released_unstored.clear();
     }
     // A session this client starts: it knows every subscription in it.
     subscription_ids.clear();
@@ -1053,6 +1058,7 @@ struct Session::Impl {
         if (store_on()) {
           // PUBREC only once the id is stored: a PUBLISH the broker resends
           // after a restart is then known and not delivered again.
+          in_released_unstored.erase(p.packet_id);  // only a broker that skipped our PUBCOMP
           const uint64_t n = record(StoreEvent::Type::IncomingQos2, p.packet_id, QoS::ExactlyOnce);
           in_qos2_unstored.insert(p.packet_id);
           held_pubrecs.push_back({n, p.packet_id});
@@ -1133,9 +1139,18 @@ struct Session::Impl {
       in_qos2_unacked.erase(a.packet_id);
       if (store_on()) {
         forget_held_pubrec(a.packet_id);  // only a broker that skipped our PUBREC
-        record(StoreEvent::Type::IncomingReleased, a.packet_id, QoS::ExactlyOnce);
+        // PUBCOMP once the release is stored (rule 3): after PUBCOMP the
+        // broker may reuse the id, which a restart must not take for a
+        // duplicate.
+        const uint64_t n =
+            record(StoreEvent::Type::IncomingReleased, a.packet_id, QoS::ExactlyOnce);
+        in_released_unstored.insert(a.packet_id);
+        held_pubcomps.push_back({n, a.packet_id});
+        return;
       }
       write_ack<codec::PubComp>(a.packet_id, ReasonCode::Success, Outgoing::Type::PubComp);
+    } else if (in_released_unstored.test(a.packet_id)) {
+      // Resent (after a reconnect) before the release is stored: answered then.
     } else {
       write_ack<codec::PubComp>(a.packet_id, ReasonCode::PacketIdentifierNotFound,
                                 Outgoing::Type::PubComp);
@@ -1811,6 +1826,13 @@ void Session::store_confirmed(uint64_t seq) {
     if (m.live() && !m.in_qos2_unacked.test(id)) {
       m.write_ack<codec::PubRec>(id, ReasonCode::Success, Outgoing::Type::PubRec);
     }
+  }
+  while (!m.held_pubcomps.empty() && m.held_pubcomps.front().first <= seq) {
+    const uint16_t id = m.held_pubcomps.front().second;
+    m.held_pubcomps.pop_front();
+    if (!m.in_released_unstored.erase(id)) continue;
+    // Not connected: the broker resends the PUBREL, answered then.
+    if (m.live()) m.write_ack<codec::PubComp>(id, ReasonCode::Success, Outgoing::Type::PubComp);
   }
 }
 

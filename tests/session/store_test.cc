@@ -138,8 +138,35 @@ TEST_CASE("store rule 2: PUBREC only once the incoming QoS 2 id is stored") {
   REQUIRE(types(out) == std::vector<PacketType>{PacketType::PubRec});
   CHECK(out[0]->as<codec::PubRec>().packet_id == 7);
   h.feed_ok(codec::PubRel{7, ReasonCode::Success, {}});
+  CHECK(h.take().empty());  // rule 3: PUBCOMP once the release is stored
+  REQUIRE(h.obs.store.back().type == T::IncomingReleased);
+  h.s.store_confirmed(h.obs.store.back().seq);
   CHECK(types(h.take()) == std::vector<PacketType>{PacketType::PubComp});
-  CHECK(h.obs.store.back().type == T::IncomingReleased);  // not waited for
+}
+
+TEST_CASE("store rule 3: a PUBREL resent before the release is stored waits too") {
+  Harness h(store_config(ProtocolVersion::V5));
+  h.connect();
+  h.feed_ok(incoming(7));
+  h.s.store_confirmed(h.obs.store.back().seq);
+  REQUIRE(types(h.take()) == std::vector<PacketType>{PacketType::PubRec});
+  h.feed_ok(codec::PubRel{7, ReasonCode::Success, {}});
+  const uint64_t rel = h.obs.store.back().seq;
+  h.s.connection_lost();
+  h.connect(true);
+  // Not answered with 0x92 (the broker would free the id while a restart
+  // could still find it stored).
+  h.feed_ok(codec::PubRel{7, ReasonCode::Success, {}});
+  CHECK(h.take().empty());
+  h.s.store_confirmed(rel);
+  auto out = h.take();
+  REQUIRE(types(out) == std::vector<PacketType>{PacketType::PubComp});
+  CHECK(out[0]->as<codec::PubComp>().reason_code == ReasonCode::Success);
+  // Stored: an unknown id again, answered at once.
+  h.feed_ok(codec::PubRel{7, ReasonCode::Success, {}});
+  out = h.take();
+  REQUIRE(types(out) == std::vector<PacketType>{PacketType::PubComp});
+  CHECK(out[0]->as<codec::PubComp>().reason_code == ReasonCode::PacketIdentifierNotFound);
 }
 
 TEST_CASE("store rule 2 with manual acks: the ack's PUBREC waits for the record") {
