@@ -204,7 +204,10 @@ class Client {
   // Blocks while the publish lane is full. A queued publish that fails later
   // (broker limit, session reset, connection lost before a QoS 0 was
   // written, disconnect drain expired, end of the loop) is reported as a
-  // RequestFailed event. MQTT 5 properties are checked as a client sends
+  // RequestFailed event. With MqttOptions::session_store, a QoS 1/2
+  // publish is also reported once stored (RequestStored event), or not
+  // stored (RequestFailed with StoreFailed; docs/session-store.md). MQTT 5
+  // properties are checked as a client sends
   // them (InvalidRequest): no Subscription Identifier (PropertyNotAllowed,
   // [MQTT-3.3.4-6]); Payload Format Indicator 1 needs a well-formed UTF-8
   // payload (PayloadFormatInvalid, spec 3.3.2.3.2).
