@@ -176,3 +176,169 @@ TEST_CASE("kill -9 in an MQTT 5 QoS 2 stream, Durability::None", "[store]") {
   itest::Watchdog dog("session_store_test QoS 2 MQTT 5", 120s);
   run_config({mqtt::QoS::ExactlyOnce, mqtt::Durability::None, 5, 2000});
 }
+
+namespace {
+
+// A store whose apply() can be held (to stand for a slow disk) or made to
+// fail (a full disk); the state is kept in memory.
+class TestStore final : public mqtt::SessionStore {
+ public:
+  mqtt::Result<mqtt::StoredSession, mqtt::StoreError> load(std::string_view) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return state_;
+  }
+  mqtt::Result<void, mqtt::StoreError> apply(std::string_view,
+                                             std::span<const mqtt::StoreRecord> batch) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++applies_;
+    cv_.wait_for(lock, 30s, [&] { return !hold_; });
+    if (fail_) return mqtt::unexpected(mqtt::StoreError{mqtt::StoreError::Code::Io, 28, "disk full"});
+    for (const auto& r : batch) state_.apply(r);
+    return {};
+  }
+  mqtt::Durability durability() const override { return mqtt::Durability::PerBatch; }
+
+  void hold(bool h) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hold_ = h;
+    }
+    cv_.notify_all();
+  }
+  void fail(bool f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = f;
+  }
+  int applies() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return applies_;
+  }
+  mqtt::StoredSession state() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return state_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  bool fail_ = false;
+  int applies_ = 0;
+  mqtt::StoredSession state_;
+};
+
+mqtt::MqttOptions store_options(const std::string& prefix, uint16_t port,
+                                std::shared_ptr<mqtt::SessionStore> store) {
+  auto o = itest::client_options(prefix, port);
+  o.clean_session = false;
+  o.session_store = std::move(store);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("store: untracked publishes get RequestStored; a stalled store holds QoS 2 "
+          "but never the other connections of the reactor", "[store]") {
+  itest::Watchdog dog("session_store_test stalled store", 60s);
+  itest::Broker broker;
+  auto store = std::make_shared<TestStore>();
+  auto reactor = mqtt::Reactor::create({});
+  auto [c1, conn1] = mqtt::Client::create(store_options("store-a", broker.port(), store), 64, reactor);
+  auto [c2, conn2] = mqtt::Client::create(itest::client_options("plain", broker.port()), 64, reactor);
+  std::mutex mu;
+  std::vector<mqtt::RequestStored> stored;
+  itest::Pump p1(conn1, [&](const mqtt::Event& e) {
+    if (const auto* s = e.request_stored()) {
+      std::lock_guard<std::mutex> lock(mu);
+      stored.push_back(*s);
+    }
+  });
+  itest::Pump p2(conn2);
+  REQUIRE(p1.wait_until([](const auto& s) { return s.connacks == 1; }, 10s));
+  REQUIRE(p2.wait_until([](const auto& s) { return s.connacks == 1; }, 10s));
+
+  REQUIRE(c1.publish("s/untracked", mqtt::QoS::AtLeastOnce, false, "u").ok());
+  REQUIRE(p1.wait_for([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !stored.empty();
+  }, 10s));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    CHECK(stored[0].topic == "s/untracked");
+    CHECK(stored[0].qos == mqtt::QoS::AtLeastOnce);
+    CHECK(stored[0].packet_id != 0);
+  }
+
+  // The disk stalls: a QoS 2 publish gets PUBREC but no PUBREL (rule 1),
+  // and is not stored; the other connection on the same reactor goes on.
+  store->hold(true);
+  auto t = c1.publish_tracked("s/q2", mqtt::QoS::ExactlyOnce, false, "held");
+  REQUIRE(t.ok());
+  CHECK_FALSE(t->wait_stored(300ms));
+  CHECK_FALSE(t->wait_for(300ms));  // PUBREL waits for the PUBREC record
+  for (int i = 0; i < 20; ++i) {
+    auto other = c2.publish_tracked("s/other", mqtt::QoS::ExactlyOnce, false, "x");
+    REQUIRE(other.ok());
+    auto done = other->wait_for(5s);
+    REQUIRE(done);
+    CHECK(done->ok());
+  }
+  store->hold(false);
+  CHECK(t->wait_stored(10s) == mqtt::RequestError::None);
+  auto done = t->wait_for(10s);
+  REQUIRE(done);
+  CHECK(done->ok());
+  // Completed and recorded done: nothing left in flight in the store.
+  CHECK(p1.wait_for([&] { return store->state().outgoing.empty(); }, 10s));
+}
+
+TEST_CASE("store: a failing store reports StoreFailed and the messages still go", "[store]") {
+  itest::Watchdog dog("session_store_test failing store", 60s);
+  itest::Broker broker;
+  auto store = std::make_shared<TestStore>();
+  store->fail(true);
+  auto [c, conn] = mqtt::Client::create(store_options("store-fail", broker.port(), store), 64);
+  std::mutex mu;
+  std::vector<mqtt::RequestFailed> failed;
+  itest::Pump pump(conn, [&](const mqtt::Event& e) {
+    if (const auto* f = e.request_failed()) {
+      std::lock_guard<std::mutex> lock(mu);
+      failed.push_back(*f);
+    }
+  });
+  REQUIRE(pump.wait_until([](const auto& s) { return s.connacks == 1; }, 10s));
+  auto t = c.publish_tracked("f/q2", mqtt::QoS::ExactlyOnce, false, "m");
+  REQUIRE(t.ok());
+  CHECK(t->wait_stored(10s) == mqtt::RequestError::StoreFailed);
+  CHECK_FALSE(t->stored());
+  auto done = t->wait_for(10s);  // held PUBRELs are released on failure
+  REQUIRE(done);
+  CHECK(done->ok());
+  REQUIRE(c.publish("f/q1", mqtt::QoS::AtLeastOnce, false, "u").ok());
+  REQUIRE(pump.wait_for([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !failed.empty();
+  }, 10s));
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(failed[0].reason == mqtt::RequestError::StoreFailed);
+  CHECK(failed[0].topic == "f/q1");
+  CHECK(failed[0].message.find("disk full") != std::string::npos);
+}
+
+TEST_CASE("store: create() fails with StoreFailed on a damaged or newer store file", "[store]") {
+  const std::string dir = itest::make_temp_dir("store-damaged");
+  auto store = mqtt::FileSessionStore::open(dir, mqtt::Durability::None);
+  REQUIRE(store.ok());
+  REQUIRE((*store)->load("damaged").ok());
+  std::string bytes = itest::read_file((*store)->path_for("damaged"));
+  bytes[8] = 9;  // format version 9
+  itest::write_file((*store)->path_for("damaged"), bytes);
+  mqtt::MqttOptions o("damaged", "127.0.0.1", 1);
+  o.clean_session = false;
+  o.session_store = *store;
+  auto r = mqtt::Client::try_create(o, 16);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == mqtt::CreateError::Code::StoreFailed);
+  CHECK(r.error().message.find("version 9") != std::string::npos);
+  CHECK_THROWS_AS(mqtt::Client::create(o, 16), std::runtime_error);
+}
