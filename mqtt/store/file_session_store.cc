@@ -292,21 +292,45 @@ Result<StoredSession, StoreError> FileSessionStore::load(std::string_view client
   return out;
 }
 
-Result<void, StoreError> FileSessionStore::apply(std::string_view client_id,
-                                                 std::span<const StoreRecord> batch) {
-  auto it = impl_->files.end();
-  {
-    std::unique_lock<std::mutex> lock(impl_->mu);
-    it = impl_->files.find(client_id);
-    if (it == impl_->files.end()) {
-      lock.unlock();
-      if (auto l = load(client_id); !l.ok()) return unexpected(l.error());
-      lock.lock();
-      it = impl_->files.find(client_id);
+namespace {
+
+using File = FileSessionStore::Impl::File;
+
+// The open file of `client_id` (loaded on first use); `lock` holds impl.mu.
+Result<File*, StoreError> file(FileSessionStore& store, FileSessionStore::Impl& impl,
+                               std::string_view client_id, std::unique_lock<std::mutex>& lock) {
+  auto it = impl.files.find(client_id);
+  if (it == impl.files.end()) {
+    lock.unlock();
+    auto loaded = store.load(client_id);
+    lock.lock();
+    if (!loaded.ok()) return unexpected(loaded.error());
+    it = impl.files.find(client_id);
+    if (it == impl.files.end()) {
+      return unexpected(StoreError{StoreError::Code::Failed, 0, "store file closed meanwhile"});
     }
   }
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  Impl::File& f = it->second;
+  return &it->second;
+}
+
+// Rewrites the file as a snapshot of its state; appends go there from then on.
+Result<void, StoreError> rewrite(File& f, const std::string& dir, const std::string& path) {
+  auto s = write_snapshot(dir, path, f.state);
+  if (!s.ok()) return unexpected(s.error());
+  ::close(f.fd);
+  f.fd = -1;
+  f.size = f.snapshot_size = *s;
+  return open_append(path, f.fd);
+}
+
+}  // namespace
+
+Result<void, StoreError> FileSessionStore::apply(std::string_view client_id,
+                                                 std::span<const StoreRecord> batch) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  auto got = file(*this, *impl_, client_id, lock);
+  if (!got.ok()) return unexpected(got.error());
+  Impl::File& f = **got;
   const std::string path = path_for(client_id);
   if (f.failed) {
     return unexpected(StoreError{StoreError::Code::Failed, 0,
@@ -340,31 +364,16 @@ Result<void, StoreError> FileSessionStore::apply(std::string_view client_id,
     for (const StoreRecord& r : batch) f.state.apply(r);
   }
   if (f.size > options_.compact_after_bytes && f.size > 4 * f.snapshot_size) {
-    auto s = write_snapshot(dir_, path, f.state);
-    if (!s.ok()) return fail(s.error());
-    ::close(f.fd);
-    f.size = f.snapshot_size = *s;
-    if (auto o = open_append(path, f.fd); !o.ok()) return fail(o.error());
+    if (auto r = rewrite(f, dir_, path); !r.ok()) return fail(r.error());
   }
   return {};
 }
 
 Result<void, StoreError> FileSessionStore::compact(std::string_view client_id) {
   std::unique_lock<std::mutex> lock(impl_->mu);
-  auto it = impl_->files.find(client_id);
-  if (it == impl_->files.end()) {
-    lock.unlock();
-    if (auto l = load(client_id); !l.ok()) return unexpected(l.error());
-    lock.lock();
-    it = impl_->files.find(client_id);
-  }
-  Impl::File& f = it->second;
-  const std::string path = path_for(client_id);
-  auto s = write_snapshot(dir_, path, f.state);
-  if (!s.ok()) return unexpected(s.error());
-  ::close(f.fd);
-  f.size = f.snapshot_size = *s;
-  return open_append(path, f.fd);
+  auto got = file(*this, *impl_, client_id, lock);
+  if (!got.ok()) return unexpected(got.error());
+  return rewrite(**got, dir_, path_for(client_id));
 }
 
 }  // namespace mqtt
