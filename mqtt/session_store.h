@@ -91,7 +91,9 @@ class SessionStore {
  public:
   virtual ~SessionStore() = default;
   // The state stored for `client_id` (empty when none). Blocks on disk.
-  // Errors: Io, Corrupt, Version; Client::create() then fails.
+  // Errors: Io, Corrupt, Version; Client::create() then fails. May write
+  // (FileSessionStore cuts a torn tail off): not while a connection is
+  // writing the same client id.
   virtual Result<StoredSession, StoreError> load(std::string_view client_id) = 0;
   // Appends `batch`, in order, and returns once it is stored at
   // durability(). Blocks on disk. After an error nothing more is promised

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "mqtt/client.h"
+#include "mqtt/session/request.h"
 #include "mqtt/session_store.h"
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/events.h"
@@ -341,4 +342,128 @@ TEST_CASE("store: create() fails with StoreFailed on a damaged or newer store fi
   CHECK(r.error().code == mqtt::CreateError::Code::StoreFailed);
   CHECK(r.error().message.find("version 9") != std::string::npos);
   CHECK_THROWS_AS(mqtt::Client::create(o, 16), std::runtime_error);
+}
+
+namespace {
+
+// A stored session for `id` holding one QoS 1 PUBLISH (packet id 1) of
+// `payload` on `topic`, as a killed process would leave it.
+void seed_store(mqtt::SessionStore& store, const std::string& id, const std::string& topic,
+                const std::string& payload) {
+  const mqtt::codec::PublishRef p(topic, mqtt::QoS::AtLeastOnce, false,
+                                  mqtt::codec::as_bytes(payload), mqtt::codec::kNoProperties);
+  auto r = mqtt::session::make_publish_request(p, mqtt::ProtocolVersion::V311);
+  REQUIRE(r.ok());
+  std::vector<uint8_t> bytes(r->bytes.span().begin(), r->bytes.span().end());
+  bytes[r->packet_id_offset + 1] = 1;
+  mqtt::StoreRecord rec{mqtt::StoreRecord::Type::Publish, 1, mqtt::QoS::AtLeastOnce, bytes};
+  REQUIRE(store.load(id).ok());
+  REQUIRE(store.apply(id, std::span<const mqtt::StoreRecord>(&rec, 1)).ok());
+}
+
+}  // namespace
+
+TEST_CASE("store: a restored publish is resent when the broker kept the session, "
+          "and reported lost when it did not", "[store]") {
+  itest::Watchdog dog("session_store_test restore", 60s);
+  itest::Broker broker;
+  const std::string dir = itest::make_temp_dir("store-restore");
+  auto store = mqtt::FileSessionStore::open(dir, mqtt::Durability::PerBatch);
+  REQUIRE(store.ok());
+
+  std::mutex mu;
+  std::vector<std::string> received;
+  auto so = itest::client_options("restore-sub", broker.port());
+  auto [sub, sub_conn] = mqtt::Client::create(so, 64);
+  itest::Pump sub_pump(sub_conn, [&](const mqtt::Event& e) {
+    if (const auto* p = e.publish()) {
+      std::lock_guard<std::mutex> lock(mu);
+      received.push_back(itest::payload_of(*p));
+    }
+  });
+  auto granted = sub.subscribe("restore/#", mqtt::QoS::AtLeastOnce);
+  REQUIRE(granted.ok());
+  REQUIRE(granted->wait_for(10s));
+
+  SECTION("session present: resent with DUP, delivered, recorded done") {
+    const std::string id = itest::unique_id("restore-kept");
+    {
+      // The broker gets a persistent session for the id.
+      auto o = itest::client_options("x", broker.port());
+      o.client_id = id;
+      o.clean_session = false;
+      auto [c, conn] = mqtt::Client::create(o, 16);
+      REQUIRE(itest::wait_connack(conn, 10s));
+      auto d = c.disconnect_tracked(5s);
+      REQUIRE(d.ok());
+      REQUIRE(d->wait_for(10s));
+    }
+    seed_store(**store, id, "restore/kept", "from the dead process");
+    auto o = store_options("x", broker.port(), *store);
+    o.client_id = id;
+    auto [c, conn] = mqtt::Client::create(o, 16);
+    itest::Pump pump(conn);
+    REQUIRE(sub_pump.wait_for([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return !received.empty();
+    }, 10s));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      CHECK(received == std::vector<std::string>{"from the dead process"});
+    }
+    CHECK(pump.wait_until([](const auto& s) {
+      return !s.session_present.empty() && s.session_present[0];
+    }, 10s));
+    CHECK(pump.stats().resets.empty());
+    // The drain waits for the PUBACK; the store then forgets it (PublishDone).
+    auto d = c.disconnect_tracked(5s);
+    REQUIRE(d.ok());
+    auto drained = d->wait_for(10s);
+    REQUIRE(drained);
+    CHECK(drained->ok());
+    REQUIRE(pump.wait_until([](const auto& s) { return s.ended; }, 10s));
+    auto again = mqtt::FileSessionStore::open(dir, mqtt::Durability::None);
+    auto st = (*again)->load(id);  // the connection's store thread is done
+    REQUIRE(st.ok());
+    CHECK(st->outgoing.empty());
+  }
+
+  SECTION("no session at the broker: dropped, reported, store cleared") {
+    const std::string id = itest::unique_id("restore-lost");
+    seed_store(**store, id, "restore/lost", "gone");
+    auto o = store_options("x", broker.port(), *store);
+    o.client_id = id;
+    auto [c, conn] = mqtt::Client::create(o, 16);
+    std::mutex fmu;
+    std::vector<mqtt::RequestFailed> failed;
+    itest::Pump pump(conn, [&](const mqtt::Event& e) {
+      if (const auto* f = e.request_failed()) {
+        std::lock_guard<std::mutex> lock(fmu);
+        failed.push_back(*f);
+      }
+    });
+    REQUIRE(pump.wait_until([](const auto& s) { return !s.resets.empty(); }, 10s));
+    CHECK(pump.stats().resets[0].dropped_publishes == 1);
+    REQUIRE(pump.wait_for([&] {
+      std::lock_guard<std::mutex> lock(fmu);
+      return !failed.empty();
+    }, 10s));
+    {
+      std::lock_guard<std::mutex> lock(fmu);
+      CHECK(failed[0].reason == mqtt::RequestError::SessionReset);
+      CHECK(failed[0].topic == "restore/lost");
+      CHECK(failed[0].packet_id == 1);
+    }
+    auto d = c.disconnect_tracked(5s);
+    REQUIRE(d.ok());
+    REQUIRE(d->wait_for(10s));
+    REQUIRE(pump.wait_until([](const auto& s) { return s.ended; }, 10s));
+    auto again = mqtt::FileSessionStore::open(dir, mqtt::Durability::None);
+    auto st = (*again)->load(id);  // the Clear of the CONNACK is stored
+    REQUIRE(st.ok());
+    CHECK(st->outgoing.empty());
+    std::this_thread::sleep_for(300ms);
+    std::lock_guard<std::mutex> lock(mu);
+    CHECK(received.empty());
+  }
 }
