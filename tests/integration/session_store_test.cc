@@ -385,7 +385,7 @@ TEST_CASE("store: a restored publish is resent when the broker kept the session,
   REQUIRE(granted.ok());
   REQUIRE(granted->wait_for(10s));
 
-  SECTION("session present: resent with DUP, delivered, recorded done") {
+  SECTION("session present: resent, delivered, recorded done") {
     const std::string id = itest::unique_id("restore-kept");
     {
       // The broker gets a persistent session for the id.
