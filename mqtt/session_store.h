@@ -51,6 +51,8 @@ struct StoreRecord {
   uint16_t packet_id = 0;
   QoS qos = QoS::AtMostOnce;
   std::vector<uint8_t> bytes;
+  // Publish: the protocol version `bytes` are encoded for.
+  ProtocolVersion version = ProtocolVersion::V311;
 };
 
 // The state a store holds for one client id.
@@ -60,6 +62,7 @@ struct StoredSession {
     QoS qos = QoS::AtLeastOnce;
     bool pubrec_received = false;  // QoS 2: PUBREL pending (bytes empty)
     std::vector<uint8_t> bytes;    // the PUBLISH
+    ProtocolVersion version = ProtocolVersion::V311;  // bytes' encoding
     bool operator==(const Publish&) const = default;
   };
   std::vector<Publish> outgoing;  // in the order their last packet was sent
@@ -107,7 +110,7 @@ class SessionStore {
 // Format version 1 (docs/session-store.md, "File format"): a 16-byte header
 // (magic "MQTTSES1", version, flags), then records, each a 12-byte header
 // (length, its complement, CRC-32 of the body) and the body (type, packet
-// id, QoS, bytes). Appends only; a torn or damaged last record is ignored
+// id, QoS with bit 7 set for an MQTT 5 PUBLISH, bytes). Appends only; a torn or damaged last record is ignored
 // (and cut off) on load, anything damaged before it is a Corrupt error.
 // When a file grows past Options::compact_after_bytes (and 4 times its last
 // snapshot), it is rewritten as a snapshot: a temporary file, fsync, rename

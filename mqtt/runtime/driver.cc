@@ -106,7 +106,7 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
 std::string Driver::restore(const StoredSession& stored) {
   session::RestoredState st;
   for (const auto& p : stored.outgoing) {
-    st.outgoing.push_back({p.packet_id, p.qos, p.pubrec_received, p.bytes});
+    st.outgoing.push_back({p.packet_id, p.qos, p.pubrec_received, p.bytes, p.version});
   }
   st.incoming_qos2 = stored.incoming_qos2;
   st.assigned_client_id = stored.assigned_client_id;
@@ -154,6 +154,7 @@ void Driver::on_store(const session::StoreEvent& e) {
   }
   item.record.packet_id = e.packet_id;
   item.record.qos = e.qos;
+  item.record.version = session_version_;
   item.record.bytes.assign(e.bytes.begin(), e.bytes.end());
   if (e.type == T::Publish) {
     if (e.completion && *e.completion) {

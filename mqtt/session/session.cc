@@ -1778,6 +1778,11 @@ std::string Session::restore(const RestoredState& st) {
     if (!p.pubrec_received && p.bytes.size() < 2) {
       return "stored PUBLISH " + std::to_string(p.packet_id) + " has no bytes";
     }
+    if (!p.pubrec_received && p.version != config_.version) {
+      return "stored PUBLISH " + std::to_string(p.packet_id) + " is encoded for MQTT " +
+             (p.version == ProtocolVersion::V5 ? "5" : "3.1.1") +
+             ", the options say otherwise (use the same protocol, or remove the store file)";
+    }
   }
   size_t claimed = 0;
   for (const auto& p : st.outgoing) {

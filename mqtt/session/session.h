@@ -81,6 +81,7 @@ struct RestoredState {
     QoS qos = QoS::AtLeastOnce;
     bool pubrec_received = false;  // QoS 2: the PUBREL is what remains
     std::vector<uint8_t> bytes;    // the PUBLISH (empty once PUBREC was received)
+    ProtocolVersion version = ProtocolVersion::V311;  // what `bytes` are encoded for
   };
   std::vector<Publish> outgoing;  // in the order their last packet was sent
   std::vector<uint16_t> incoming_qos2;
@@ -248,7 +249,8 @@ class Session {
   // it (PUBLISH with DUP, or PUBREL) like a resumed session's; one without
   // resets it (untracked failures with SessionReset and a session reset
   // report). Returns an empty string, or why nothing was restored (an id
-  // outside 1..max_inflight, a duplicate id, already connected).
+  // outside 1..max_inflight, a duplicate id, a PUBLISH encoded for another
+  // protocol version, already connected).
   std::string restore(const RestoredState& state);
   // Every store record up to `seq` is stored (or the store gave up on them:
   // the runtime reports that). Writes the PUBRELs and PUBRECs that waited

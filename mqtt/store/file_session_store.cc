@@ -50,7 +50,10 @@ void append_record(std::vector<uint8_t>& out, const StoreRecord& r) {
   b[0] = static_cast<uint8_t>(r.type);
   b[1] = static_cast<uint8_t>(r.packet_id >> 8);
   b[2] = static_cast<uint8_t>(r.packet_id & 0xFF);
-  b[3] = static_cast<uint8_t>(r.qos);
+  // Bit 7: the PUBLISH is encoded for MQTT 5 (a restart must not resend it
+  // on a 3.1.1 connection, or the reverse).
+  b[3] = static_cast<uint8_t>(static_cast<uint8_t>(r.qos) |
+                              (r.version == ProtocolVersion::V5 ? 0x80 : 0));
   if (!r.bytes.empty()) std::memcpy(b + kBodyFixed, r.bytes.data(), r.bytes.size());
   put32(p + 8, store::crc32(b, len));
 }
@@ -105,6 +108,7 @@ Result<void, StoreError> parse(std::span<const uint8_t> f, const std::string& pa
     if (b[0] < 1 || b[0] > 7) return unexpected(corrupt(pos, "unknown record type"));
     r.packet_id = static_cast<uint16_t>(b[1] << 8 | b[2]);
     r.qos = static_cast<QoS>(b[3] & 3);
+    r.version = (b[3] & 0x80) ? ProtocolVersion::V5 : ProtocolVersion::V311;
     r.bytes.assign(b + kBodyFixed, b + len);
     out.apply(r);
     pos += kRecordHeader + len;
@@ -204,6 +208,7 @@ Result<uint64_t, StoreError> write_snapshot(const std::string& dir, const std::s
     r.type = StoreRecord::Type::Publish;
     r.packet_id = p.packet_id;
     r.qos = p.qos;
+    r.version = p.version;
     r.bytes = p.bytes;
     append_record(buf, r);
     if (p.pubrec_received) {

@@ -22,7 +22,7 @@ void StoredSession::apply(const StoreRecord& r) {
   switch (r.type) {
     case StoreRecord::Type::Publish: {
       if (auto it = find_out(r.packet_id); it != outgoing.end()) outgoing.erase(it);
-      outgoing.push_back(Publish{r.packet_id, r.qos, false, r.bytes});
+      outgoing.push_back(Publish{r.packet_id, r.qos, false, r.bytes, r.version});
       return;
     }
     case StoreRecord::Type::PubRecReceived: {

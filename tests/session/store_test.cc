@@ -202,10 +202,10 @@ TEST_CASE("restore: a CONNACK with session present resends the stored state") {
 
     RestoredState st;
     st.outgoing.push_back({sent[0]->as<codec::Publish>().packet_id, QoS::AtLeastOnce, false,
-                           sent[0]->raw});
+                           sent[0]->raw, v});
     st.outgoing.push_back({sent[1]->as<codec::Publish>().packet_id, QoS::ExactlyOnce, false,
-                           sent[1]->raw});
-    st.outgoing.push_back({id3, QoS::ExactlyOnce, true, {}});
+                           sent[1]->raw, v});
+    st.outgoing.push_back({id3, QoS::ExactlyOnce, true, {}, v});
     st.incoming_qos2 = {42};
     st.assigned_client_id = "assigned-1";
 
@@ -283,6 +283,19 @@ TEST_CASE("restore: refused for ids outside the window, duplicates, or after con
     Harness h(c);
     h.connect();
     CHECK_FALSE(h.s.restore(RestoredState{}).empty());
+  }
+  {
+    // A PUBLISH stored by an MQTT 3.1.1 session, restored into an MQTT 5 one.
+    SessionConfig c5 = store_config(ProtocolVersion::V5);
+    Harness h(c5);
+    Harness old(store_config());
+    auto p = old.publish("t", QoS::AtLeastOnce);
+    std::vector<uint8_t> bytes(p.bytes.span().begin(), p.bytes.span().end());
+    RestoredState st;
+    st.outgoing.push_back({1, QoS::AtLeastOnce, false, bytes, ProtocolVersion::V311});
+    const std::string why = h.s.restore(st);
+    CHECK(why.find("MQTT 3.1.1") != std::string::npos);
+    CHECK(h.s.stats().inflight_publishes == 0);
   }
 }
 

@@ -49,7 +49,8 @@ std::vector<StoreRecord> sample_records() {
       rec(T::IncomingQos2, 7, QoS::ExactlyOnce),
       rec(T::PubRecReceived, 2, QoS::ExactlyOnce),
       rec(T::PublishDone, 1),
-      rec(T::Publish, 3, QoS::AtLeastOnce, std::string(40, 'c')),
+      StoreRecord{T::Publish, 3, QoS::AtLeastOnce, std::vector<uint8_t>(40, 'c'),
+                  ProtocolVersion::V5},
       rec(T::IncomingReleased, 7, QoS::ExactlyOnce),
   };
 }
@@ -107,6 +108,8 @@ TEST_CASE("file store: round trip at every durability, and the state replays the
     CHECK(loaded->outgoing[0].packet_id == 2);  // PUBREL pending
     CHECK(loaded->outgoing[0].pubrec_received);
     CHECK(loaded->outgoing[1].packet_id == 3);
+    CHECK(loaded->outgoing[1].version == ProtocolVersion::V5);  // bit 7 of the QoS byte
+    CHECK(loaded->outgoing[0].version == ProtocolVersion::V311);
     CHECK(loaded->incoming_qos2.empty());
     // Client ids map to distinct files, any bytes allowed.
     CHECK((*store)->path_for("a/b") != (*store)->path_for("a_b"));
