@@ -35,6 +35,17 @@ struct Config {
   int total;    // messages over all runs
 };
 
+// Waits (10 s at most) until the pump's handler has put something in `v`.
+template <class V>
+bool wait_nonempty(itest::Pump& pump, std::mutex& mu, const V& v) {
+  return pump.wait_for(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return !v.empty();
+      },
+      10s);
+}
+
 // The "S <run> <n>" lines of a child's output.
 std::set<std::pair<int, int>> stored_lines(const std::string& path, bool* done = nullptr) {
   std::set<std::pair<int, int>> out;
@@ -259,10 +270,7 @@ TEST_CASE("store: untracked publishes get RequestStored; a stalled store holds Q
   REQUIRE(p2.wait_until([](const auto& s) { return s.connacks == 1; }, 10s));
 
   REQUIRE(c1.publish("s/untracked", mqtt::QoS::AtLeastOnce, false, "u").ok());
-  REQUIRE(p1.wait_for([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return !stored.empty();
-  }, 10s));
+  REQUIRE(wait_nonempty(p1, mu, stored));
   {
     std::lock_guard<std::mutex> lock(mu);
     CHECK(stored[0].topic == "s/untracked");
@@ -316,10 +324,7 @@ TEST_CASE("store: a failing store reports StoreFailed and the messages still go"
   REQUIRE(done);
   CHECK(done->ok());
   REQUIRE(c.publish("f/q1", mqtt::QoS::AtLeastOnce, false, "u").ok());
-  REQUIRE(pump.wait_for([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return !failed.empty();
-  }, 10s));
+  REQUIRE(wait_nonempty(pump, mu, failed));
   std::lock_guard<std::mutex> lock(mu);
   CHECK(failed[0].reason == mqtt::RequestError::StoreFailed);
   CHECK(failed[0].topic == "f/q1");
@@ -403,10 +408,7 @@ TEST_CASE("store: a restored publish is resent when the broker kept the session,
     o.client_id = id;
     auto [c, conn] = mqtt::Client::create(o, 16);
     itest::Pump pump(conn);
-    REQUIRE(sub_pump.wait_for([&] {
-      std::lock_guard<std::mutex> lock(mu);
-      return !received.empty();
-    }, 10s));
+    REQUIRE(wait_nonempty(sub_pump, mu, received));
     {
       std::lock_guard<std::mutex> lock(mu);
       CHECK(received == std::vector<std::string>{"from the dead process"});
@@ -444,10 +446,7 @@ TEST_CASE("store: a restored publish is resent when the broker kept the session,
     });
     REQUIRE(pump.wait_until([](const auto& s) { return !s.resets.empty(); }, 10s));
     CHECK(pump.stats().resets[0].dropped_publishes == 1);
-    REQUIRE(pump.wait_for([&] {
-      std::lock_guard<std::mutex> lock(fmu);
-      return !failed.empty();
-    }, 10s));
+    REQUIRE(wait_nonempty(pump, fmu, failed));
     {
       std::lock_guard<std::mutex> lock(fmu);
       CHECK(failed[0].reason == mqtt::RequestError::SessionReset);
