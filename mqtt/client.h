@@ -74,6 +74,10 @@ struct CreateError {
     InvalidOptions,   // an option is out of range (message says which)
     InvalidCapacity,  // capacity is 0 or above Client::kMaxCapacity
     Resources,        // a descriptor or memory could not be had (sys_errno)
+    StoreFailed,      // MqttOptions::session_store: loading the stored
+                      // session failed (I/O error, damaged file, unknown
+                      // format version, ids above max_inflight); message
+                      // says which, sys_errno for I/O
   };
   Code code = Code::InvalidOptions;
   int sys_errno = 0;
@@ -166,8 +170,11 @@ class Client {
   // Starts connecting at once on the reactor thread. `capacity` bounds each
   // request lane and the event queue (1..kMaxCapacity). Never blocks on the
   // network. Throws std::invalid_argument for invalid options or capacity
-  // (see validate()) and std::system_error when descriptors or memory run
-  // out; nothing is left running then. try_create() reports the same as a
+  // (see validate()), std::system_error when descriptors or memory run
+  // out, std::runtime_error when the session store cannot be loaded
+  // (CreateError::StoreFailed); nothing is left running then. With
+  // options.session_store (and clean_session = false) it reads the stored
+  // session from disk on the calling thread. try_create() reports the same as a
   // value.
   static std::pair<Client, Connection> create(const MqttOptions& options, size_t capacity);
   static std::pair<Client, Connection> create(const MqttOptions& options, size_t capacity,
@@ -197,7 +204,10 @@ class Client {
   // Blocks while the publish lane is full. A queued publish that fails later
   // (broker limit, session reset, connection lost before a QoS 0 was
   // written, disconnect drain expired, end of the loop) is reported as a
-  // RequestFailed event. MQTT 5 properties are checked as a client sends
+  // RequestFailed event. With MqttOptions::session_store, a QoS 1/2
+  // publish is also reported once stored (RequestStored event), or not
+  // stored (RequestFailed with StoreFailed; docs/session-store.md). MQTT 5
+  // properties are checked as a client sends
   // them (InvalidRequest): no Subscription Identifier (PropertyNotAllowed,
   // [MQTT-3.3.4-6]); Payload Format Indicator 1 needs a well-formed UTF-8
   // payload (PayloadFormatInvalid, spec 3.3.2.3.2).

@@ -32,6 +32,9 @@ enum class RequestError : uint8_t {
   FeatureNotSupported,  // MQTT 5: a subscription with a wildcard, a shared
                         // subscription or a Subscription Identifier, which the
                         // broker's CONNACK said it does not support
+  StoreFailed,  // the session store could not write the publish's record: it
+                // is still sent and acknowledged as usual, but a restart of
+                // the process will not resend it (see Token::wait_stored)
 };
 
 std::string_view to_string(RequestError e);
@@ -68,6 +71,11 @@ struct AnyWaiter {
 };
 
 // Completed at most once; later calls are ignored.
+//
+// Session store: "stored" settles once too. store_pending() (reactor
+// thread, when the publish's record is handed to the store) makes it wait
+// for settle_stored() (store thread); without it, complete() settles it
+// with the completion's error.
 class CompletionState {
  public:
   void complete(Completion c) {
@@ -75,6 +83,10 @@ class CompletionState {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (done_) return;
+      if (!stored_pending_ && !stored_done_) {
+        stored_done_ = true;
+        stored_error_ = c.error;
+      }
       result_ = std::move(c);
       done_ = true;
       waiters.swap(waiters_);  // usually empty: no allocation
@@ -106,6 +118,38 @@ class CompletionState {
     std::lock_guard<std::mutex> lock(mu_);
     return result_;
   }
+  // --- session store ---
+  void store_pending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stored_done_) stored_pending_ = true;
+  }
+  // `e`: None = stored; StoreFailed = the store failed.
+  void settle_stored(RequestError e) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stored_done_) return;
+      stored_done_ = true;
+      stored_pending_ = false;
+      stored_error_ = e;
+    }
+    cv_.notify_all();
+  }
+  bool stored() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stored_done_ && stored_error_ == RequestError::None;
+  }
+  // false on timeout; a timeout of kForever or more waits without limit.
+  bool wait_stored(std::chrono::nanoseconds d, RequestError& out) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (d >= kForever) {
+      cv_.wait(lock, [&] { return stored_done_; });
+    } else if (!cv_.wait_for(lock, d, [&] { return stored_done_; })) {
+      return false;
+    }
+    out = stored_error_;
+    return true;
+  }
+
   // wait_any(): false (not registered) when already done.
   bool add_waiter(const std::shared_ptr<AnyWaiter>& w) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -122,6 +166,9 @@ class CompletionState {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool done_ = false;
+  bool stored_pending_ = false;  // a store record is on its way
+  bool stored_done_ = false;
+  RequestError stored_error_ = RequestError::None;
   Completion result_;
   std::vector<std::shared_ptr<AnyWaiter>> waiters_;
 };

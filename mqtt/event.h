@@ -172,6 +172,20 @@ struct RequestFailed {
 
 std::string_view to_string(RequestFailed::Kind k);
 
+// Session store only (MqttOptions::session_store): an untracked QoS 1/2
+// publish's record reached the store's durability (Token::stored() says the
+// same for a tracked one, which gets no event). Same shape as RequestFailed
+// (kind is always Publish). A store that fails reports RequestFailed with
+// RequestError::StoreFailed instead: the message is still sent, but will
+// not survive a restart. When the event queue is full these events wait in
+// the connection's backlog like incoming packets (one per publish).
+struct RequestStored {
+  RequestFailed::Kind kind = RequestFailed::Kind::Publish;
+  std::string topic;
+  QoS qos = QoS::AtLeastOnce;
+  uint16_t packet_id = 0;
+};
+
 // Copying an Event is cheap: an incoming packet is shared, not copied (it
 // is immutable); the event may be kept, copied and moved to other threads.
 class Event {
@@ -179,7 +193,7 @@ class Event {
   // An incoming packet is held through a shared handle (incoming() is the
   // packet); the other alternatives are held by value.
   using Variant = std::variant<detail::IncomingRef, Outgoing, SessionReset, ConnectionError,
-                               RequestFailed>;
+                               RequestFailed, RequestStored>;
 
   Event() = default;  // holds nothing: every accessor returns null
   Event(Incoming&& i)                               // NOLINT
@@ -191,6 +205,7 @@ class Event {
   Event(SessionReset s) : v_(s) {}                // NOLINT
   Event(ConnectionError e) : v_(std::move(e)) {}  // NOLINT
   Event(RequestFailed f) : v_(std::move(f)) {}    // NOLINT
+  Event(RequestStored s) : v_(std::move(s)) {}    // NOLINT
 
   const Incoming* incoming() const {
     const auto* r = std::get_if<detail::IncomingRef>(&v_);
@@ -200,6 +215,7 @@ class Event {
   const SessionReset* session_reset() const { return std::get_if<SessionReset>(&v_); }
   const ConnectionError* error() const { return std::get_if<ConnectionError>(&v_); }
   const RequestFailed* request_failed() const { return std::get_if<RequestFailed>(&v_); }
+  const RequestStored* request_stored() const { return std::get_if<RequestStored>(&v_); }
   // Shortcut: the incoming PUBLISH, or null.
   const codec::Publish* publish() const { return incoming() ? incoming()->publish() : nullptr; }
 

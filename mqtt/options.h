@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mqtt/codec/types.h"
+#include "mqtt/session_store.h"
 #include "transport/tls/tls.h"
 
 namespace mqtt {
@@ -192,6 +193,16 @@ struct MqttOptions {
   // MQTT 5: ask for Response Information in the CONNACK (Request Response
   // Information = 1; see mqtt/request_response.h).
   bool request_response_information = false;
+  // Set: the session survives a restart of this process
+  // (docs/session-store.md). create() loads the state stored for client_id
+  // (with clean_session = false; with true the first CONNACK clears it) and
+  // fails with CreateError::StoreFailed when it cannot; from then on every
+  // change of the session's QoS 1/2 state is written by a store thread of
+  // this connection, at the store's Durability. Tokens and RequestStored
+  // events say when a publish is stored. Null (default): no store, and the
+  // publish path is unchanged. Fixed at create(): update_options() keeps
+  // the one given there.
+  std::shared_ptr<SessionStore> session_store;
 
   // --- reconnect ---
   Backoff backoff;

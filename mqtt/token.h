@@ -32,6 +32,28 @@ class Token {
   // The result if ready, std::nullopt otherwise. Never blocks.
   std::optional<Completion> poll() const;
 
+  // Session store (MqttOptions::session_store; docs/session-store.md): a
+  // QoS 1/2 publish is "stored" once its record reached the store's
+  // durability (Durability::None: written to the file; PerBatch/PerMessage:
+  // fdatasync'ed). A stored publish survives a kill -9 of this process: the
+  // next process that opens the same client id and store resends it
+  // (PUBLISH with DUP, or PUBREL) unless the broker acknowledged it and the
+  // completion record was stored first. Independent of wait(): a publish
+  // may complete before or after it is stored.
+  //
+  // True once stored. Never blocks; any thread.
+  bool stored() const;
+  // Blocks at most `timeout` (max() = no limit) until "stored" is settled;
+  // std::nullopt if not settled by then. Any thread, any number of threads.
+  // RequestError::None: stored. StoreFailed: the store could not write it
+  // (the message is still sent, and its completion reported, as usual; it
+  // will not survive a restart). Any other error: the request failed before
+  // a record was made (e.g. PacketTooLarge), nothing is stored. Without a
+  // store, and for QoS 0, nothing is ever recorded: it settles with the
+  // completion, with its error (None on success). A default-constructed
+  // Token returns ConnectionClosed at once.
+  std::optional<RequestError> wait_stored(std::chrono::nanoseconds timeout) const;
+
  private:
   friend std::optional<size_t> wait_any(std::span<const Token> tokens,
                                         std::chrono::nanoseconds timeout);

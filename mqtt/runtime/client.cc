@@ -263,6 +263,7 @@ std::string_view to_string(CreateError::Code c) {
     case CreateError::Code::InvalidOptions: return "InvalidOptions";
     case CreateError::Code::InvalidCapacity: return "InvalidCapacity";
     case CreateError::Code::Resources: return "Resources";
+    case CreateError::Code::StoreFailed: return "StoreFailed";
   }
   return "Unknown";
 }
@@ -383,6 +384,19 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
       if (!tls) return unexpected(CreateError{CreateError::Code::InvalidOptions, 0, "TLS: " + why});
     }
     auto driver = std::make_unique<runtime::Driver>(core, options, impl.epoll_fd(), tls);
+    if (options.session_store && !options.clean_session) {
+      // The session a killed process left (docs/session-store.md). With
+      // clean_session the first CONNACK clears the store instead.
+      auto stored = options.session_store->load(options.client_id);
+      if (!stored.ok()) {
+        return unexpected(CreateError{CreateError::Code::StoreFailed, stored.error().sys_errno,
+                                      "session store: " + stored.error().message});
+      }
+      if (std::string why = driver->restore(*stored); !why.empty()) {
+        return unexpected(
+            CreateError{CreateError::Code::StoreFailed, 0, "session store: " + why});
+      }
+    }
     auto client_shared = std::make_shared<detail::ClientShared>();
     auto conn_shared = std::make_shared<detail::ClientShared>();
     // Nothing can fail from here on: hand the driver to the reactor.
@@ -397,6 +411,9 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
     return unexpected(CreateError{CreateError::Code::Resources, ENOMEM,
                                   "out of memory (event queue of " + std::to_string(capacity) +
                                       " events)"});
+  } catch (const std::system_error& e) {  // the store thread could not start
+    return unexpected(CreateError{CreateError::Code::Resources, e.code().value(),
+                                  std::string("session store thread: ") + e.what()});
   }
 }
 
@@ -408,6 +425,7 @@ std::pair<Client, Connection> created_or_throw(
   if (e.code == CreateError::Code::Resources) {
     throw std::system_error(e.sys_errno, std::generic_category(), "mqtt: " + e.message);
   }
+  if (e.code == CreateError::Code::StoreFailed) throw std::runtime_error("mqtt: " + e.message);
   throw std::invalid_argument("mqtt: " + e.message);
 }
 }  // namespace

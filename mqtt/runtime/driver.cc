@@ -97,10 +97,24 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
       backoff_(options.backoff),
       rate_(options.rate_limit, Clock::now()),
       brokers_(brokers_of(options)) {
+  if (opts_.session_store) {
+    store_ = std::make_unique<StoreWorker>(opts_.session_store, opts_.client_id, core_->waker);
+  }
   session_ = std::make_unique<session::Session>(session_config(), *this);
 }
 
+std::string Driver::restore(const StoredSession& stored) {
+  session::RestoredState st;
+  for (const auto& p : stored.outgoing) {
+    st.outgoing.push_back({p.packet_id, p.qos, p.pubrec_received, p.bytes, p.version});
+  }
+  st.incoming_qos2 = stored.incoming_qos2;
+  st.assigned_client_id = stored.assigned_client_id;
+  return session_->restore(st);
+}
+
 Driver::~Driver() {
+  push_store_records();  // the worker applies them before its thread ends
   incoming_pool_->close();  // freed with the last event that holds one of its packets
   close_stream();
   if (pending_) abandon_item(*pending_);
@@ -119,7 +133,71 @@ session::SessionConfig Driver::session_config() const {
   c.max_incoming_packet_size = opts_.max_incoming_packet_size;
   c.topic_alias_maximum = opts_.topic_alias_maximum;
   c.auto_topic_aliases = opts_.auto_topic_aliases;
+  c.store = store_ != nullptr;
   return c;
+}
+
+// --- session store ---
+
+void Driver::on_store(const session::StoreEvent& e) {
+  using T = session::StoreEvent::Type;
+  StoreWorker::Item item;
+  item.seq = store_base_ + e.seq;
+  switch (e.type) {
+    case T::Publish: item.record.type = StoreRecord::Type::Publish; break;
+    case T::PubRecReceived: item.record.type = StoreRecord::Type::PubRecReceived; break;
+    case T::PublishDone: item.record.type = StoreRecord::Type::PublishDone; break;
+    case T::IncomingQos2: item.record.type = StoreRecord::Type::IncomingQos2; break;
+    case T::IncomingReleased: item.record.type = StoreRecord::Type::IncomingReleased; break;
+    case T::ClientId: item.record.type = StoreRecord::Type::ClientId; break;
+    case T::Clear: item.record.type = StoreRecord::Type::Clear; break;
+  }
+  item.record.packet_id = e.packet_id;
+  item.record.qos = e.qos;
+  item.record.version = session_version_;
+  item.record.bytes.assign(e.bytes.begin(), e.bytes.end());
+  if (e.type == T::Publish) {
+    if (e.completion && *e.completion) {
+      (*e.completion)->store_pending();
+      item.completion = *e.completion;
+    } else {
+      store_untracked_.push_back(UntrackedStored{item.seq, e.qos, e.packet_id,
+                                                 std::string(session::publish_topic(e.bytes))});
+    }
+  }
+  store_batch_.push_back(std::move(item));
+}
+
+void Driver::push_store_records() {
+  if (store_ && !store_batch_.empty()) store_->push(store_batch_);
+}
+
+void Driver::store_sync(bool report) {
+  if (!store_) return;
+  const uint64_t done = store_->done_seq();
+  if (done == store_seen_) return;
+  store_seen_ = done;
+  if (done > store_base_) session_->store_confirmed(done - store_base_);
+  const uint64_t failed_from = store_->failed_from();
+  while (!store_untracked_.empty() && store_untracked_.front().seq <= done) {
+    UntrackedStored& u = store_untracked_.front();
+    if (report && u.seq < failed_from) {
+      emit(Event(RequestStored{RequestFailed::Kind::Publish, std::move(u.topic), u.qos,
+                               u.packet_id}));
+    } else if (report) {
+      RequestFailed f;
+      f.kind = RequestFailed::Kind::Publish;
+      f.reason = RequestError::StoreFailed;
+      f.topic = std::move(u.topic);
+      f.qos = u.qos;
+      f.packet_id = u.packet_id;
+      f.message = "the session store failed (" + store_->failure() +
+                  "): the message is still sent but will not survive a restart";
+      report_failure(std::move(f));
+    }
+    store_untracked_.pop_front();
+  }
+  busy_ = true;  // released PUBRELs/PUBRECs are waiting to be written
 }
 
 // --- SessionObserver ---
@@ -257,6 +335,7 @@ void Driver::poll(TimePoint now) {
     }
   }
   review_read_buffer(now);
+  push_store_records();
   compute_deadline(now);
   publish_snapshot();
 }
@@ -302,9 +381,11 @@ void Driver::review_read_buffer(TimePoint now) {
 
 void Driver::step(TimePoint now) {
   if (phase_ == Phase::Ended) {
+    store_sync(false);
     flush_overflow();
     return;
   }
+  store_sync(true);
   if (core_->shutdown.load(std::memory_order_seq_cst)) {
     end(make_error(ConnectionErrorCode::Shutdown, "the connection was shut down"));
     return;
@@ -383,6 +464,7 @@ void Driver::apply_new_options() {
     tls_ = core_->new_tls;
   }
   const session::SessionConfig old_cfg = session_config();
+  n.session_store = opts_.session_store;  // fixed at create()
   opts_ = std::move(n);
   brokers_.configure(brokers_of(opts_));
   backoff_.set_config(opts_.backoff);
@@ -407,6 +489,15 @@ void Driver::apply_new_options() {
   emit(Event(r));
   session_->fail_all(RequestError::SessionReset,
                      "session options changed by update_options(): in-flight state dropped");
+  if (store_) {
+    // A new session: the stored one is gone too. Its records continue the
+    // numbering of the old session's.
+    StoreWorker::Item clear;
+    clear.record.type = StoreRecord::Type::Clear;
+    clear.seq = store_base_ + session_->store_seq() + 1;
+    store_base_ = clear.seq;
+    store_batch_.push_back(std::move(clear));
+  }
   session_ = std::make_unique<session::Session>(c, *this);
   session_version_ = c.version;
   core_->version.store(c.version, std::memory_order_seq_cst);
@@ -757,6 +848,8 @@ bool Driver::can_pull_control() const {
 bool Driver::can_pull_publishes() const {
   if (phase_ != Phase::Connected || disconnecting_ || !session_->connected()) return false;
   if (output_size() >= kOutputHighWater) return false;
+  // The store thread is behind: no new publishes (like a full window).
+  if (store_ && !store_->has_room()) return false;
   if (opts_.outgoing_events && (!overflow_.empty() || core_->events.full())) return false;
   return true;
 }
@@ -1011,12 +1104,16 @@ void Driver::check_ends(TimePoint now) {
 }
 
 bool Driver::finished() const {
-  return phase_ == Phase::Ended && ((overflow_.empty() && failures_pending_ == 0) ||
+  // With a store, also once its thread has applied every record (then the
+  // reactor's join in ~StoreWorker does not wait on disk).
+  return phase_ == Phase::Ended && ((overflow_.empty() && failures_pending_ == 0 &&
+                                     (!store_ || store_->idle())) ||
                                     core_->shutdown.load(std::memory_order_relaxed));
 }
 
 bool Driver::has_external_work() const {
   const bool backlog = !overflow_.empty() || failures_pending_ > 0;
+  if (store_ && store_->done_seq() != store_seen_) return true;
   if (phase_ == Phase::Ended) {
     return backlog && (!core_->events.full() || core_->shutdown.load(std::memory_order_seq_cst));
   }

@@ -18,6 +18,7 @@
 #include "mqtt/runtime/conn_core.h"
 #include "mqtt/runtime/incoming_pool.h"
 #include "mqtt/runtime/rate_limiter.h"
+#include "mqtt/runtime/store_worker.h"
 #include "mqtt/session/session.h"
 #include "transport/stream.h"
 #include "transport/tls/tls.h"
@@ -55,6 +56,10 @@ class Driver final : public session::SessionObserver {
   bool finished() const;
   // The reactor is going away: end with Shutdown now.
   void force_shutdown(TimePoint now);
+  // Session store: seeds the session with the state loaded for this client
+  // id, before the driver is handed to the reactor (Client::create's
+  // thread). Empty string, or why it cannot be restored.
+  std::string restore(const StoredSession& stored);
 
   // The reactor's bookkeeping for this driver (reactor thread only; see
   // reactor.cc): where it is in the driver list and in the timer heap, and
@@ -81,6 +86,7 @@ class Driver final : public session::SessionObserver {
   void on_outgoing(const Outgoing& out) override;
   void on_session_reset(const session::ResetInfo& info) override;
   void on_request_failed(const session::FailedRequest& failed) override;
+  void on_store(const session::StoreEvent& e) override;
 
  private:
   enum class Phase : uint8_t {
@@ -132,6 +138,13 @@ class Driver final : public session::SessionObserver {
   bool can_pull_control() const;
   bool input_paused() const;
   size_t output_size() const;
+  // Session store: hands the records of this poll to the store thread.
+  void push_store_records();
+  // Session store: what the store thread finished since the last call
+  // releases held PUBRELs/PUBRECs and reports untracked publishes
+  // (RequestStored, or RequestFailed with StoreFailed). `report`: false
+  // once the loop has ended (nothing may follow the final event).
+  void store_sync(bool report);
 
   std::shared_ptr<ConnCore> core_;
   MqttOptions opts_;
@@ -192,11 +205,26 @@ class Driver final : public session::SessionObserver {
   std::deque<Event> overflow_;       // events that did not fit the queue
   // RequestFailed events that did not fit, coalesced per reason (bounded
   // memory whatever the number of failures). Delivered before overflow_.
-  // One slot per RequestError value (FeatureNotSupported is the last).
+  // One slot per RequestError value (StoreFailed is the last).
   std::array<std::optional<RequestFailed>,
-             static_cast<size_t>(RequestError::FeatureNotSupported) + 1> failures_;
+             static_cast<size_t>(RequestError::StoreFailed) + 1> failures_;
   size_t failures_pending_ = 0;
   std::optional<session::Request> disconnect_marker_;  // taken from the lane, not yet submitted
+
+  // --- session store (null store_: off) ---
+  std::unique_ptr<StoreWorker> store_;
+  std::vector<StoreWorker::Item> store_batch_;  // records of this poll
+  // Record numbers: the session's k-th record is store_base_ + k (a new
+  // Session after update_options() starts again at 1).
+  uint64_t store_base_ = 0;
+  uint64_t store_seen_ = 0;  // StoreWorker::done_seq() last handled
+  struct UntrackedStored {
+    uint64_t seq;
+    QoS qos;
+    uint16_t packet_id;
+    std::string topic;
+  };
+  std::deque<UntrackedStored> store_untracked_;  // awaiting their record
 
   TimePoint deadline_ = TimePoint::max();
   bool busy_ = false;

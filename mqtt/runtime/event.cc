@@ -143,6 +143,7 @@ const char* request_error_name(RequestError e) {
     case RequestError::ProtocolError: return "ProtocolError";
     case RequestError::TopicAliasInvalid: return "TopicAliasInvalid";
     case RequestError::FeatureNotSupported: return "FeatureNotSupported";
+    case RequestError::StoreFailed: return "StoreFailed";
   }
   return "Unknown";
 }
@@ -370,6 +371,9 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
           if (v.count != 1) os << ", count: " << v.count;
           if (!v.message.empty()) os << ", message: \"" << v.message << '"';
           os << " }";
+        } else if constexpr (std::is_same_v<T, RequestStored>) {
+          os << "RequestStored { " << to_string(v.kind) << ", topic: \"" << v.topic
+             << "\", qos: " << static_cast<int>(v.qos) << ", pkid: " << v.packet_id << " }";
         } else {
           os << "Error(" << describe(v) << ')';  // describe() marks terminal ones
         }

@@ -28,6 +28,15 @@ std::optional<Completion> Token::poll() const {
   return state_->result();
 }
 
+bool Token::stored() const { return state_ && state_->stored(); }
+
+std::optional<RequestError> Token::wait_stored(std::chrono::nanoseconds timeout) const {
+  if (!state_) return RequestError::ConnectionClosed;
+  RequestError e = RequestError::None;
+  if (state_->wait_stored(timeout, e)) return e;
+  return std::nullopt;
+}
+
 std::optional<size_t> wait_any(std::span<const Token> tokens, std::chrono::nanoseconds timeout) {
   auto first_ready = [&]() -> std::optional<size_t> {
     for (size_t i = 0; i < tokens.size(); ++i) {

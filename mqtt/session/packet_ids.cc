@@ -17,11 +17,21 @@ uint16_t PublishWindow::allocate() {
   return 0;
 }
 
+bool PublishWindow::claim(uint16_t id) {
+  if (id == 0 || id > range_) return false;
+  if (slots_.empty()) slots_.resize(size_t{range_} + 1);
+  if (slots_[id].stage != OutPublish::Stage::Free) return false;
+  slots_[id].stage = OutPublish::Stage::AwaitAck;
+  ++count_;
+  return true;
+}
+
 void PublishWindow::release(uint16_t id) {
   if (id >= slots_.size()) return;
   OutPublish& s = slots_[id];
   if (s.stage == OutPublish::Stage::Free) return;
   s.stage = OutPublish::Stage::Free;
+  s.pubrel_held = false;
   s.completion.reset();
   s.bytes = PacketBytes();  // frees a large packet's heap buffer
   --count_;

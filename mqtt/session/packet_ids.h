@@ -39,14 +39,19 @@ struct OutPublish {
   };
   Stage stage = Stage::Free;
   QoS qos = QoS::AtLeastOnce;
+  // Session store (SessionConfig::store): the PUBREC record is not stored
+  // yet, so the PUBREL waits (docs/session-store.md, rule 1); store_seq is
+  // that record's sequence number.
+  bool pubrel_held = false;
   uint64_t seq = 0;  // order of the last packet (PUBLISH or PUBREL) sent for it
+  uint64_t store_seq = 0;
   PacketBytes bytes;  // the PUBLISH, id filled in (kept for resend)
   std::shared_ptr<mqtt::detail::CompletionState> completion;
 };
 
 // Outgoing publishes in flight, indexed by packet id. Ids are handed out
 // cyclically within 1..range and an id is never handed out while its slot is
-// busy. The slot array (range + 1 slots of ~184 bytes) is allocated by the
+// busy. The slot array (range + 1 slots of ~192 bytes) is allocated by the
 // first allocate() and kept, so a connection that never publishes at QoS 1/2
 // does not pay for it; allocate() throws std::bad_alloc only then.
 class PublishWindow {
@@ -59,6 +64,9 @@ class PublishWindow {
 
   // A free id (0 if every id is busy). The slot becomes busy (AwaitAck).
   uint16_t allocate();
+  // Makes `id` busy (AwaitAck), for a restored session. False when `id` is
+  // outside 1..range or busy already.
+  bool claim(uint16_t id);
   // The slot for `id`, or null when `id` is outside the range or free.
   // (slots_ is empty or has range + 1 slots.)
   OutPublish* find(uint16_t id) {

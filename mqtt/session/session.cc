@@ -325,6 +325,43 @@ struct Session::Impl {
 
   uint64_t excess_incoming = 0;
   uint64_t unknown_acks = 0;
+
+  // --- session store (SessionConfig::store) ---
+  uint64_t store_seq = 0;        // last record reported
+  uint64_t store_confirmed = 0;  // every record up to this one is stored
+  // PUBRELs / PUBRECs waiting for their record: (record seq, packet id).
+  detail::LazyDeque<std::pair<uint64_t, uint16_t>> held_pubrels;
+  detail::LazyDeque<std::pair<uint64_t, uint16_t>> held_pubrecs;
+  IdSet in_qos2_unstored;        // incoming QoS 2 ids whose record is not stored
+  // Incoming QoS 2 ids released (PUBREL) whose record is not stored: PUBCOMP waits.
+  IdSet in_released_unstored;
+  detail::LazyDeque<std::pair<uint64_t, uint16_t>> held_pubcomps;
+  bool restored = false;         // restore() seeded state: report a reset of it
+
+  bool store_on() const { return self.config_.store; }
+  // Reports a record; returns its sequence number.
+  uint64_t record(StoreEvent::Type type, uint16_t id = 0, QoS qos = QoS::AtMostOnce,
+                  std::span<const uint8_t> bytes = {}, const CompletionPtr* completion = nullptr) {
+    StoreEvent e;
+    e.type = type;
+    e.seq = ++store_seq;
+    e.packet_id = id;
+    e.qos = qos;
+    e.bytes = bytes;
+    e.completion = completion;
+    self.observer_.on_store(e);
+    return e.seq;
+  }
+  bool live() const {
+    return self.state_ == SessionState::Connected || self.state_ == SessionState::Disconnecting;
+  }
+  // Incoming QoS 2 id `id` is gone (PUBREL, reset): its held PUBREC too.
+  void forget_held_pubrec(uint16_t id) {
+    if (!in_qos2_unstored.erase(id)) return;
+    for (auto it = held_pubrecs.begin(); it != held_pubrecs.end();) {
+      it = it->second == id ? held_pubrecs.erase(it) : std::next(it);
+    }
+  }
   std::optional<Duration> last_ping_rtt;
   bool session_present = false;
   bool granted_subscription = false;  // a SUBACK granted a filter in this session
@@ -437,6 +474,7 @@ struct Session::Impl {
     s.bytes = std::move(r.bytes);  // with its topic, without alias: for resends
     s.completion = std::move(r.completion);
     s.seq = ++seq;
+    if (store_on()) record(StoreEvent::Type::Publish, id, s.qos, s.bytes.span(), &s.completion);
     write_wire(s.bytes, wire);
     emit(Outgoing::Type::Publish, id, false);
   }
@@ -535,6 +573,7 @@ struct Session::Impl {
   }
 
   void publish_done(uint16_t id) {
+    if (store_on()) record(StoreEvent::Type::PublishDone, id);
     pubs.release(id);
     resend_deferred();
     drain_held_publishes();
@@ -572,7 +611,10 @@ struct Session::Impl {
           write_ack<codec::PubAck>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
         } else if (r.qos == QoS::ExactlyOnce) {
           in_qos2_unacked.erase(r.packet_id);
-          write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
+          // With a store, store_confirmed() writes it once the id is stored.
+          if (!in_qos2_unstored.test(r.packet_id)) {
+            write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
+          }
         }
         complete_ok(r.completion, ReasonCode::Success);
         return true;
@@ -727,6 +769,14 @@ struct Session::Impl {
   // The broker did not resume the session (session present = 0).
   void reset_session() {
     deferred_resends.clear();
+    if (store_on()) {
+      record(StoreEvent::Type::Clear);
+      held_pubrels.clear();
+      held_pubrecs.clear();
+      in_qos2_unstored.clear();
+      held_pubcomps.clear();
+      in_released_unstored.clear();
+    }
     // A session this client starts: it knows every subscription in it.
     subscription_ids.clear();
     all_subscriptions_known = true;
@@ -758,8 +808,10 @@ struct Session::Impl {
     info.subscriptions_lost = granted_subscription;
     granted_subscription = false;
     if (ever_connected && cfg().auto_resubscribe) info.resubscribing = resubscribe();
-    // A first CONNACK without a session is the normal start: nothing dropped.
-    if (ever_connected) self.observer_.on_session_reset(info);
+    // A first CONNACK without a session is the normal start: nothing dropped
+    // (unless restore() seeded a session from the store).
+    if (ever_connected || restored) self.observer_.on_session_reset(info);
+    restored = false;
   }
 
   // Resends one in-flight message of a resumed session: the PUBLISH again
@@ -771,7 +823,7 @@ struct Session::Impl {
       s.bytes[0] |= 0x08;  // DUP
       out.append(s.bytes);
       emit(Outgoing::Type::Publish, id, true);
-    } else {
+    } else if (!s.pubrel_held) {
       write_ack<codec::PubRel>(id, ReasonCode::Success, Outgoing::Type::PubRel);
     }
   }
@@ -902,7 +954,12 @@ struct Session::Impl {
     subscription_ids_available = p.subscription_identifiers_available.value_or(1) != 0;
     keep_alive = p.server_keep_alive ? std::chrono::seconds(*p.server_keep_alive)
                                      : std::chrono::seconds(std::min<int64_t>(cfg().keep_alive.count(), 65535));
-    if (p.assigned_client_identifier) assigned_client_id = std::string(*p.assigned_client_identifier);
+    if (p.assigned_client_identifier && assigned_client_id != *p.assigned_client_identifier) {
+      assigned_client_id = std::string(*p.assigned_client_identifier);
+      if (store_on()) {
+        record(StoreEvent::Type::ClientId, 0, QoS::AtMostOnce, codec::as_bytes(assigned_client_id));
+      }
+    }
     window_size = std::min<uint32_t>(pubs.range(), broker_receive_max);
     session_present = ack.session_present;
     // Outgoing aliases start afresh on every connection [MQTT-3.3.2-7].
@@ -990,17 +1047,26 @@ struct Session::Impl {
       case QoS::ExactlyOnce:
         if (in_qos2.test(p.packet_id)) {
           // Duplicate before PUBREL: not reported again [MQTT-4.3.3-10 method B].
-          if (!in_qos2_unacked.test(p.packet_id)) {
+          // With a store, the PUBREC waits for the id's record (rule 2).
+          if (!in_qos2_unacked.test(p.packet_id) && !in_qos2_unstored.test(p.packet_id)) {
             write_ack<codec::PubRec>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
           }
           return {};
         }
         count_excess();
         in_qos2.insert(p.packet_id);
+        if (store_on()) {
+          // PUBREC only once the id is stored: a PUBLISH the broker resends
+          // after a restart is then known and not delivered again.
+          in_released_unstored.erase(p.packet_id);  // only a broker that skipped our PUBCOMP
+          const uint64_t n = record(StoreEvent::Type::IncomingQos2, p.packet_id, QoS::ExactlyOnce);
+          in_qos2_unstored.insert(p.packet_id);
+          held_pubrecs.push_back({n, p.packet_id});
+        }
         self.observer_.on_incoming(raw, packet);
         if (manual) {
           in_qos2_unacked.insert(p.packet_id);
-        } else {
+        } else if (!store_on()) {
           write_ack<codec::PubRec>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
         }
         return {};
@@ -1055,15 +1121,36 @@ struct Session::Impl {
     if (s->stage == OutPublish::Stage::AwaitAck) {
       s->stage = OutPublish::Stage::AwaitComp;
       s->bytes = PacketBytes();  // the PUBLISH is never resent now
+      if (store_on()) {
+        // The PUBREL waits until this record is stored (rule 1): a restart
+        // must never resend a PUBLISH whose id the broker has released.
+        s->store_seq = record(StoreEvent::Type::PubRecReceived, a.packet_id, QoS::ExactlyOnce);
+        s->pubrel_held = true;
+        held_pubrels.push_back({s->store_seq, a.packet_id});
+      }
     }
     s->seq = ++seq;
+    if (s->pubrel_held) return;
     write_ack<codec::PubRel>(a.packet_id, ReasonCode::Success, Outgoing::Type::PubRel);
   }
 
   void on_pubrel(const codec::PubRel& a) {
     if (in_qos2.erase(a.packet_id)) {
       in_qos2_unacked.erase(a.packet_id);
+      if (store_on()) {
+        forget_held_pubrec(a.packet_id);  // only a broker that skipped our PUBREC
+        // PUBCOMP once the release is stored (rule 3): after PUBCOMP the
+        // broker may reuse the id, which a restart must not take for a
+        // duplicate.
+        const uint64_t n =
+            record(StoreEvent::Type::IncomingReleased, a.packet_id, QoS::ExactlyOnce);
+        in_released_unstored.insert(a.packet_id);
+        held_pubcomps.push_back({n, a.packet_id});
+        return;
+      }
       write_ack<codec::PubComp>(a.packet_id, ReasonCode::Success, Outgoing::Type::PubComp);
+    } else if (in_released_unstored.test(a.packet_id)) {
+      // Resent (after a reconnect) before the release is stored: answered then.
     } else {
       write_ack<codec::PubComp>(a.packet_id, ReasonCode::PacketIdentifierNotFound,
                                 Outgoing::Type::PubComp);
@@ -1691,6 +1778,84 @@ SessionStats Session::stats() const {
   s.unknown_subscription_ids = m.unknown_subscription_ids;
   return s;
 }
+
+std::string Session::restore(const RestoredState& st) {
+  Impl& m = *impl_;
+  if (m.ever_connected || state_ != SessionState::Disconnected || m.pubs.count() != 0) {
+    return "restore() must come before the first connection";
+  }
+  for (const auto& p : st.outgoing) {
+    if (p.packet_id == 0 || p.packet_id > m.pubs.range()) {
+      return "stored packet id " + std::to_string(p.packet_id) + " is outside 1.." +
+             std::to_string(m.pubs.range()) + " (max_inflight)";
+    }
+    if (!p.pubrec_received && p.bytes.size() < 2) {
+      return "stored PUBLISH " + std::to_string(p.packet_id) + " has no bytes";
+    }
+    if (!p.pubrec_received && p.version != config_.version) {
+      return "stored PUBLISH " + std::to_string(p.packet_id) + " is encoded for MQTT " +
+             (p.version == ProtocolVersion::V5 ? "5" : "3.1.1") +
+             ", the options say otherwise (use the same protocol, or remove the store file)";
+    }
+  }
+  size_t claimed = 0;
+  for (const auto& p : st.outgoing) {
+    if (!m.pubs.claim(p.packet_id)) {
+      for (size_t i = 0; i < claimed; ++i) m.pubs.release(st.outgoing[i].packet_id);
+      return "stored packet id " + std::to_string(p.packet_id) + " appears twice";
+    }
+    ++claimed;
+    OutPublish& s = m.pubs.slot(p.packet_id);
+    s.qos = p.qos;
+    s.seq = ++m.seq;
+    if (p.pubrec_received) {
+      s.stage = OutPublish::Stage::AwaitComp;
+    } else {
+      s.bytes.resize_for_write(p.bytes.size());
+      std::memcpy(s.bytes.data(), p.bytes.data(), p.bytes.size());
+    }
+  }
+  for (uint16_t id : st.incoming_qos2) m.in_qos2.insert(id);
+  if (!st.assigned_client_id.empty()) m.assigned_client_id = st.assigned_client_id;
+  m.restored = !st.outgoing.empty() || !st.incoming_qos2.empty();
+  return {};
+}
+
+void Session::store_confirmed(uint64_t seq) {
+  Impl& m = *impl_;
+  if (seq <= m.store_confirmed) return;
+  m.store_confirmed = seq;
+  while (!m.held_pubrels.empty() && m.held_pubrels.front().first <= seq) {
+    const auto [n, id] = m.held_pubrels.front();
+    m.held_pubrels.pop_front();
+    OutPublish* s = m.pubs.find(id);
+    if (!s || !s->pubrel_held || s->store_seq != n) continue;
+    s->pubrel_held = false;
+    // Not connected: the resend after the next CONNACK writes it.
+    if (m.live() && !m.connect_error) {
+      s->seq = ++m.seq;
+      m.write_ack<codec::PubRel>(id, ReasonCode::Success, Outgoing::Type::PubRel);
+    }
+  }
+  while (!m.held_pubrecs.empty() && m.held_pubrecs.front().first <= seq) {
+    const uint16_t id = m.held_pubrecs.front().second;
+    m.held_pubrecs.pop_front();
+    if (!m.in_qos2_unstored.erase(id)) continue;
+    // Not connected: the broker resends the PUBLISH, answered then.
+    if (m.live() && !m.in_qos2_unacked.test(id)) {
+      m.write_ack<codec::PubRec>(id, ReasonCode::Success, Outgoing::Type::PubRec);
+    }
+  }
+  while (!m.held_pubcomps.empty() && m.held_pubcomps.front().first <= seq) {
+    const uint16_t id = m.held_pubcomps.front().second;
+    m.held_pubcomps.pop_front();
+    if (!m.in_released_unstored.erase(id)) continue;
+    // Not connected: the broker resends the PUBREL, answered then.
+    if (m.live()) m.write_ack<codec::PubComp>(id, ReasonCode::Success, Outgoing::Type::PubComp);
+  }
+}
+
+uint64_t Session::store_seq() const { return impl_->store_seq; }
 
 bool Session::flush_before_close() const { return impl_->flush_before_close; }
 

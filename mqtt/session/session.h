@@ -44,6 +44,48 @@ struct SessionConfig {
   // Automatic aliases for outgoing publishes: at most this many topics (and
   // never more than the broker's Topic Alias Maximum) have one; 0: off.
   uint16_t auto_topic_aliases = 0;
+  // A session store is configured (docs/session-store.md): the session
+  // reports store records through SessionObserver::on_store, holds each
+  // PUBREL until its PUBREC record is stored and each PUBREC until its
+  // incoming QoS 2 record is stored (store_confirmed()). Off: none of it,
+  // one branch per place it would happen.
+  bool store = false;
+};
+
+// One change of the session state a store keeps (SessionConfig::store).
+// Records are numbered 1, 2, 3... in the order they happen; a store keeps
+// them in that order. Views are valid during the call only.
+struct StoreEvent {
+  enum class Type : uint8_t {
+    Publish,           // outgoing QoS 1/2 PUBLISH taken (id assigned): `bytes`
+    PubRecReceived,    // outgoing QoS 2: PUBREC came, the PUBREL is pending
+    PublishDone,       // outgoing: PUBACK / PUBCOMP / refused: forget the id
+    IncomingQos2,      // incoming QoS 2 PUBLISH with a new id (PUBREC pending)
+    IncomingReleased,  // incoming QoS 2: PUBREL came (PUBCOMP written)
+    ClientId,          // the broker assigned a client id: `bytes`
+    Clear,             // the broker's session is gone (or a new one starts)
+  };
+  Type type = Type::Publish;
+  uint64_t seq = 0;
+  uint16_t packet_id = 0;
+  QoS qos = QoS::AtMostOnce;
+  std::span<const uint8_t> bytes;  // Publish: the PUBLISH as stored; ClientId: the id
+  // Publish: the request's token (null when untracked).
+  const std::shared_ptr<mqtt::detail::CompletionState>* completion = nullptr;
+};
+
+// Session state loaded from a store, for Session::restore().
+struct RestoredState {
+  struct Publish {
+    uint16_t packet_id = 0;
+    QoS qos = QoS::AtLeastOnce;
+    bool pubrec_received = false;  // QoS 2: the PUBREL is what remains
+    std::vector<uint8_t> bytes;    // the PUBLISH (empty once PUBREC was received)
+    ProtocolVersion version = ProtocolVersion::V311;  // what `bytes` are encoded for
+  };
+  std::vector<Publish> outgoing;  // in the order their last packet was sent
+  std::vector<uint16_t> incoming_qos2;
+  std::string assigned_client_id;
 };
 
 // Session state dropped (see SessionObserver::on_session_reset).
@@ -87,6 +129,9 @@ class SessionObserver {
   virtual void on_session_reset(const ResetInfo& info) = 0;
   // An untracked request failed (tracked ones fail through their token).
   virtual void on_request_failed(const FailedRequest& failed) = 0;
+  // SessionConfig::store only: a record for the store, in order. The
+  // session goes on at once; store_confirmed() later says it is stored.
+  virtual void on_store(const StoreEvent&) {}
 };
 
 enum class SessionState : uint8_t {
@@ -196,6 +241,23 @@ class Session {
   // max_inflight differ: those shape the stored packets and the packet id
   // space, so they need a new Session.
   bool reconfigure(const SessionConfig& config);
+
+  // --- session store (SessionConfig::store) ---
+
+  // Seeds the state of a session saved by an earlier process, before the
+  // first begin_connection(). The next CONNACK with session present resends
+  // it (PUBLISH with DUP, or PUBREL) like a resumed session's; one without
+  // resets it (untracked failures with SessionReset and a session reset
+  // report). Returns an empty string, or why nothing was restored (an id
+  // outside 1..max_inflight, a duplicate id, a PUBLISH encoded for another
+  // protocol version, already connected).
+  std::string restore(const RestoredState& state);
+  // Every store record up to `seq` is stored (or the store gave up on them:
+  // the runtime reports that). Writes the PUBRELs and PUBRECs that waited
+  // for them when connected; otherwise they go out on the next connection.
+  void store_confirmed(uint64_t seq);
+  // Records reported so far (the seq of the last one).
+  uint64_t store_seq() const;
 
   // --- state for diagnostics and reconnects ---
   SessionStats stats() const;

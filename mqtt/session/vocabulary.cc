@@ -20,6 +20,7 @@ std::string_view to_string(RequestError e) {
     case RequestError::ProtocolError: return "protocol error";
     case RequestError::TopicAliasInvalid: return "topic alias not allowed by the broker or unknown";
     case RequestError::FeatureNotSupported: return "not supported by the broker";
+    case RequestError::StoreFailed: return "the session store failed";
   }
   return "unknown request error";
 }

@@ -55,6 +55,19 @@ struct Recorder : SessionObserver {
     resets.emplace_back(info.dropped_publishes, info.dropped_pubrels);
     reset_infos.push_back(info);
   }
+  // Session store records (SessionConfig::store), with their bytes copied.
+  struct Stored {
+    StoreEvent::Type type;
+    uint64_t seq;
+    uint16_t packet_id;
+    std::vector<uint8_t> bytes;
+    bool tracked;
+  };
+  std::vector<Stored> store;
+  void on_store(const StoreEvent& e) override {
+    store.push_back(Stored{e.type, e.seq, e.packet_id, {e.bytes.begin(), e.bytes.end()},
+                           e.completion && *e.completion});
+  }
   void on_request_failed(const FailedRequest& f) override {
     failures.push_back(Failure{f.kind, f.qos, f.packet_id, std::string(f.topic), f.reason,
                                std::string(f.message)});
