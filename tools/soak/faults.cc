@@ -44,7 +44,7 @@ void FaultInjector::tick(Clock::time_point now, Clock::time_point no_new_after) 
   if (now < next_at_ || now >= no_new_after) return;
   // Weights: network faults and stalls often, broker restarts less so.
   std::discrete_distribution<int> pick(
-      {3.0, 3.0, 2.0, options_.kill9 ? 1.0 : 0.0, 3.0});
+      {options_.relay ? 3.0 : 0.0, options_.relay ? 3.0 : 0.0, 2.0, options_.kill9 ? 1.0 : 0.0, 3.0});
   begin(static_cast<FaultKind>(pick(rng_)), now);
 }
 

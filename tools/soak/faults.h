@@ -33,6 +33,7 @@ const char* to_string(FaultKind k);
 
 struct FaultOptions {
   bool kill9 = false;
+  bool relay = true;  // false: the clients connect directly, no relay faults
   std::chrono::milliseconds gap_min{10000};  // quiet time between two faults
   std::chrono::milliseconds gap_max{40000};
 };

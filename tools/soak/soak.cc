@@ -6,7 +6,7 @@
 //
 //   soak [--duration 30m] [--seed N] [--rate MSG_PER_S] [--interval 10s]
 //        [--warmup 5m] [--json] [--connections 6] [--kill9] [--no-faults]
-//        [--fault-gap 10s-40s]
+//        [--no-relay] [--fault-gap 10s-40s]
 //
 // Durations take a unit: 90s, 3m, 1h (a bare number is seconds).
 //
@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +61,7 @@ struct Args {
   size_t connections = 6;
   bool kill9 = false;
   bool faults = true;
+  bool relay = true;
   milliseconds gap_min{10000};
   milliseconds gap_max{40000};
 };
@@ -81,7 +83,7 @@ bool parse_duration(const char* s, milliseconds& out) {
   std::fprintf(stderr,
                "soak: %s\nusage: soak [--duration 30m] [--seed N] [--rate MSG_PER_S] "
                "[--interval 10s] [--warmup 5m] [--json] [--connections N] [--kill9] "
-               "[--no-faults] [--fault-gap MIN-MAX]\n",
+               "[--no-faults] [--no-relay] [--fault-gap MIN-MAX]\n",
                why);
   std::exit(2);
 }
@@ -103,6 +105,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--json") a.json = true;
     else if (k == "--kill9") a.kill9 = true;
     else if (k == "--no-faults") a.faults = false;
+    else if (k == "--no-relay") a.relay = false;
     else if (k == "--fault-gap") {
       const std::string v = val();
       const auto dash = v.find('-');
@@ -203,7 +206,7 @@ int run(const Args& args) {
   LatencyHistogram all_latency;
   {
     WorkloadOptions wo;
-    wo.port = relay.port();
+    wo.port = args.relay ? relay.port() : broker.port();
     wo.connections = args.connections;
     wo.shared_reactor = args.connections / 2;
     wo.rate = args.rate;
@@ -221,6 +224,7 @@ int run(const Args& args) {
     connected_start = read_proc_stats();
     FaultOptions fo;
     fo.kill9 = args.kill9;
+    fo.relay = args.relay;
     fo.gap_min = args.gap_min;
     fo.gap_max = args.gap_max;
     const auto start = Clock::now();
@@ -237,11 +241,16 @@ int run(const Args& args) {
     auto next_sample = start + milliseconds(1000);
     auto next_report = start + args.interval;
     double last_report_s = 0, last_minute_s = 0;
+    // Table rows: a minute each, or for short runs about 1/30 of the run
+    // (whole intervals).
+    const double interval_s = seconds(args.interval);
+    const double table_span_s =
+        std::max(interval_s, std::min(60.0, interval_s * std::floor(d_s / 30 / interval_s)));
     // Bounded by the duration: one pass per 100 ms at most.
     for (int64_t pass = 0; pass < args.duration.count() / 10 + 100; ++pass) {
-      const auto now = Clock::now();
-      if (now >= end) break;
-      if (args.faults) faults.tick(now, no_new_faults);
+      const auto now = std::min(Clock::now(), end);
+      const bool last = now >= end;  // the final report covers the last span
+      if (args.faults && !last) faults.tick(now, no_new_faults);
       if (now >= next_sample) {
         next_sample += milliseconds(1000);
         const int64_t kb = read_proc_stats().rss_kb;
@@ -249,7 +258,7 @@ int run(const Args& args) {
         interval_rss_max = std::max(interval_rss_max, kb);
         minute_rss_max = std::max(minute_rss_max, kb);
       }
-      if (now >= next_report) {
+      if (now >= next_report || last) {
         next_report += args.interval;
         const Totals t = w.totals();
         const LatencyHistogram h = w.take_latency();
@@ -271,7 +280,7 @@ int run(const Args& args) {
         interval_rss_max = 0;
         minute_latency.merge(h);
         all_latency.merge(h);
-        if (r.t_s - last_minute_s >= 59.5) {  // per-minute row for the table
+        if (r.t_s - last_minute_s >= table_span_s - 0.5 || last) {  // a row of the table
           Row m = r;
           m.span_s = r.t_s - last_minute_s;
           last_minute_s = r.t_s;
@@ -283,6 +292,7 @@ int run(const Args& args) {
           minute_rss_max = 0;
         }
       }
+      if (last) break;
       std::this_thread::sleep_for(milliseconds(100));
     }
     faults.finish();
@@ -308,7 +318,7 @@ int run(const Args& args) {
   const ProcStats idle_after = read_proc_stats();
 
   // --- verdict ---
-  std::printf("\n## Per-minute table\n\n%s\n", markdown_table(minutes).c_str());
+  std::printf("\n## Table\n\n%s\n", markdown_table(minutes).c_str());
   const int64_t rss_a = max_rss_in(rss, warmup_s, warmup_s + window_s);
   const int64_t rss_b = max_rss_in(rss, d_s - window_s, d_s);
   std::printf("## Verdict (seed %llu, %.0f s, %llu faults:", static_cast<unsigned long long>(args.seed),
@@ -337,10 +347,12 @@ int run(const Args& args) {
   same("threads", idle_before.threads, idle_after.threads, "(no client: before creating, after destroying)");
   uint64_t lost12 = 0, dup2 = 0;
   for (const auto& f : flows) {
-    std::printf("- %s QoS %d: published %llu, received %llu distinct, %llu duplicates, %llu lost\n",
+    std::printf("- %s QoS %d: published %llu, received %llu distinct, %llu duplicates, %llu lost",
                 f.topic.c_str(), f.qos, static_cast<unsigned long long>(f.published),
                 static_cast<unsigned long long>(f.received_unique),
                 static_cast<unsigned long long>(f.duplicates), static_cast<unsigned long long>(f.lost()));
+    if (f.lost() > 0) std::printf(" (the first: seq %llu)", static_cast<unsigned long long>(f.first_missing));
+    std::printf("\n");
     if (f.qos > 0) lost12 += f.lost();
     if (f.qos == 2) dup2 += f.duplicates;
   }

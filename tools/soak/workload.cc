@@ -188,6 +188,17 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
     }
     const int64_t lat_us = (now_ns() - t) / 1000;
     const bool dup = flows_[c.sub_flow]->checker.add(seq);
+    if (dup && q == 2 && duplicate_reports_.fetch_add(1) < 20) {
+      // Enough to tell a resend the client should have recognised (same
+      // packet id, DUP set, while it still awaited the PUBREL) from a
+      // message the broker sent anew.
+      std::fprintf(stderr,
+                   "soak: QoS 2 duplicate: %s seq %llu received again by conn %zu (packet id %u, "
+                   "DUP %d, %.1f ms after publishing, reconnects so far %llu)\n",
+                   flows_[c.sub_flow]->topic.c_str(), static_cast<unsigned long long>(seq),
+                   c.index, p->packet_id, p->dup ? 1 : 0, static_cast<double>(lat_us) / 1000.0,
+                   static_cast<unsigned long long>(c.client->snapshot().reconnects));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     latency_.record(lat_us);
     if (dup && q == 2) ++errors_["qos2_duplicate"];
@@ -307,7 +318,7 @@ std::vector<Workload::FlowResult> Workload::flow_results() const {
   std::vector<FlowResult> out;
   for (const auto& f : flows_) {
     out.push_back({f->topic, static_cast<int>(f->qos), f->published.load(), f->checker.unique(),
-                   f->checker.duplicates()});
+                   f->checker.duplicates(), f->checker.first_missing()});
   }
   return out;
 }

@@ -92,6 +92,7 @@ class Workload {
     uint64_t published = 0;
     uint64_t received_unique = 0;
     uint64_t duplicates = 0;
+    uint64_t first_missing = 0;
     uint64_t lost() const { return published > received_unique ? published - received_unique : 0; }
   };
   std::vector<FlowResult> flow_results() const;
@@ -138,6 +139,7 @@ class Workload {
   mutable std::mutex mu_;  // guards latency_ and errors_
   LatencyHistogram latency_;
   std::map<std::string, uint64_t> errors_;
+  std::atomic<int> duplicate_reports_{0};  // QoS 2 duplicates described on stderr
 };
 
 }  // namespace soak
