@@ -362,6 +362,11 @@ int run(const Args& args) {
     (args.kill9 ? std::printf("- note: %llu QoS 1/2 losses with --kill9 (may be the broker's)\n",
                               static_cast<unsigned long long>(lost12))
                 : (failures.push_back("QoS 1/2 losses: " + std::to_string(lost12)), 0));
+  if (final_totals.resent_after_pubrel > 0)
+    failures.push_back("the client resent a QoS 2 PUBLISH after its PUBREL " +
+                       std::to_string(final_totals.resent_after_pubrel) + " times");
+  else
+    std::printf("- QoS 2 publishers' wire: no PUBLISH resent after its PUBREL: PASS\n");
   if (dup2 > 0)
     (args.kill9 ? std::printf("- note: %llu QoS 2 duplicates with --kill9 (may be the broker's)\n",
                               static_cast<unsigned long long>(dup2))

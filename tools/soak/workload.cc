@@ -44,6 +44,10 @@ Workload::Workload(WorkloadOptions options) : options_(std::move(options)) {
     c->pub_flow = i;
     c->sub_flow = (i + 1) % n;
     c->payload_seed = options_.seed * 1000003 + i;
+    if (flows_[i]->qos == mqtt::QoS::ExactlyOnce) {
+      c->wire = std::make_unique<std::array<uint8_t, 65536>>();
+      c->wire->fill(0);
+    }
     conns_.push_back(std::move(c));
   }
 }
@@ -76,6 +80,7 @@ std::string Workload::connect_all(std::chrono::milliseconds timeout) {
     o.backoff.initial = std::chrono::milliseconds(100);
     o.backoff.max = std::chrono::milliseconds(2000);
     o.reactor_thread_name = "soak-r" + std::to_string(c.index);
+    o.outgoing_events = c.wire != nullptr;
     auto created = c.index < options_.shared_reactor
                        ? mqtt::Client::try_create(o, options_.capacity, shared_reactor_)
                        : mqtt::Client::try_create(o, options_.capacity);
@@ -204,6 +209,19 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
     if (dup && q == 2) ++errors_["qos2_duplicate"];
     return;
   }
+  if (const auto* out = e.outgoing(); out && c.wire) {
+    uint8_t& st = (*c.wire)[out->packet_id];
+    if (out->type == mqtt::Outgoing::Type::Publish) {
+      if (out->dup && st == 2) {
+        resent_after_pubrel_.fetch_add(1, std::memory_order_relaxed);
+        count_error("qos2_publish_resent_after_pubrel");
+      }
+      if (!out->dup) st = 1;
+    } else if (out->type == mqtt::Outgoing::Type::PubRel) {
+      st = 2;
+    }
+    return;
+  }
   if (const auto* err = e.error()) {
     if (err->code == mqtt::ConnectionErrorCode::Disconnected) return;
     connection_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -291,6 +309,7 @@ Totals Workload::totals() const {
   }
   t.backpressure = backpressure_.load(std::memory_order_relaxed);
   t.connection_errors = connection_errors_.load(std::memory_order_relaxed);
+  t.resent_after_pubrel = resent_after_pubrel_.load(std::memory_order_relaxed);
   for (const auto& c : conns_) {
     if (c->client) t.reconnects += c->client->snapshot().reconnects;
   }

@@ -52,6 +52,7 @@ struct Totals {
   uint64_t duplicates_qos1 = 0;
   uint64_t duplicates_qos2 = 0;
   uint64_t qos12_gaps = 0;              // not (yet) received below the highest received
+  uint64_t resent_after_pubrel = 0;     // client broke the QoS 2 flow on the wire
 };
 
 class Workload {
@@ -117,6 +118,10 @@ class Workload {
     std::atomic<int64_t> stall_until_ns{0};
     std::atomic<bool> ended{false};
     uint64_t payload_seed = 0;
+    // A QoS 2 publisher watches what it writes (Outgoing events): per packet
+    // id, 1 = PUBLISH sent, 2 = PUBREL sent. A PUBLISH resent after its
+    // PUBREL breaks [MQTT-4.3.3-4] (fixed size: no growth).
+    std::unique_ptr<std::array<uint8_t, 65536>> wire;
   };
 
   void publisher_loop(Conn& c);
@@ -136,6 +141,7 @@ class Workload {
   std::array<std::atomic<uint64_t>, 3> received_{};
   std::atomic<uint64_t> backpressure_{0};
   std::atomic<uint64_t> connection_errors_{0};
+  std::atomic<uint64_t> resent_after_pubrel_{0};
   mutable std::mutex mu_;  // guards latency_ and errors_
   LatencyHistogram latency_;
   std::map<std::string, uint64_t> errors_;
