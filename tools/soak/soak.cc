@@ -347,9 +347,9 @@ int run(const Args& args) {
   same("threads", idle_before.threads, idle_after.threads, "(no client: before creating, after destroying)");
   uint64_t lost12 = 0, dup2 = 0;
   for (const auto& f : flows) {
-    std::printf("- %s QoS %d: published %llu, received %llu distinct, %llu duplicates, %llu lost",
+    std::printf("- %s QoS %d: published %llu, received %llu%s, %llu duplicates, %llu lost",
                 f.topic.c_str(), f.qos, static_cast<unsigned long long>(f.published),
-                static_cast<unsigned long long>(f.received_unique),
+                static_cast<unsigned long long>(f.received_unique), f.qos > 0 ? " distinct" : "",
                 static_cast<unsigned long long>(f.duplicates), static_cast<unsigned long long>(f.lost()));
     if (f.lost() > 0) std::printf(" (the first: seq %llu)", static_cast<unsigned long long>(f.first_missing));
     std::printf("\n");

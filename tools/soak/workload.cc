@@ -192,7 +192,13 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
       return;
     }
     const int64_t lat_us = (now_ns() - t) / 1000;
-    const bool dup = flows_[c.sub_flow]->checker.add(seq);
+    Flow& flow = *flows_[c.sub_flow];
+    bool dup = false;
+    if (q == 0) {
+      flow.received_qos0.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      dup = flow.checker.add(seq);
+    }
     if (dup && q == 2 && duplicate_reports_.fetch_add(1) < 20) {
       // Enough to tell a resend the client should have recognised (same
       // packet id, DUP set, while it still awaited the PUBREL) from a
@@ -200,7 +206,7 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
       std::fprintf(stderr,
                    "soak: QoS 2 duplicate: %s seq %llu received again by conn %zu (packet id %u, "
                    "DUP %d, %.1f ms after publishing, reconnects so far %llu)\n",
-                   flows_[c.sub_flow]->topic.c_str(), static_cast<unsigned long long>(seq),
+                   flow.topic.c_str(), static_cast<unsigned long long>(seq),
                    c.index, p->packet_id, p->dup ? 1 : 0, static_cast<double>(lat_us) / 1000.0,
                    static_cast<unsigned long long>(c.client->snapshot().reconnects));
     }
@@ -336,8 +342,10 @@ std::map<std::string, uint64_t> Workload::errors_by_kind() const {
 std::vector<Workload::FlowResult> Workload::flow_results() const {
   std::vector<FlowResult> out;
   for (const auto& f : flows_) {
-    out.push_back({f->topic, static_cast<int>(f->qos), f->published.load(), f->checker.unique(),
-                   f->checker.duplicates(), f->checker.first_missing()});
+    const bool q0 = f->qos == mqtt::QoS::AtMostOnce;
+    out.push_back({f->topic, static_cast<int>(f->qos), f->published.load(),
+                   q0 ? f->received_qos0.load() : f->checker.unique(), f->checker.duplicates(),
+                   f->checker.first_missing()});
   }
   return out;
 }
