@@ -1,6 +1,7 @@
 #include "tools/soak/proc_stats.h"
 
 #include <dirent.h>
+#include <malloc.h>
 
 #include <cstdio>
 #include <cstring>
@@ -40,6 +41,11 @@ ProcStats read_proc_stats(pid_t pid) {
   s.fds = count_fds(base + "/fd");
   if (pid != 0 && s.fds >= 0) ++s.fds;  // opendir's descriptor is ours, not theirs
   return s;
+}
+
+int64_t heap_in_use_kb() {
+  const struct mallinfo2 m = mallinfo2();
+  return static_cast<int64_t>((m.uordblks + m.hblkhd) / 1024);
 }
 
 }  // namespace soak

@@ -17,4 +17,9 @@ struct ProcStats {
 // pid 0: this process.
 ProcStats read_proc_stats(pid_t pid = 0);
 
+// Bytes this process's malloc has handed out and not had back (glibc
+// mallinfo2: every arena), in kB. Tells a leak (this grows) from memory the
+// allocator keeps for reuse (RSS grows, this does not).
+int64_t heap_in_use_kb();
+
 }  // namespace soak

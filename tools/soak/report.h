@@ -23,6 +23,7 @@ struct Row {
   double p50_ms = 0, p99_ms = 0, p999_ms = 0;
   uint64_t latency_samples = 0;
   int64_t rss_kb_max = 0;  // this process, max over the span's 1 s samples
+  int64_t heap_kb = 0;  // malloc in use at the end of the span
   int64_t broker_rss_kb = 0;
   int64_t fds = 0;
   int64_t threads = 0;

@@ -269,6 +269,7 @@ int run(const Args& args) {
         last_report_s = r.t_s;
         fill_rates(r, prev, t, h);
         r.rss_kb_max = interval_rss_max;
+        r.heap_kb = heap_in_use_kb();
         r.broker_rss_kb = read_proc_stats(broker.pid()).rss_kb;
         r.fds = self.fds;
         r.threads = self.threads;
@@ -351,7 +352,7 @@ int run(const Args& args) {
                 f.topic.c_str(), f.qos, static_cast<unsigned long long>(f.published),
                 static_cast<unsigned long long>(f.received_unique), f.qos > 0 ? " distinct" : "",
                 static_cast<unsigned long long>(f.duplicates), static_cast<unsigned long long>(f.lost()));
-    if (f.lost() > 0) std::printf(" (the first: seq %llu)", static_cast<unsigned long long>(f.first_missing));
+    if (f.lost() > 0 && f.qos > 0) std::printf(" (the first: seq %llu)", static_cast<unsigned long long>(f.first_missing));
     std::printf("\n");
     if (f.qos > 0) lost12 += f.lost();
     if (f.qos == 2) dup2 += f.duplicates;
@@ -367,10 +368,21 @@ int run(const Args& args) {
                        std::to_string(final_totals.resent_after_pubrel) + " times");
   else
     std::printf("- QoS 2 publishers' wire: no PUBLISH resent after its PUBREL: PASS\n");
-  if (dup2 > 0)
-    (args.kill9 ? std::printf("- note: %llu QoS 2 duplicates with --kill9 (may be the broker's)\n",
-                              static_cast<unsigned long long>(dup2))
-                : (failures.push_back("QoS 2 duplicates: " + std::to_string(dup2)), 0));
+  // A duplicate the broker sent as a resend of a message it had already
+  // released (it sent PUBREL, we answered PUBCOMP): the client rightly takes
+  // the PUBLISH for a new message. Reported, not held against the client.
+  const uint64_t by_broker = std::min<uint64_t>(dup2, final_totals.broker_resent_after_pubrel);
+  if (by_broker > 0)
+    std::printf("- note: %llu QoS 2 duplicates were resent by the broker with DUP after it had "
+                "sent PUBREL for that packet id and we had answered PUBCOMP (the broker's)\n",
+                static_cast<unsigned long long>(by_broker));
+  if (dup2 > by_broker) {
+    const auto ours = std::to_string(dup2 - by_broker);
+    if (args.kill9)
+      std::printf("- note: %s QoS 2 duplicates with --kill9 (may be the broker's)\n", ours.c_str());
+    else
+      failures.push_back("QoS 2 duplicates: " + ours);
+  }
   std::printf("- latency over the whole run: p50 %.2f ms, p99 %.2f ms, p99.9 %.1f ms (%llu samples)\n",
               static_cast<double>(all_latency.percentile(0.5)) / 1000,
               static_cast<double>(all_latency.percentile(0.99)) / 1000,

@@ -44,10 +44,13 @@ Workload::Workload(WorkloadOptions options) : options_(std::move(options)) {
     c->pub_flow = i;
     c->sub_flow = (i + 1) % n;
     c->payload_seed = options_.seed * 1000003 + i;
-    if (flows_[i]->qos == mqtt::QoS::ExactlyOnce) {
-      c->wire = std::make_unique<std::array<uint8_t, 65536>>();
-      c->wire->fill(0);
-    }
+    auto table = [] {
+      auto t = std::make_unique<std::array<uint8_t, 65536>>();
+      t->fill(0);
+      return t;
+    };
+    if (flows_[i]->qos == mqtt::QoS::ExactlyOnce) c->out_wire = table();
+    if ((i + 1) % n % 3 == 2) c->in_wire = table();  // its subscription is QoS 2
     conns_.push_back(std::move(c));
   }
 }
@@ -80,7 +83,7 @@ std::string Workload::connect_all(std::chrono::milliseconds timeout) {
     o.backoff.initial = std::chrono::milliseconds(100);
     o.backoff.max = std::chrono::milliseconds(2000);
     o.reactor_thread_name = "soak-r" + std::to_string(c.index);
-    o.outgoing_events = c.wire != nullptr;
+    o.outgoing_events = c.out_wire || c.in_wire;
     auto created = c.index < options_.shared_reactor
                        ? mqtt::Client::try_create(o, options_.capacity, shared_reactor_)
                        : mqtt::Client::try_create(o, options_.capacity);
@@ -193,6 +196,13 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
     }
     const int64_t lat_us = (now_ns() - t) / 1000;
     Flow& flow = *flows_[c.sub_flow];
+    bool broker_resent = false;
+    if (q == 2 && c.in_wire) {
+      uint8_t& st = (*c.in_wire)[p->packet_id];
+      broker_resent = p->dup && st == 3;
+      if (broker_resent) broker_resent_after_pubrel_.fetch_add(1, std::memory_order_relaxed);
+      st = 1;
+    }
     bool dup = false;
     if (q == 0) {
       flow.received_qos0.fetch_add(1, std::memory_order_relaxed);
@@ -205,18 +215,23 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
       // message the broker sent anew.
       std::fprintf(stderr,
                    "soak: QoS 2 duplicate: %s seq %llu received again by conn %zu (packet id %u, "
-                   "DUP %d, %.1f ms after publishing, reconnects so far %llu)\n",
+                   "DUP %d, %.1f ms after publishing, reconnects so far %llu)%s\n",
                    flow.topic.c_str(), static_cast<unsigned long long>(seq),
                    c.index, p->packet_id, p->dup ? 1 : 0, static_cast<double>(lat_us) / 1000.0,
-                   static_cast<unsigned long long>(c.client->snapshot().reconnects));
+                   static_cast<unsigned long long>(c.client->snapshot().reconnects),
+                   broker_resent ? ": the broker resent it with DUP after it had sent PUBREL for "
+                                   "that packet id and we had answered with PUBCOMP"
+                                 : "");
     }
     std::lock_guard<std::mutex> lock(mu_);
     latency_.record(lat_us);
-    if (dup && q == 2) ++errors_["qos2_duplicate"];
+    if (dup && q == 2) ++errors_[broker_resent ? "qos2_duplicate_broker_resent" : "qos2_duplicate"];
     return;
   }
-  if (const auto* out = e.outgoing(); out && c.wire) {
-    uint8_t& st = (*c.wire)[out->packet_id];
+  if (const auto* out = e.outgoing()) {
+    if (out->type == mqtt::Outgoing::Type::PubComp && c.in_wire) (*c.in_wire)[out->packet_id] = 3;
+    if (!c.out_wire) return;
+    uint8_t& st = (*c.out_wire)[out->packet_id];
     if (out->type == mqtt::Outgoing::Type::Publish) {
       if (out->dup && st == 2) {
         resent_after_pubrel_.fetch_add(1, std::memory_order_relaxed);
@@ -316,6 +331,7 @@ Totals Workload::totals() const {
   t.backpressure = backpressure_.load(std::memory_order_relaxed);
   t.connection_errors = connection_errors_.load(std::memory_order_relaxed);
   t.resent_after_pubrel = resent_after_pubrel_.load(std::memory_order_relaxed);
+  t.broker_resent_after_pubrel = broker_resent_after_pubrel_.load(std::memory_order_relaxed);
   for (const auto& c : conns_) {
     if (c->client) t.reconnects += c->client->snapshot().reconnects;
   }

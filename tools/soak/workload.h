@@ -53,6 +53,7 @@ struct Totals {
   uint64_t duplicates_qos2 = 0;
   uint64_t qos12_gaps = 0;              // not (yet) received below the highest received
   uint64_t resent_after_pubrel = 0;     // client broke the QoS 2 flow on the wire
+  uint64_t broker_resent_after_pubrel = 0;  // broker did (a duplicate not ours)
 };
 
 class Workload {
@@ -122,10 +123,17 @@ class Workload {
     std::atomic<int64_t> stall_until_ns{0};
     std::atomic<bool> ended{false};
     uint64_t payload_seed = 0;
-    // A QoS 2 publisher watches what it writes (Outgoing events): per packet
-    // id, 1 = PUBLISH sent, 2 = PUBREL sent. A PUBLISH resent after its
-    // PUBREL breaks [MQTT-4.3.3-4] (fixed size: no growth).
-    std::unique_ptr<std::array<uint8_t, 65536>> wire;
+    // QoS 2 flows on the wire (Outgoing events), to tell whose fault a
+    // duplicate is. Fixed size: no growth.
+    // out_wire (QoS 2 publisher), per packet id: 1 = PUBLISH sent, 2 =
+    //   PUBREL sent; a PUBLISH resent after its PUBREL is the client's
+    //   fault [MQTT-4.3.3-4].
+    // in_wire (QoS 2 subscriber), per packet id: 1 = PUBLISH received, 3 =
+    //   PUBCOMP sent, i.e. the broker had our PUBREC (it sent PUBREL); a
+    //   PUBLISH with DUP after that is the broker's resend of a message it
+    //   had released: the client rightly takes it as a new message.
+    std::unique_ptr<std::array<uint8_t, 65536>> out_wire;
+    std::unique_ptr<std::array<uint8_t, 65536>> in_wire;
   };
 
   void publisher_loop(Conn& c);
@@ -146,6 +154,7 @@ class Workload {
   std::atomic<uint64_t> backpressure_{0};
   std::atomic<uint64_t> connection_errors_{0};
   std::atomic<uint64_t> resent_after_pubrel_{0};
+  std::atomic<uint64_t> broker_resent_after_pubrel_{0};
   mutable std::mutex mu_;  // guards latency_ and errors_
   LatencyHistogram latency_;
   std::map<std::string, uint64_t> errors_;
