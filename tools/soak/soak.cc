@@ -192,6 +192,8 @@ int run(const Args& args) {
       std::to_string(relay.port()));
 
   const ProcStats idle_before = read_proc_stats();
+  const int64_t heap_idle_before = heap_in_use_kb();
+  int64_t heap_connected_start = 0, heap_connected_end = 0;
   std::vector<Row> minutes;
   std::vector<RssSample> rss;
   rss.reserve(static_cast<size_t>(d_s) + 16);
@@ -222,6 +224,7 @@ int run(const Args& args) {
       return 2;
     }
     connected_start = read_proc_stats();
+    heap_connected_start = heap_in_use_kb();
     FaultOptions fo;
     fo.kill9 = args.kill9;
     fo.relay = args.relay;
@@ -311,12 +314,14 @@ int run(const Args& args) {
     say("soak: drained in " + std::to_string(seconds(Clock::now() - drain_start)).substr(0, 5) + " s");
     all_latency.merge(w.take_latency());
     connected_end = read_proc_stats();
+    heap_connected_end = heap_in_use_kb();
     final_totals = w.totals();
     flows = w.flow_results();
     if (auto err = w.teardown(milliseconds(20000)); !err.empty()) failures.push_back("teardown: " + err);
     errors = w.errors_by_kind();
   }
   const ProcStats idle_after = read_proc_stats();
+  const int64_t heap_idle_after = heap_in_use_kb();
 
   // --- verdict ---
   std::printf("\n## Table\n\n%s\n", markdown_table(minutes).c_str());
@@ -336,6 +341,11 @@ int run(const Args& args) {
               rss_a > 0 ? static_cast<double>(rss_b) / static_cast<double>(rss_a) : 0.0,
               rss_ok ? "PASS" : "FAIL");
   if (!rss_ok) failures.push_back("memory: RSS grew beyond 1.1x");
+  // Not a criterion: tells memory kept for reuse from memory lost for good.
+  std::printf("- heap in use (malloc): %lld kB before the clients, %lld kB all connected at the "
+              "start, %lld kB all connected at the end, %lld kB after destroying them\n",
+              static_cast<long long>(heap_idle_before), static_cast<long long>(heap_connected_start),
+              static_cast<long long>(heap_connected_end), static_cast<long long>(heap_idle_after));
   auto same = [&](const char* what, int64_t a, int64_t b, const char* when) {
     const bool ok = a == b && a >= 0;
     std::printf("- %s %s: %lld at start, %lld at end: %s\n", what, when, static_cast<long long>(a),
