@@ -2,16 +2,22 @@
 
 #include <csignal>
 #include <cstdio>
+#include <exception>
 
 namespace soak {
 
 const char* to_string(FaultKind k) {
   switch (k) {
-    case FaultKind::RelayPause: return "relay_pause";
-    case FaultKind::RelayKill: return "relay_kill";
-    case FaultKind::BrokerRestart: return "broker_restart";
-    case FaultKind::BrokerKill9: return "broker_kill9";
-    case FaultKind::ConsumerStall: return "consumer_stall";
+    case FaultKind::RelayPause:
+      return "relay_pause";
+    case FaultKind::RelayKill:
+      return "relay_kill";
+    case FaultKind::BrokerRestart:
+      return "broker_restart";
+    case FaultKind::BrokerKill9:
+      return "broker_kill9";
+    case FaultKind::ConsumerStall:
+      return "consumer_stall";
   }
   return "?";
 }
@@ -41,10 +47,10 @@ void FaultInjector::tick(Clock::time_point now, Clock::time_point no_new_after) 
     }
     return;
   }
-  if (now < next_at_ || now >= no_new_after) return;
+  if (broken_ || now < next_at_ || now >= no_new_after) return;
   // Weights: network faults and stalls often, broker restarts less so.
-  std::discrete_distribution<int> pick(
-      {options_.relay ? 3.0 : 0.0, options_.relay ? 3.0 : 0.0, 2.0, options_.kill9 ? 1.0 : 0.0, 3.0});
+  std::discrete_distribution<int> pick({options_.relay ? 3.0 : 0.0, options_.relay ? 3.0 : 0.0, 2.0,
+                                        options_.kill9 ? 1.0 : 0.0, 3.0});
   begin(static_cast<FaultKind>(pick(rng_)), now);
 }
 
@@ -92,12 +98,28 @@ void FaultInjector::begin(FaultKind kind, Clock::time_point now) {
 void FaultInjector::end() {
   if (!active_) return;
   active_ = false;
-  switch (kind_) {
-    case FaultKind::RelayPause: relay_.resume(); break;
-    case FaultKind::RelayKill: relay_.start(); break;
-    case FaultKind::BrokerRestart:
-    case FaultKind::BrokerKill9: broker_.start(); break;
-    case FaultKind::ConsumerStall: return;  // the consumer resumes by itself
+  // A peer that cannot be started again (its port taken meanwhile) ends the
+  // faults, not the run: the clients then cannot reconnect and the verdict
+  // says so (drain), with this line in the log.
+  try {
+    switch (kind_) {
+      case FaultKind::RelayPause:
+        relay_.resume();
+        break;
+      case FaultKind::RelayKill:
+        relay_.start();
+        break;
+      case FaultKind::BrokerRestart:
+      case FaultKind::BrokerKill9:
+        broker_.start();
+        break;
+      case FaultKind::ConsumerStall:
+        return;  // the consumer resumes by itself
+    }
+  } catch (const std::exception& e) {
+    log_(std::string("fault end FAILED: ") + to_string(kind_) + ": " + e.what());
+    broken_ = true;
+    return;
   }
   log_(std::string("fault end: ") + to_string(kind_));
 }

@@ -33,7 +33,7 @@ const char* to_string(FaultKind k);
 
 struct FaultOptions {
   bool kill9 = false;
-  bool relay = true;  // false: the clients connect directly, no relay faults
+  bool relay = true;                         // false: the clients connect directly, no relay faults
   std::chrono::milliseconds gap_min{10000};  // quiet time between two faults
   std::chrono::milliseconds gap_max{40000};
 };
@@ -51,6 +51,8 @@ class FaultInjector {
   void finish();
 
   uint64_t total() const { return total_; }
+  // A relay or broker could not be started again after its fault.
+  bool broken() const { return broken_; }
   const std::array<uint64_t, kFaultKinds>& by_kind() const { return counts_; }
 
  private:
@@ -65,6 +67,7 @@ class FaultInjector {
   std::function<void(const std::string&)> log_;
   std::mt19937_64 rng_;
   bool active_ = false;
+  bool broken_ = false;  // a peer could not be restarted: no more faults
   FaultKind kind_ = FaultKind::RelayPause;
   Clock::time_point end_at_{};
   Clock::time_point next_at_{};

@@ -16,19 +16,19 @@
 namespace soak {
 
 struct Row {
-  double t_s = 0;       // end of the row's span, since the load started
+  double t_s = 0;  // end of the row's span, since the load started
   double span_s = 0;
   std::array<double, 3> sent_per_s{};
   std::array<double, 3> recv_per_s{};
   double p50_ms = 0, p99_ms = 0, p999_ms = 0;
   uint64_t latency_samples = 0;
   int64_t rss_kb_max = 0;  // this process, max over the span's 1 s samples
-  int64_t heap_kb = 0;  // malloc in use at the end of the span
+  int64_t heap_kb = 0;     // malloc in use at the end of the span
   int64_t broker_rss_kb = 0;
   int64_t fds = 0;
   int64_t threads = 0;
-  uint64_t reconnects = 0;  // cumulative
-  uint64_t faults = 0;      // cumulative
+  uint64_t reconnects = 0;         // cumulative
+  uint64_t faults = 0;             // cumulative
   uint64_t connection_errors = 0;  // cumulative
   uint64_t backpressure = 0;       // cumulative
   uint64_t qos12_gaps = 0;         // at the end of the span

@@ -43,9 +43,18 @@ class SeqChecker {
   }
 
   // The lowest number not received yet.
-  uint64_t first_missing() const { std::lock_guard<std::mutex> l(mu_); return low_; }
-  uint64_t unique() const { std::lock_guard<std::mutex> l(mu_); return unique_; }
-  uint64_t duplicates() const { std::lock_guard<std::mutex> l(mu_); return duplicates_; }
+  uint64_t first_missing() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return low_;
+  }
+  uint64_t unique() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return unique_;
+  }
+  uint64_t duplicates() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return duplicates_;
+  }
   // Numbers below the highest received that have not arrived (yet).
   uint64_t open_gaps() const {
     std::lock_guard<std::mutex> l(mu_);

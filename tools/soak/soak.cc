@@ -71,10 +71,14 @@ bool parse_duration(const char* s, milliseconds& out) {
   const double v = std::strtod(s, &end);
   if (end == s || v < 0) return false;
   double scale = 1000;
-  if (std::strcmp(end, "ms") == 0) scale = 1;
-  else if (std::strcmp(end, "m") == 0) scale = 60'000;
-  else if (std::strcmp(end, "h") == 0) scale = 3'600'000;
-  else if (*end != '\0' && std::strcmp(end, "s") != 0) return false;
+  if (std::strcmp(end, "ms") == 0)
+    scale = 1;
+  else if (std::strcmp(end, "m") == 0)
+    scale = 60'000;
+  else if (std::strcmp(end, "h") == 0)
+    scale = 3'600'000;
+  else if (*end != '\0' && std::strcmp(end, "s") != 0)
+    return false;
   out = milliseconds(static_cast<int64_t>(v * scale));
   return true;
 }
@@ -96,26 +100,39 @@ Args parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(("missing value for " + k).c_str());
       return argv[++i];
     };
-    if (k == "--duration") { if (!parse_duration(val(), a.duration)) usage("bad --duration"); }
-    else if (k == "--interval") { if (!parse_duration(val(), a.interval)) usage("bad --interval"); }
-    else if (k == "--warmup") { if (!parse_duration(val(), a.warmup)) usage("bad --warmup"); }
-    else if (k == "--seed") a.seed = std::strtoull(val(), nullptr, 10);
-    else if (k == "--rate") a.rate = std::strtod(val(), nullptr);
-    else if (k == "--connections") a.connections = std::strtoul(val(), nullptr, 10);
-    else if (k == "--json") a.json = true;
-    else if (k == "--kill9") a.kill9 = true;
-    else if (k == "--no-faults") a.faults = false;
-    else if (k == "--no-relay") a.relay = false;
+    if (k == "--duration") {
+      if (!parse_duration(val(), a.duration)) usage("bad --duration");
+    } else if (k == "--interval") {
+      if (!parse_duration(val(), a.interval)) usage("bad --interval");
+    } else if (k == "--warmup") {
+      if (!parse_duration(val(), a.warmup)) usage("bad --warmup");
+    } else if (k == "--seed")
+      a.seed = std::strtoull(val(), nullptr, 10);
+    else if (k == "--rate")
+      a.rate = std::strtod(val(), nullptr);
+    else if (k == "--connections")
+      a.connections = std::strtoul(val(), nullptr, 10);
+    else if (k == "--json")
+      a.json = true;
+    else if (k == "--kill9")
+      a.kill9 = true;
+    else if (k == "--no-faults")
+      a.faults = false;
+    else if (k == "--no-relay")
+      a.relay = false;
     else if (k == "--fault-gap") {
       const std::string v = val();
       const auto dash = v.find('-');
       if (dash == std::string::npos || !parse_duration(v.substr(0, dash).c_str(), a.gap_min) ||
           !parse_duration(v.substr(dash + 1).c_str(), a.gap_max) || a.gap_max < a.gap_min)
         usage("bad --fault-gap (e.g. 10s-40s)");
-    } else if (k == "--help" || k == "-h") usage("help");
-    else usage(("unknown argument " + k).c_str());
+    } else if (k == "--help" || k == "-h")
+      usage("help");
+    else
+      usage(("unknown argument " + k).c_str());
   }
-  if (a.rate <= 0 || a.connections < 2 || a.connections > 64) usage("--rate > 0, --connections 2..64");
+  if (a.rate <= 0 || a.connections < 2 || a.connections > 64)
+    usage("--rate > 0, --connections 2..64");
   if (a.interval < milliseconds(1000)) usage("--interval at least 1s");
   if (a.duration < milliseconds(30000)) usage("--duration at least 30s");
   return a;
@@ -175,7 +192,8 @@ int64_t max_rss_in(const std::vector<RssSample>& s, double from, double to) {
 int run(const Args& args) {
   const double d_s = seconds(args.duration);
   const double window_s = std::min(600.0, d_s / 3);
-  const double warmup_s = args.warmup.count() >= 0 ? seconds(args.warmup) : std::min(300.0, d_s / 6);
+  const double warmup_s =
+      args.warmup.count() >= 0 ? seconds(args.warmup) : std::min(300.0, d_s / 6);
   const milliseconds drain_timeout{60000};
   HangGuard guard(args.duration + milliseconds(5 * 60 * 1000));
 
@@ -237,7 +255,8 @@ int run(const Args& args) {
     w.start_publishing();
     const auto end = start + args.duration;
     // The last faults end before the end: the final minute shows recovery.
-    const auto no_new_faults = end - std::min<Clock::duration>(args.duration / 10, milliseconds(30000));
+    const auto no_new_faults =
+        end - std::min<Clock::duration>(args.duration / 10, milliseconds(30000));
     Totals prev = w.totals(), minute_prev = prev;
     LatencyHistogram minute_latency;
     int64_t interval_rss_max = 0, minute_rss_max = 0;
@@ -300,24 +319,30 @@ int run(const Args& args) {
       std::this_thread::sleep_for(milliseconds(100));
     }
     faults.finish();
+    if (faults.broken())
+      failures.push_back("faults: a relay or broker could not be started again (see the log)");
     fault_total = faults.total();
     fault_counts = faults.by_kind();
     w.stop_publishing();
-    say("soak: load stopped after " + std::to_string(static_cast<int>(seconds(Clock::now() - start))) +
-        " s; draining (at most " + std::to_string(drain_timeout.count() / 1000) + " s)");
+    say("soak: load stopped after " +
+        std::to_string(static_cast<int>(seconds(Clock::now() - start))) + " s; draining (at most " +
+        std::to_string(drain_timeout.count() / 1000) + " s)");
     const auto drain_start = Clock::now();
     if (!w.wait_drained(drain_timeout)) {
-      failures.push_back("drain: not every QoS 1/2 message arrived, or not every client was "
-                         "connected and idle, within " +
-                         std::to_string(drain_timeout.count() / 1000) + " s");
+      failures.push_back(
+          "drain: not every QoS 1/2 message arrived, or not every client was "
+          "connected and idle, within " +
+          std::to_string(drain_timeout.count() / 1000) + " s");
     }
-    say("soak: drained in " + std::to_string(seconds(Clock::now() - drain_start)).substr(0, 5) + " s");
+    say("soak: drained in " + std::to_string(seconds(Clock::now() - drain_start)).substr(0, 5) +
+        " s");
     all_latency.merge(w.take_latency());
     connected_end = read_proc_stats();
     heap_connected_end = heap_in_use_kb();
     final_totals = w.totals();
     flows = w.flow_results();
-    if (auto err = w.teardown(milliseconds(20000)); !err.empty()) failures.push_back("teardown: " + err);
+    if (auto err = w.teardown(milliseconds(20000)); !err.empty())
+      failures.push_back("teardown: " + err);
     errors = w.errors_by_kind();
   }
   const ProcStats idle_after = read_proc_stats();
@@ -327,25 +352,29 @@ int run(const Args& args) {
   std::printf("\n## Table\n\n%s\n", markdown_table(minutes).c_str());
   const int64_t rss_a = max_rss_in(rss, warmup_s, warmup_s + window_s);
   const int64_t rss_b = max_rss_in(rss, d_s - window_s, d_s);
-  std::printf("## Verdict (seed %llu, %.0f s, %llu faults:", static_cast<unsigned long long>(args.seed),
-              d_s, static_cast<unsigned long long>(fault_total));
+  std::printf(
+      "## Verdict (seed %llu, %.0f s, %llu faults:", static_cast<unsigned long long>(args.seed),
+      d_s, static_cast<unsigned long long>(fault_total));
   for (size_t k = 0; k < kFaultKinds; ++k)
     std::printf(" %s %llu", to_string(static_cast<FaultKind>(k)),
                 static_cast<unsigned long long>(fault_counts[k]));
   std::printf(")\n\n");
-  const bool rss_ok = rss_a > 0 && rss_b > 0 && static_cast<double>(rss_b) <= 1.1 * static_cast<double>(rss_a);
-  std::printf("- memory: max RSS %.0f-%.0f s = %lld kB, max RSS %.0f-%.0f s = %lld kB, ratio %.3f "
-              "(limit 1.1): %s\n",
-              warmup_s, warmup_s + window_s, static_cast<long long>(rss_a), d_s - window_s, d_s,
-              static_cast<long long>(rss_b),
-              rss_a > 0 ? static_cast<double>(rss_b) / static_cast<double>(rss_a) : 0.0,
-              rss_ok ? "PASS" : "FAIL");
+  const bool rss_ok =
+      rss_a > 0 && rss_b > 0 && static_cast<double>(rss_b) <= 1.1 * static_cast<double>(rss_a);
+  std::printf(
+      "- memory: max RSS %.0f-%.0f s = %lld kB, max RSS %.0f-%.0f s = %lld kB, ratio %.3f "
+      "(limit 1.1): %s\n",
+      warmup_s, warmup_s + window_s, static_cast<long long>(rss_a), d_s - window_s, d_s,
+      static_cast<long long>(rss_b),
+      rss_a > 0 ? static_cast<double>(rss_b) / static_cast<double>(rss_a) : 0.0,
+      rss_ok ? "PASS" : "FAIL");
   if (!rss_ok) failures.push_back("memory: RSS grew beyond 1.1x");
   // Not a criterion: tells memory kept for reuse from memory lost for good.
-  std::printf("- heap in use (malloc): %lld kB before the clients, %lld kB all connected at the "
-              "start, %lld kB all connected at the end, %lld kB after destroying them\n",
-              static_cast<long long>(heap_idle_before), static_cast<long long>(heap_connected_start),
-              static_cast<long long>(heap_connected_end), static_cast<long long>(heap_idle_after));
+  std::printf(
+      "- heap in use (malloc): %lld kB before the clients, %lld kB all connected at the "
+      "start, %lld kB all connected at the end, %lld kB after destroying them\n",
+      static_cast<long long>(heap_idle_before), static_cast<long long>(heap_connected_start),
+      static_cast<long long>(heap_connected_end), static_cast<long long>(heap_idle_after));
   auto same = [&](const char* what, int64_t a, int64_t b, const char* when) {
     const bool ok = a == b && a >= 0;
     std::printf("- %s %s: %lld at start, %lld at end: %s\n", what, when, static_cast<long long>(a),
@@ -353,16 +382,20 @@ int run(const Args& args) {
     if (!ok) failures.push_back(std::string(what) + " " + when + " differ");
   };
   same("fds", connected_start.fds, connected_end.fds, "(all connected, no publisher threads)");
-  same("threads", connected_start.threads, connected_end.threads, "(all connected, no publisher threads)");
+  same("threads", connected_start.threads, connected_end.threads,
+       "(all connected, no publisher threads)");
   same("fds", idle_before.fds, idle_after.fds, "(no client: before creating, after destroying)");
-  same("threads", idle_before.threads, idle_after.threads, "(no client: before creating, after destroying)");
+  same("threads", idle_before.threads, idle_after.threads,
+       "(no client: before creating, after destroying)");
   uint64_t lost12 = 0, dup2 = 0;
   for (const auto& f : flows) {
     std::printf("- %s QoS %d: published %llu, received %llu%s, %llu duplicates, %llu lost",
                 f.topic.c_str(), f.qos, static_cast<unsigned long long>(f.published),
                 static_cast<unsigned long long>(f.received_unique), f.qos > 0 ? " distinct" : "",
-                static_cast<unsigned long long>(f.duplicates), static_cast<unsigned long long>(f.lost()));
-    if (f.lost() > 0 && f.qos > 0) std::printf(" (the first: seq %llu)", static_cast<unsigned long long>(f.first_missing));
+                static_cast<unsigned long long>(f.duplicates),
+                static_cast<unsigned long long>(f.lost()));
+    if (f.lost() > 0 && f.qos > 0)
+      std::printf(" (the first: seq %llu)", static_cast<unsigned long long>(f.first_missing));
     std::printf("\n");
     if (f.qos > 0) lost12 += f.lost();
     if (f.qos == 2) dup2 += f.duplicates;
@@ -383,9 +416,10 @@ int run(const Args& args) {
   // the PUBLISH for a new message. Reported, not held against the client.
   const uint64_t by_broker = std::min<uint64_t>(dup2, final_totals.broker_resent_after_pubrel);
   if (by_broker > 0)
-    std::printf("- note: %llu QoS 2 duplicates were resent by the broker with DUP after it had "
-                "sent PUBREL for that packet id and we had answered PUBCOMP (the broker's)\n",
-                static_cast<unsigned long long>(by_broker));
+    std::printf(
+        "- note: %llu QoS 2 duplicates were resent by the broker with DUP after it had "
+        "sent PUBREL for that packet id and we had answered PUBCOMP (the broker's)\n",
+        static_cast<unsigned long long>(by_broker));
   if (dup2 > by_broker) {
     const auto ours = std::to_string(dup2 - by_broker);
     if (args.kill9)
@@ -393,17 +427,19 @@ int run(const Args& args) {
     else
       failures.push_back("QoS 2 duplicates: " + ours);
   }
-  std::printf("- latency over the whole run: p50 %.2f ms, p99 %.2f ms, p99.9 %.1f ms (%llu samples)\n",
-              static_cast<double>(all_latency.percentile(0.5)) / 1000,
-              static_cast<double>(all_latency.percentile(0.99)) / 1000,
-              static_cast<double>(all_latency.percentile(0.999)) / 1000,
-              static_cast<unsigned long long>(all_latency.count()));
+  std::printf(
+      "- latency over the whole run: p50 %.2f ms, p99 %.2f ms, p99.9 %.1f ms (%llu samples)\n",
+      static_cast<double>(all_latency.percentile(0.5)) / 1000,
+      static_cast<double>(all_latency.percentile(0.99)) / 1000,
+      static_cast<double>(all_latency.percentile(0.999)) / 1000,
+      static_cast<unsigned long long>(all_latency.count()));
   std::printf("- reconnects %llu, connection errors %llu, backpressure (QueueFull) %llu\n",
               static_cast<unsigned long long>(final_totals.reconnects),
               static_cast<unsigned long long>(final_totals.connection_errors),
               static_cast<unsigned long long>(final_totals.backpressure));
   std::printf("- errors by kind:");
-  for (const auto& [k, n] : errors) std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(n));
+  for (const auto& [k, n] : errors)
+    std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(n));
   std::printf("\n");
   for (const auto& f : failures) std::printf("- FAIL: %s\n", f.c_str());
   std::printf("\nsoak: %s\n", failures.empty() ? "PASS" : "FAIL");
@@ -413,6 +449,16 @@ int run(const Args& args) {
 
 }  // namespace
 }  // namespace soak
+
+// As in tests/catch_main.cc (this binary has its own main): gcc 12 cannot
+// see moodycamel ReaderWriterQueue's TSan annotations, so its fences look
+// like races. Only under -fsanitize=thread.
+#if defined(__SANITIZE_THREAD__)
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:moodycamel::ReaderWriterQueue\n"
+         "race:moodycamel::BlockingReaderWriterQueue\n";
+}
+#endif
 
 int main(int argc, char** argv) {
   const auto args = soak::parse(argc, argv);

@@ -138,14 +138,15 @@ void Workload::publisher_loop(Conn& c) {
   while (publishing_.load(std::memory_order_relaxed)) {
     const auto now = Clock::now();
     if (now < next) {
-      std::this_thread::sleep_for(std::min<Clock::duration>(next - now, std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(next - now, std::chrono::milliseconds(50)));
       continue;
     }
     const uint64_t seq = f.published.load(std::memory_order_relaxed);
     char head[48];
-    const int len = std::snprintf(head, sizeof head, "%llu %lld ",
-                                  static_cast<unsigned long long>(seq),
-                                  static_cast<long long>(now_ns()));
+    const int len =
+        std::snprintf(head, sizeof head, "%llu %lld ", static_cast<unsigned long long>(seq),
+                      static_cast<long long>(now_ns()));
     payload.assign(head, static_cast<size_t>(len));
     if (payload.size() < size) payload.append(size - payload.size(), 'x');
     auto r = c.client->try_publish(f.topic, f.qos, false, payload);
@@ -174,7 +175,8 @@ void Workload::consumer_loop(Conn& c) {
     if (now >= consumers_deadline_ns_.load()) break;
     const int64_t stall = c.stall_until_ns.load(std::memory_order_relaxed);
     if (now < stall) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(stall - now, 50'000'000)));
+      std::this_thread::sleep_for(
+          std::chrono::nanoseconds(std::min<int64_t>(stall - now, 50'000'000)));
       continue;
     }
     auto ev = c.connection->next_for(std::chrono::milliseconds(100));
@@ -216,8 +218,8 @@ void Workload::on_event(Conn& c, const mqtt::Event& e) {
       std::fprintf(stderr,
                    "soak: QoS 2 duplicate: %s seq %llu received again by conn %zu (packet id %u, "
                    "DUP %d, %.1f ms after publishing, reconnects so far %llu)%s\n",
-                   flow.topic.c_str(), static_cast<unsigned long long>(seq),
-                   c.index, p->packet_id, p->dup ? 1 : 0, static_cast<double>(lat_us) / 1000.0,
+                   flow.topic.c_str(), static_cast<unsigned long long>(seq), c.index, p->packet_id,
+                   p->dup ? 1 : 0, static_cast<double>(lat_us) / 1000.0,
                    static_cast<unsigned long long>(c.client->snapshot().reconnects),
                    broker_resent ? ": the broker resent it with DUP after it had sent PUBREL for "
                                    "that packet id and we had answered with PUBCOMP"
@@ -373,8 +375,8 @@ std::string Workload::describe_connections() const {
       << (c->version == mqtt::ProtocolVersion::V5 ? "5    " : "3.1.1")
       << (c->index < options_.shared_reactor ? " shared reactor" : " own reactor   ")
       << "  publishes " << flows_[c->pub_flow]->topic << " QoS "
-      << static_cast<int>(flows_[c->pub_flow]->qos) << ", subscribes "
-      << flows_[c->sub_flow]->topic << "\n";
+      << static_cast<int>(flows_[c->pub_flow]->qos) << ", subscribes " << flows_[c->sub_flow]->topic
+      << "\n";
   }
   return s.str();
 }

@@ -31,14 +31,14 @@ namespace soak {
 using Clock = std::chrono::steady_clock;
 
 struct WorkloadOptions {
-  uint16_t port = 0;        // where the clients connect (the relay)
+  uint16_t port = 0;  // where the clients connect (the relay)
   size_t connections = 6;
   size_t shared_reactor = 3;  // the first N connections share one reactor
-  double rate = 1500;       // messages per second, all publishers together
-  size_t payload_min = 32;  // payload sizes drawn (seeded) in [min, max]
+  double rate = 1500;         // messages per second, all publishers together
+  size_t payload_min = 32;    // payload sizes drawn (seeded) in [min, max]
   size_t payload_max = 512;
   uint64_t seed = 1;
-  size_t capacity = 1024;   // request lanes and event queue per connection
+  size_t capacity = 1024;  // request lanes and event queue per connection
   std::chrono::seconds keep_alive{5};
 };
 
@@ -51,8 +51,8 @@ struct Totals {
   uint64_t connection_errors = 0;
   uint64_t duplicates_qos1 = 0;
   uint64_t duplicates_qos2 = 0;
-  uint64_t qos12_gaps = 0;              // not (yet) received below the highest received
-  uint64_t resent_after_pubrel = 0;     // client broke the QoS 2 flow on the wire
+  uint64_t qos12_gaps = 0;                  // not (yet) received below the highest received
+  uint64_t resent_after_pubrel = 0;         // client broke the QoS 2 flow on the wire
   uint64_t broker_resent_after_pubrel = 0;  // broker did (a duplicate not ours)
 };
 
