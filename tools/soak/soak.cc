@@ -209,13 +209,15 @@ int run(const Args& args) {
       std::to_string(broker.port()) + " (" + broker.dir() + "), relay port " +
       std::to_string(relay.port()));
 
-  const ProcStats idle_before = read_proc_stats();
-  const int64_t heap_idle_before = heap_in_use_kb();
   int64_t heap_connected_start = 0, heap_connected_end = 0;
   std::vector<Row> minutes;
   std::vector<RssSample> rss;
   rss.reserve(static_cast<size_t>(d_s) + 16);
-  minutes.reserve(static_cast<size_t>(d_s / 60) + 4);
+  minutes.reserve(std::max<size_t>(static_cast<size_t>(d_s / 60), 32) + 4);
+  // After the tool's own bookkeeping is allocated, so that the heap figures
+  // before and after the clients compare the clients alone.
+  const ProcStats idle_before = read_proc_stats();
+  const int64_t heap_idle_before = heap_in_use_kb();
   std::vector<std::string> failures;
   ProcStats connected_start, connected_end;
   Totals final_totals;
