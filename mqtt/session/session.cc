@@ -1076,7 +1076,10 @@ struct Session::Impl {
       ++unknown_acks;
       return;
     }
-    if (is_failure(a.reason_code)) {
+    // 0x92 answers a PUBREL resent after the broker already released the
+    // message (its PUBCOMP was lost): "not an error during recovery" (spec
+    // 3.7.2.1). The PUBREC accepted the message, so it completes.
+    if (is_failure(a.reason_code) && a.reason_code != ReasonCode::PacketIdentifierNotFound) {
       rejected(*s, a.packet_id, "PUBCOMP: " + rc_text(a.reason_code, a.properties), a.reason_code,
                a.properties);
     } else {
