@@ -69,7 +69,7 @@ void Broker::connection_closed() {
 
 void Broker::lose_session() {
   if (!session_) return;
-  note("session " + std::to_string(epoch_) + " discarded");
+  if (trace_) note("session " + std::to_string(epoch_) + " discarded");
   chk_.broker_session_lost(epoch_);
   session_.reset();
 }
@@ -133,7 +133,7 @@ void Broker::pump() {
   while (!s.queue.empty()) {
     OutMsg& m = s.queue.front();
     if (m.qos == QoS::AtMostOnce) {
-      note("PUBLISH q0 #" + std::to_string(m.n));
+      if (trace_) note("PUBLISH q0 #" + std::to_string(m.n));
       send_publish(0, m, false);
       s.queue.erase(s.queue.begin());
       continue;
@@ -144,7 +144,7 @@ void Broker::pump() {
     s.next_id = static_cast<uint16_t>(id == 65535 ? 1 : id + 1);
     m.stage = m.qos == QoS::AtLeastOnce ? OutMsg::Stage::AwaitAck : OutMsg::Stage::AwaitRec;
     m.seq = ++seq_;
-    note("PUBLISH q" + std::to_string(int(m.qos)) + " id " + std::to_string(id) + " #" + std::to_string(m.n));
+    if (trace_) note("PUBLISH q" + std::to_string(int(m.qos)) + " id " + std::to_string(id) + " #" + std::to_string(m.n));
     send_publish(id, m, false);
     s.inflight.emplace(id, std::move(m));
     s.queue.erase(s.queue.begin());
@@ -193,7 +193,7 @@ bool Broker::receive(std::span<const uint8_t> bytes, TimePoint now) {
 bool Broker::tick(TimePoint now) {
   if (!conn_ || conn_->keep_alive.count() == 0) return true;
   if (now > keepalive_deadline()) {
-    note("keep alive expired: closing");
+    if (trace_) note("keep alive expired: closing");
     ++chk_.cov.broker_keepalive_closes;
     return false;
   }
@@ -213,7 +213,7 @@ bool Broker::on_connect(const codec::Connect& c, TimePoint now) {
   const bool present = session_.has_value();
   if (!session_) {
     session_.emplace();
-    ++epoch_;
+    chk_.broker_epoch = ++epoch_;
   }
   session_->expiry = c.properties.session_expiry_interval.value_or(0);
   conn_->client_receive_max = c.properties.receive_maximum.value_or(65535);
@@ -227,7 +227,7 @@ bool Broker::on_connect(const codec::Connect& c, TimePoint now) {
     if (cfg_.broker_alias_max) ack.properties.topic_alias_maximum = cfg_.broker_alias_max;
     if (cfg_.server_keep_alive) ack.properties.server_keep_alive = cfg_.server_keep_alive;
   }
-  note(std::string("CONNACK session present ") + (present ? "1" : "0") + ", session " + std::to_string(epoch_));
+  if (trace_) note(std::string("CONNACK session present ") + (present ? "1" : "0") + ", session " + std::to_string(epoch_));
   send(ack);
   conn_->connack_sent = true;
   if (present) {
@@ -271,7 +271,7 @@ bool Broker::on_publish(const codec::Publish& p) {
   const bool reject = cfg_.p_reject && ((*n * 0x9E3779B97F4A7C15ull) >> 54) % 1000 < cfg_.p_reject;
   switch (p.qos) {
     case QoS::AtMostOnce:
-      chk_.broker_stored(*n, p.qos, topic, p.dup);
+      chk_.broker_stored(*n, p.qos, topic, p.dup, epoch_);
       return true;
     case QoS::AtLeastOnce: {
       codec::PubAck a;
@@ -280,7 +280,7 @@ bool Broker::on_publish(const codec::Publish& p) {
         a.reason_code = ReasonCode::QuotaExceeded;
         chk_.broker_rejected(*n);
       } else {
-        chk_.broker_stored(*n, p.qos, topic, p.dup);
+        chk_.broker_stored(*n, p.qos, topic, p.dup, epoch_);
       }
       send(a);
       return true;
@@ -299,7 +299,7 @@ bool Broker::on_publish(const codec::Publish& p) {
         a.reason_code = ReasonCode::QuotaExceeded;
         chk_.broker_rejected(*n);
       } else {
-        chk_.broker_stored(*n, p.qos, topic, p.dup);
+        chk_.broker_stored(*n, p.qos, topic, p.dup, epoch_);
         session_->in_qos2.emplace(p.packet_id, *n);
       }
       send(a);
@@ -331,7 +331,7 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
       const uint16_t id = std::get<codec::PubAck>(pk).packet_id;
       auto it = s.inflight.find(id);
       if (it == s.inflight.end() || it->second.stage != OutMsg::Stage::AwaitAck) {
-        note("PUBACK for unknown id " + std::to_string(id));
+        if (trace_) note("PUBACK for unknown id " + std::to_string(id));
         return true;
       }
       chk_.broker_got_final_ack(it->second.n);
@@ -343,7 +343,7 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
       const auto& a = std::get<codec::PubRec>(pk);
       auto it = s.inflight.find(a.packet_id);
       if (it == s.inflight.end() || it->second.qos != QoS::ExactlyOnce) {
-        note("PUBREC for unknown id " + std::to_string(a.packet_id));
+        if (trace_) note("PUBREC for unknown id " + std::to_string(a.packet_id));
         return true;
       }
       if (mqtt::is_failure(a.reason_code)) return violation("PUBREC refusing a message");
@@ -361,7 +361,7 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
       const uint16_t id = std::get<codec::PubComp>(pk).packet_id;
       auto it = s.inflight.find(id);
       if (it == s.inflight.end() || it->second.stage != OutMsg::Stage::AwaitComp) {
-        note("PUBCOMP for unknown id " + std::to_string(id));
+        if (trace_) note("PUBCOMP for unknown id " + std::to_string(id));
         return true;
       }
       chk_.broker_completed(it->second.n);
@@ -381,7 +381,7 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
         s.subs[std::string(f.filter)] = f.qos;
         a.reason_codes.push_back(static_cast<ReasonCode>(f.qos));
       }
-      note("SUBACK id " + std::to_string(sub.packet_id));
+      if (trace_) note("SUBACK id " + std::to_string(sub.packet_id));
       send(a);
       return true;
     }
@@ -400,7 +400,7 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
       send(codec::PingResp{});
       return true;
     case codec::PacketType::Disconnect:
-      note("DISCONNECT from the client");
+      if (trace_) note("DISCONNECT from the client");
       return false;
     case codec::PacketType::Auth: return violation("AUTH without enhanced authentication");
     default: return violation(std::string(codec::to_string(type)) + " is not a client packet");

@@ -28,7 +28,7 @@ struct Coverage {
            window_full = 0, deferred_resends = 0, manual_acks = 0, session_reset_failures = 0,
            untracked_failures = 0, auto_resubscribes = 0, disconnect_drained = 0,
            disconnect_cut = 0, fail_all_ends = 0, aliased_up = 0, aliased_down = 0,
-           msgs_up = 0, msgs_down = 0, pingreqs = 0;
+           msgs_up = 0, msgs_down = 0, pingreqs = 0, phantom_resumes = 0;
   void add(const Coverage& o);
   std::string describe() const;
 };
@@ -42,6 +42,8 @@ struct UpMsg {
   bool submitted = false;      // taken by the session
   bool token_checked = false;  // its completion was checked
   int stored = 0;              // times the broker accepted it
+  uint64_t stored_epoch = 0;   // the broker session that last accepted it
+  int stored_in_epoch = 0;     // times that session accepted it
   bool rejected = false;       // the broker refused it
   bool may_dup = false;        // in flight at a connection break
   bool acked = false;          // untracked: the final ack reached the client
@@ -67,12 +69,20 @@ class Checker {
   std::map<uint64_t, DownMsg> down;
   Coverage cov;
   std::vector<std::string> violations;
+  std::vector<uint64_t> open_tokens;  // tracked messages whose token is not checked yet
+  // The broker session the client's state belongs to, and the broker's
+  // current one. They differ after a "phantom resume": the broker started a
+  // new session whose CONNACK (Session Present 0) never reached the client,
+  // and a later CONNACK said Session Present 1. MQTT cannot tell the client;
+  // its old state then meets a session that never had it (docs/simulation.md).
+  uint64_t client_epoch = 0, broker_epoch = 0;
+  bool desync = false;
 
   bool ok() const { return violations.empty(); }
   void fail(std::string what);
 
   // Broker side.
-  void broker_stored(uint64_t n, QoS qos, std::string_view topic, bool dup);
+  void broker_stored(uint64_t n, QoS qos, std::string_view topic, bool dup, uint64_t epoch);
   void broker_rejected(uint64_t n);
   void broker_got_final_ack(uint64_t n);  // PUBACK/PUBREC for a message it sent
   void broker_completed(uint64_t n);      // PUBACK/PUBCOMP

@@ -28,7 +28,7 @@ void Client::connect(TimePoint now) {
   reset_expected_ = reset_seen_ = false;
   connected_at = last_packet_in = now;
   session.begin_connection(c, now, now + cfg_.connect_timeout);
-  note("begin_connection");
+  if (trace_) note("begin_connection");
 }
 
 void Client::lost(TimePoint now) {
@@ -41,7 +41,7 @@ void Client::lost(TimePoint now) {
   // The user's acks for deliveries of this connection still go out later
   // (a resumed session keeps the broker's state).
   reconnect_at = now + std::chrono::milliseconds(rng_.below(2000));
-  note("connection lost");
+  if (trace_) note("connection lost");
 }
 
 void Client::pull(TimePoint now) {
@@ -61,7 +61,7 @@ void Client::pull(TimePoint now) {
     LaneItem& it = publish_lane.front();
     if (it.req.kind == Request::Kind::Disconnect) {
       disconnecting = true;
-      note("disconnect submitted");
+      if (trace_) note("disconnect submitted");
       session.submit(std::move(it.req), now, disconnect_deadline);
       publish_lane.pop_front();
       return;
@@ -88,7 +88,7 @@ bool Client::input(std::span<const uint8_t> bytes, TimePoint now) {
   if (reset_expected_ && !reset_seen_) chk_.fail("CONNACK without session after an earlier one, but no on_session_reset");
   reset_expected_ = false;
   if (!r) {
-    note("handle_input error: " + mqtt::describe(r.error()));
+    if (trace_) note("handle_input error: " + mqtt::describe(r.error()));
     return false;
   }
   if (*r > rx_.size()) {
@@ -107,7 +107,7 @@ bool Client::timeout(TimePoint now) {
   if (!r) {
     if (r.error().code == mqtt::ConnectionErrorCode::PingTimeout) ++chk_.cov.ping_timeouts;
     if (r.error().code == mqtt::ConnectionErrorCode::ConnectTimeout) ++chk_.cov.connect_timeouts;
-    note("handle_timeout: " + mqtt::describe(r.error()));
+    if (trace_) note("handle_timeout: " + mqtt::describe(r.error()));
     return false;
   }
   // A deadline that was served moves on: no busy loop.
@@ -158,10 +158,10 @@ void Client::fail_lanes(RequestError why) {
   control_lane.clear();
 }
 
-bool Client::idle() const {
+bool Client::idle(bool incoming) const {
   const auto s = session.stats();
-  return publish_lane.empty() && control_lane.empty() && acks_.empty() && s.inflight_publishes == 0 &&
-         s.pending_control == 0 && s.incoming_qos2_pending == 0 && s.incoming_unacked == 0 &&
+  return publish_lane.empty() && control_lane.empty() && s.inflight_publishes == 0 && s.pending_control == 0 &&
+         (!incoming || (acks_.empty() && s.incoming_qos2_pending == 0 && s.incoming_unacked == 0)) &&
          std::all_of(control_tokens.begin(), control_tokens.end(), [](auto& t) { return t->done(); });
 }
 
@@ -213,14 +213,20 @@ void Client::on_incoming(std::span<const uint8_t>, const codec::Packet& p) {
       const auto& a = std::get<codec::ConnAck>(p);
       if (mqtt::is_failure(a.reason_code)) return;
       ++chk_.cov.connections;
-      note(std::string("CONNACK session present ") + (a.session_present ? "1" : "0"));
+      if (trace_) note(std::string("CONNACK session present ") + (a.session_present ? "1" : "0"));
       if (a.session_present) {
         ++chk_.cov.resumes;
+        if (chk_.client_epoch != chk_.broker_epoch) {
+          ++chk_.cov.phantom_resumes;
+          chk_.desync = true;
+          if (trace_) note("phantom resume: the client's state is from broker session " + std::to_string(chk_.client_epoch));
+        }
       } else if (ever_connack_) {
         reset_expected_ = true;
         for (auto& [id, f] : out_ids_) chk_.up[f.n].reset_seen = true;
       }
       ever_connack_ = true;
+      if (!a.session_present) chk_.client_epoch = chk_.broker_epoch;
       connected_at = now_hint_;
       return;
     }
@@ -334,7 +340,7 @@ void Client::on_session_reset(const mqtt::session::ResetInfo& info) {
 
 void Client::on_request_failed(const mqtt::session::FailedRequest& f) {
   ++chk_.cov.untracked_failures;
-  note("request failed: kind " + std::to_string(int(f.kind)) + " id " + std::to_string(f.packet_id) + " " +
+  if (trace_) note("request failed: kind " + std::to_string(int(f.kind)) + " id " + std::to_string(f.packet_id) + " " +
        std::string(mqtt::to_string(f.reason)));
   if (f.kind == Request::Kind::Ack) return;
   if (f.kind != Request::Kind::Publish) return chk_.fail("failure report for an untracked request never made");

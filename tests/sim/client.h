@@ -65,7 +65,8 @@ class Client : public mqtt::session::SessionObserver {
   void fail_lanes(mqtt::RequestError why);
   // Bounds that must hold after every step.
   void check_bounds(TimePoint now);
-  bool idle() const;  // nothing in the lanes or in flight
+  // Nothing in the lanes or in flight (`incoming`: nor incoming QoS 1/2 state).
+  bool idle(bool incoming = true) const;
 
   // SessionObserver
   void on_incoming(std::span<const uint8_t> raw, const mqtt::codec::Packet& packet) override;

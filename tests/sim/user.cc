@@ -39,6 +39,7 @@ void User::publish() {
     r->completion = m.token;
   }
   chk_.up.emplace(n, m);
+  if (tracked) chk_.open_tokens.push_back(n);
   ++chk_.cov.msgs_up;
   client_.publish_lane.push_back(LaneItem{std::move(*r), n});
   if (trace_) trace_("user: publish #" + std::to_string(n) + " q" + std::to_string(int(qos)) + (tracked ? " tracked" : ""));
