@@ -77,6 +77,9 @@ void Broker::lose_session() {
 void Broker::restart(bool keep) {
   connection_closed();
   if (!keep) lose_session();
+  // A restarted broker may come back with another Receive Maximum (rule 2
+  // of docs/session.md: resends wait for room).
+  if (cfg_.receive_max_changes) receive_max_ = static_cast<uint16_t>(rng_.between(1, 6));
 }
 
 bool Broker::violation(const std::string& what) {
@@ -111,6 +114,7 @@ void Broker::send_publish(uint16_t id, OutMsg& m, bool dup) {
   p.packet_id = id;
   p.topic = m.topic;
   p.payload = payload;
+  if (dup && m.qos == QoS::ExactlyOnce) ++chk_.cov.qos2_dup_resends_down;
   if (conn_->client_alias_max > 0) {
     // One alias per broker topic, within the client's maximum.
     const uint16_t alias = static_cast<uint16_t>(m.topic.back() - '0') % conn_->client_alias_max + 1;
@@ -184,6 +188,9 @@ bool Broker::receive(std::span<const uint8_t> bytes, TimePoint now) {
                        " at stream offset " + std::to_string(r.error_offset));
     }
     conn_->last_rx = now;
+    if (v5() && cfg_.broker_max_packet && r.consumed > cfg_.broker_max_packet)
+      return violation("a " + std::to_string(r.consumed) + "-byte packet above the broker's Maximum Packet Size " +
+                       std::to_string(cfg_.broker_max_packet) + " [MQTT-3.2.2-15]");
     if (!handle(p, now)) return false;
   }
   pump();
@@ -223,12 +230,16 @@ bool Broker::on_connect(const codec::Connect& c, TimePoint now) {
   codec::ConnAck ack;
   ack.session_present = present;
   if (v5()) {
-    if (cfg_.broker_receive_max) ack.properties.receive_maximum = cfg_.broker_receive_max;
+    if (receive_max_) ack.properties.receive_maximum = receive_max_;
+    if (cfg_.broker_max_qos >= 0) ack.properties.maximum_qos = static_cast<uint8_t>(cfg_.broker_max_qos);
+    if (!cfg_.broker_retain_available) ack.properties.retain_available = 0;
+    if (cfg_.broker_max_packet) ack.properties.maximum_packet_size = cfg_.broker_max_packet;
     if (cfg_.broker_alias_max) ack.properties.topic_alias_maximum = cfg_.broker_alias_max;
     if (cfg_.server_keep_alive) ack.properties.server_keep_alive = cfg_.server_keep_alive;
   }
   if (trace_) note(std::string("CONNACK session present ") + (present ? "1" : "0") + ", session " + std::to_string(epoch_));
   send(ack);
+  chk_.announced_receive_max = v5() ? receive_max_ : 0;
   conn_->connack_sent = true;
   if (present) {
     // Resend in the original order [MQTT-4.4.0-1, 4.6].
@@ -266,6 +277,10 @@ bool Broker::on_publish(const codec::Publish& p) {
     }
   }
   if (topic.empty()) return violation("PUBLISH without a topic");
+  if (v5() && cfg_.broker_max_qos >= 0 && static_cast<int>(p.qos) > cfg_.broker_max_qos)
+    return violation("PUBLISH QoS above the broker's Maximum QoS [MQTT-3.2.2-11]");
+  if (v5() && p.retain && !cfg_.broker_retain_available)
+    return violation("retained PUBLISH although Retain Available is 0 [MQTT-3.2.2-14]");
   const auto n = payload_number(p.payload);
   if (!n) return violation("PUBLISH with a payload the simulator did not write");
   const bool reject = cfg_.p_reject && ((*n * 0x9E3779B97F4A7C15ull) >> 54) % 1000 < cfg_.p_reject;

@@ -113,6 +113,7 @@ class Broker {
   std::optional<Conn> conn_;
   std::vector<uint8_t> out_;
   uint64_t epoch_ = 0;
+  uint16_t receive_max_ = cfg_.broker_receive_max;  // announced in CONNACK (0: absent)
   uint64_t seq_ = 0;
   bool must_close_ = false;
 };

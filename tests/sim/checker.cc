@@ -24,7 +24,7 @@ std::string Coverage::describe() const {
     << "\n  resends: dup_publish=" << dup_resends << " pubrel=" << pubrel_resends
     << " deferred_by_receive_max=" << deferred_resends
     << "\n  duplicates: qos1_up=" << qos1_duplicates_up << " qos1_down=" << qos1_duplicates_down
-    << " qos2_filtered_by_client=" << qos2_dups_filtered
+    << " qos2_dup_resends_down=" << qos2_dup_resends_down
     << "\n  limits: window_full=" << window_full << " output_paused=" << output_paused
     << " rejected=" << rejected << " refused_filters=" << refused_filters
     << "\n  failures: session_reset=" << session_reset_failures
@@ -32,7 +32,8 @@ std::string Coverage::describe() const {
     << "\n  other: manual_acks=" << manual_acks << " auto_resubscribes=" << auto_resubscribes
     << " disconnect_drained=" << disconnect_drained << " disconnect_cut=" << disconnect_cut
     << " aliased_up=" << aliased_up << " aliased_down=" << aliased_down
-    << " phantom_resumes=" << phantom_resumes;
+    << " phantom_resumes=" << phantom_resumes << " input_pauses=" << pauses << " early_ends=" << early_ends
+    << " limit_refusals=" << limit_refusals;
   return o.str();
 }
 
@@ -42,6 +43,9 @@ void Checker::broker_stored(uint64_t n, QoS qos, std::string_view topic, bool du
   auto it = up.find(n);
   if (it == up.end()) return fail("broker received message " + std::to_string(n) + " nobody published");
   UpMsg& m = it->second;
+  if (m.expect != RequestError::None)
+    return fail("message " + std::to_string(n) + " reached the broker although its limits refuse it (" +
+                std::string(mqtt::to_string(m.expect)) + ")");
   if (m.qos != qos)
     return fail("message " + std::to_string(n) + " arrived with QoS " +
                 std::to_string(int(qos)) + ", published with " + std::to_string(int(m.qos)));
@@ -130,7 +134,12 @@ void Checker::check_tokens() {
     m.token_checked = true;
     const mqtt::Completion c = m.token->result();
     const std::string id = "message " + std::to_string(n) + " (QoS " + std::to_string(int(m.qos)) + ")";
-    if (c.ok()) {
+    if (m.expect != RequestError::None) {
+      if (c.error != m.expect && c.error != RequestError::ConnectionClosed)
+        fail(id + ": expected " + std::string(mqtt::to_string(m.expect)) + ", token says " +
+             std::string(mqtt::to_string(c.error)));
+      if (c.error == m.expect) ++cov.limit_refusals;
+    } else if (c.ok()) {
       if (m.qos != QoS::AtMostOnce && m.stored == 0)
         fail(id + ": token succeeded but the broker never stored it");
       if (m.rejected) fail(id + ": token succeeded but the broker refused it");

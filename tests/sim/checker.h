@@ -23,12 +23,13 @@ struct Coverage {
   uint64_t steps = 0, connections = 0, resumes = 0, resets = 0, drops = 0, stalls = 0,
            restarts = 0, restarts_lost = 0, ping_timeouts = 0, connect_timeouts = 0,
            broker_keepalive_closes = 0, dup_resends = 0, pubrel_resends = 0,
-           qos1_duplicates_up = 0, qos1_duplicates_down = 0, qos2_dups_filtered = 0,
+           qos1_duplicates_up = 0, qos1_duplicates_down = 0, qos2_dup_resends_down = 0,
            rejected = 0, refused_filters = 0, partial_writes = 0, output_paused = 0,
            window_full = 0, deferred_resends = 0, manual_acks = 0, session_reset_failures = 0,
            untracked_failures = 0, auto_resubscribes = 0, disconnect_drained = 0,
            disconnect_cut = 0, fail_all_ends = 0, aliased_up = 0, aliased_down = 0,
-           msgs_up = 0, msgs_down = 0, pingreqs = 0, phantom_resumes = 0;
+           msgs_up = 0, msgs_down = 0, pingreqs = 0, phantom_resumes = 0, pauses = 0, early_ends = 0,
+           limit_refusals = 0;
   void add(const Coverage& o);
   std::string describe() const;
 };
@@ -49,6 +50,10 @@ struct UpMsg {
   bool acked = false;          // untracked: the final ack reached the client
   int failures = 0;            // untracked: on_request_failed reports
   bool reset_seen = false;     // a session reset happened while it was in flight
+  bool retain = false;
+  // The broker's limits refuse it (MQTT 5 Maximum Packet Size, Maximum QoS,
+  // Retain Available): the session must fail it with this error.
+  mqtt::RequestError expect = mqtt::RequestError::None;
 };
 
 // A message the broker sent the client (broker -> client).
@@ -77,6 +82,7 @@ class Checker {
   // its old state then meets a session that never had it (docs/simulation.md).
   uint64_t client_epoch = 0, broker_epoch = 0;
   bool desync = false;
+  uint16_t announced_receive_max = 0;  // in the broker's last CONNACK (0: absent)
 
   bool ok() const { return violations.empty(); }
   void fail(std::string what);

@@ -24,7 +24,7 @@ void Client::connect(TimePoint now) {
   }
   transport = true;
   rx_.clear();
-  for (auto& [id, f] : out_ids_) f.sent_here = false;
+  for (auto& [id, f] : out_ids_) f.sent_here = f.published_here = false;
   reset_expected_ = reset_seen_ = false;
   connected_at = last_packet_in = now;
   session.begin_connection(c, now, now + cfg_.connect_timeout);
@@ -38,6 +38,7 @@ void Client::lost(TimePoint now) {
   for (auto& [id, f] : out_ids_) chk_.mark_may_dup_up(f.n);
   session.connection_lost();
   rx_.clear();
+  paused = false;  // a new connection reads from the start
   // The user's acks for deliveries of this connection still go out later
   // (a resumed session keeps the broker's state).
   reconnect_at = now + std::chrono::milliseconds(rng_.below(2000));
@@ -158,6 +159,42 @@ void Client::fail_lanes(RequestError why) {
   control_lane.clear();
 }
 
+void Client::set_paused(bool p, TimePoint now) {
+  if (p == paused) return;
+  paused = p;
+  if (p) ++chk_.cov.pauses;
+  else resumed_at = now;
+  session.set_input_paused(p, now);
+  if (trace_) note(p ? "input paused" : "input resumed");
+}
+
+void Client::disconnect_expired(TimePoint now) {
+  if (trace_) note("disconnect deadline expired");
+  // The marker, if the session never took it, keeps its token.
+  std::shared_ptr<mqtt::detail::CompletionState> token;
+  for (auto& it : publish_lane) {
+    if (it.req.kind == Request::Kind::Disconnect) token = std::move(it.req.completion);
+  }
+  fail_lanes(RequestError::ConnectionClosed);
+  const auto st = session.state();
+  if (transport && st == SessionState::Connected) {
+    auto d = mqtt::session::make_disconnect_request(codec::Disconnect{}, cfg_.session.version);
+    d->completion = token;
+    disconnecting = true;
+    session.submit(std::move(*d), now, now);  // written at once, the rest fails
+  } else if (transport && st == SessionState::Disconnecting) {
+    (void)session.handle_timeout(now);
+  }
+  if (session.state() != SessionState::Closed) {
+    if (token) {
+      mqtt::Completion c;
+      c.error = RequestError::ConnectionClosed;
+      token->complete(std::move(c));
+    }
+    session.fail_all(RequestError::ConnectionClosed, "disconnect(): drain timeout expired");
+  }
+}
+
 bool Client::idle(bool incoming) const {
   const auto s = session.stats();
   return publish_lane.empty() && control_lane.empty() && s.inflight_publishes == 0 && s.pending_control == 0 &&
@@ -169,7 +206,7 @@ void Client::check_bounds(TimePoint now) {
   const auto s = session.stats();
   if (s.inflight_publishes > cfg_.session.max_inflight)
     chk_.fail("in-flight publishes " + std::to_string(s.inflight_publishes) + " above max_inflight");
-  if (cfg_.broker_receive_max && session.connected() && s.inflight_window > cfg_.broker_receive_max)
+  if (receive_max_ && session.connected() && s.inflight_window > receive_max_)
     chk_.fail("window " + std::to_string(s.inflight_window) + " above the broker's Receive Maximum");
   // Held control requests: the lane's capacity plus auto-resubscribes (one per filter).
   const size_t held_bound = cfg_.control_capacity + std::size(kFilters);
@@ -186,8 +223,8 @@ void Client::check_bounds(TimePoint now) {
   // (or the last write progress that re-armed the ping), plus timer lateness.
   const auto st = session.state();
   const auto ka = session.effective_keep_alive();
-  if (transport && ka.count() > 0 && (st == SessionState::Connected || st == SessionState::Disconnecting)) {
-    const TimePoint from = std::max({last_packet_in, last_partial, connected_at});
+  if (transport && !paused && ka.count() > 0 && (st == SessionState::Connected || st == SessionState::Disconnecting)) {
+    const TimePoint from = std::max({last_packet_in, last_partial, connected_at, resumed_at});
     const TimePoint limit = from + ka + cfg_.session.ping_timeout + 2 * cfg_.max_step + std::chrono::milliseconds(1);
     if (now > limit) chk_.fail("dead link not detected within keep alive + ping timeout");
   }
@@ -213,6 +250,8 @@ void Client::on_incoming(std::span<const uint8_t>, const codec::Packet& p) {
       const auto& a = std::get<codec::ConnAck>(p);
       if (mqtt::is_failure(a.reason_code)) return;
       ++chk_.cov.connections;
+      receive_max_ = chk_.announced_receive_max;
+      if (a.session_present && receive_max_ && out_ids_.size() > receive_max_) ++chk_.cov.deferred_resends;
       if (trace_) note(std::string("CONNACK session present ") + (a.session_present ? "1" : "0"));
       if (a.session_present) {
         ++chk_.cov.resumes;
@@ -247,6 +286,7 @@ void Client::on_incoming(std::span<const uint8_t>, const codec::Packet& p) {
       if (it == out_ids_.end() || it->second.comp) return;
       if (!mqtt::is_failure(a.reason_code)) chk_.up[it->second.n].acked = true;
       else ++chk_.cov.rejected;
+      it->second.done = true;
       finished_ids_.push_back(a.packet_id);
       return;
     }
@@ -257,6 +297,7 @@ void Client::on_incoming(std::span<const uint8_t>, const codec::Packet& p) {
       if (mqtt::is_failure(a.reason_code)) {
         if (!it->second.comp) {
           ++chk_.cov.rejected;
+          it->second.done = true;
           finished_ids_.push_back(a.packet_id);
         }
         return;
@@ -271,6 +312,7 @@ void Client::on_incoming(std::span<const uint8_t>, const codec::Packet& p) {
       // 0x92: the broker released it before (spec 3.7.2.1): not a failure.
       if (!mqtt::is_failure(a.reason_code) || a.reason_code == mqtt::ReasonCode::PacketIdentifierNotFound)
         chk_.up[it->second.n].acked = true;
+      it->second.done = true;
       finished_ids_.push_back(a.packet_id);
       return;
     }
@@ -294,7 +336,7 @@ void Client::on_outgoing(const Outgoing& o) {
         if (submitting_ == 0) return chk_.fail("a new PUBLISH written outside submit()");
         it = out_ids_.emplace(o.packet_id, InFlight{submitting_}).first;
       }
-      it->second.sent_here = true;
+      it->second.sent_here = it->second.published_here = true;
       break;
     }
     case Outgoing::Type::PubRel: {
@@ -310,14 +352,22 @@ void Client::on_outgoing(const Outgoing& o) {
     default:
       return;
   }
-  // [MQTT-3.3.4-7]: no more unacknowledged QoS 1/2 PUBLISHes than the
-  // broker's Receive Maximum (a PUBREL's message still counts).
-  if (cfg_.broker_receive_max) {
+  // [MQTT-3.3.4-7, MQTT-4.9.0-2]: no more unacknowledged QoS 1/2 PUBLISHes
+  // than the broker's Receive Maximum. The send quota starts afresh on each
+  // connection (spec 4.9): a PUBREL resent for a PUBLISH of an earlier
+  // connection does not take from it; a QoS 2 PUBLISH of this connection
+  // counts until its PUBCOMP.
+  if (receive_max_) {
     size_t count = 0;
-    for (auto& [id, f] : out_ids_) count += (f.sent_here || f.comp) ? 1 : 0;
-    if (count > cfg_.broker_receive_max)
+    std::string ids;
+    for (auto& [id, f] : out_ids_) {
+      if (f.done || !f.published_here) continue;
+      ++count;
+      ids += " " + std::to_string(id) + (f.comp ? "(PUBREL)" : "(PUBLISH)");
+    }
+    if (count > receive_max_)
       chk_.fail(std::to_string(count) + " unacknowledged QoS 1/2 PUBLISHes, above the broker's Receive Maximum " +
-                std::to_string(cfg_.broker_receive_max));
+                std::to_string(receive_max_) + " [MQTT-3.3.4-7]:" + ids + (o.dup ? ", resending" : ""));
   }
 }
 
@@ -354,6 +404,13 @@ void Client::on_request_failed(const mqtt::session::FailedRequest& f) {
   const std::string id = "untracked message " + std::to_string(m->n);
   if (m->failures > 1) chk_.fail(id + " reported failed twice");
   if (m->acked) chk_.fail(id + " reported failed after its ack");
+  if (m->expect != RequestError::None) {
+    if (f.reason != m->expect && f.reason != RequestError::ConnectionClosed)
+      chk_.fail(id + ": expected " + std::string(mqtt::to_string(m->expect)) + ", reported " +
+                std::string(mqtt::to_string(f.reason)));
+    if (f.reason == m->expect) ++chk_.cov.limit_refusals;
+    return;
+  }
   switch (f.reason) {
     case RequestError::SessionReset:
       ++chk_.cov.session_reset_failures;

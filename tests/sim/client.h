@@ -45,6 +45,9 @@ class Client : public mqtt::session::SessionObserver {
   TimePoint last_packet_in{};   // last time handle_input decoded a packet
   TimePoint last_partial{};     // last partial write
   TimePoint connected_at{};
+  bool paused = false;          // the consumer is behind: input not read
+  TimePoint resumed_at{};
+  bool disconnect_requested = false;  // the user asked for the graceful disconnect
 
   // A transport is up: CONNECT.
   void connect(TimePoint now);
@@ -63,6 +66,10 @@ class Client : public mqtt::session::SessionObserver {
   bool acks_pending() const { return !acks_.empty(); }
   // The ends of a run.
   void fail_lanes(mqtt::RequestError why);
+  // The disconnect's deadline passed before the session closed: what the
+  // driver does (driver.cc, disconnect_expired).
+  void disconnect_expired(TimePoint now);
+  void set_paused(bool p, TimePoint now);
   // Bounds that must hold after every step.
   void check_bounds(TimePoint now);
   // Nothing in the lanes or in flight (`incoming`: nor incoming QoS 1/2 state).
@@ -79,6 +86,8 @@ class Client : public mqtt::session::SessionObserver {
     uint64_t n = 0;
     bool comp = false;       // PUBREC received: PUBREL stage
     bool sent_here = false;  // PUBLISH or PUBREL written on this connection
+    bool published_here = false;  // its PUBLISH written on this connection
+    bool done = false;       // final ack received (erased after the input)
   };
   void note(const std::string& s) {
     if (trace_) trace_("client: " + s);
@@ -96,6 +105,7 @@ class Client : public mqtt::session::SessionObserver {
   TimePoint now_hint_{};                     // the time of the current call
   bool ever_connack_ = false;
   bool reset_expected_ = false, reset_seen_ = false;
+  uint16_t receive_max_ = 0;  // the broker's, from this connection's CONNACK (0: none)
   struct DueAck {
     TimePoint at;
     uint16_t id;

@@ -27,6 +27,10 @@ SimConfig SimConfig::from_seed(uint64_t seed) {
     c.broker_alias_max = static_cast<uint16_t>(r.chance(500) ? r.between(1, 4) : 0);
     c.server_keep_alive = static_cast<uint16_t>(r.chance(100) ? r.between(1, 10) : 0);
     c.p_reject = r.chance(300) ? 30 : 0;
+    if (r.chance(150)) c.broker_max_qos = static_cast<int>(r.below(2));
+    c.broker_retain_available = !r.chance(150);
+    if (r.chance(150)) c.broker_max_packet = static_cast<uint32_t>(r.between(64, 400));
+    c.receive_max_changes = c.broker_receive_max != 0 && r.chance(500);
   }
   c.broker_window = static_cast<uint16_t>(r.between(1, 12));
   c.payload_max = static_cast<uint32_t>(r.chance(100) ? r.between(200, 3000) : r.between(8, 64));
@@ -49,7 +53,11 @@ SimConfig SimConfig::from_seed(uint64_t seed) {
   c.p_subscribe = static_cast<uint32_t>(r.between(5, 80));
   c.p_unsubscribe = static_cast<uint32_t>(r.between(0, 40));
   c.p_broker_publish = static_cast<uint32_t>(r.between(0, 600));
+  c.p_retain = static_cast<uint32_t>(r.chance(300) ? r.between(10, 200) : 0);
+  c.p_pause = static_cast<uint32_t>(r.chance(200) ? r.between(2, 20) : 0);
   c.graceful_end = r.chance(700);
+  c.end_early = r.chance(250);
+  c.end_step = static_cast<uint32_t>(r.below(c.steps));
   return c;
 }
 
@@ -69,7 +77,10 @@ std::string SimConfig::describe() const {
     << "ms step<=" << std::chrono::duration_cast<milliseconds>(max_step).count()
     << "ms faults(drop/stall/restart/lose)=" << p_drop << "/" << p_stall << "/" << p_restart << "/"
     << p_restart_lose << " partial_write=" << p_partial_write << " reject=" << p_reject
-    << " refuse_sub=" << p_refuse_sub << " end=" << (graceful_end ? "disconnect" : "fail_all");
+    << " refuse_sub=" << p_refuse_sub << " limits(qos/retain/packet)=" << broker_max_qos << "/"
+    << broker_retain_available << "/" << broker_max_packet << " receive_max_changes=" << receive_max_changes
+    << " retain=" << p_retain << " pause=" << p_pause << " end=" << (graceful_end ? "disconnect" : "fail_all")
+    << (end_early ? " early at step " + std::to_string(end_step) : std::string(" after drain"));
   return o.str();
 }
 

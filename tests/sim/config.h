@@ -25,6 +25,10 @@ struct SimConfig {
   uint16_t broker_receive_max = 0;  // 0: absent
   uint16_t broker_alias_max = 0;    // broker's Topic Alias Maximum
   uint16_t server_keep_alive = 0;   // 0: absent
+  int broker_max_qos = -1;          // Maximum QoS 0 or 1; -1: absent
+  bool broker_retain_available = true;
+  uint32_t broker_max_packet = 0;   // Maximum Packet Size; 0: absent
+  bool receive_max_changes = false; // a restart picks a new Receive Maximum
   uint16_t broker_window = 10;      // the broker's own limit of QoS 1/2 in flight to us
   uint32_t payload_max = 64;
   // The run.
@@ -46,7 +50,13 @@ struct SimConfig {
   uint32_t p_subscribe = 40;
   uint32_t p_unsubscribe = 20;
   uint32_t p_broker_publish = 250;
-  bool graceful_end = true;  // false: the run ends with fail_all
+  uint32_t p_retain = 0;      // of publishes: retained
+  uint32_t p_pause = 0;       // the consumer falls behind: input paused
+  bool graceful_end = true;   // false: the run ends with fail_all
+  // The end comes during the active phase (faults still on), at end_step;
+  // otherwise after the drain.
+  bool end_early = false;
+  uint32_t end_step = 0;
 
   static SimConfig from_seed(uint64_t seed);
   std::string describe() const;

@@ -34,8 +34,18 @@ class Sim {
   RunResult run() {
     if (out_) note("config: " + cfg_.describe());
     bool drained = false;
-    for (uint32_t i = 0; i < cfg_.steps && chk_.ok(); ++i) step(Phase::Active);
-    if (chk_.ok()) {
+    for (uint32_t i = 0; i < cfg_.steps && chk_.ok(); ++i) {
+      if (cfg_.end_early && i == cfg_.end_step) {
+        // The end comes in the middle of things, faults and all.
+        ++chk_.cov.early_ends;
+        if (out_) note("early end");
+        if (!cfg_.graceful_end) break;
+        user_.disconnect(now_ + milliseconds(rng_.below(5000)));
+      }
+      step(Phase::Active);
+      if (client_.disconnect_requested && closed()) break;
+    }
+    if (chk_.ok() && !cfg_.end_early) {
       if (out_) note("drain");
       for (uint32_t i = 0; i < kDrainSteps && chk_.ok(); ++i) {
         if (settled()) {
@@ -78,6 +88,8 @@ class Sim {
            std::to_string(client_.control_lane.size()) + "; " + broker_.describe();
   }
 
+  bool closed() const { return client_.session.state() == SessionState::Closed && !client_.transport; }
+
   bool settled() const {
     // After a phantom resume the two sides' QoS 2 state may never agree
     // again (see Checker::desync): only the client's own work must end.
@@ -102,6 +114,8 @@ class Sim {
     if (net_.up && !net_.stalled) t = std::min({t, net_.to_broker.next_arrival(), net_.to_client.next_arrival()});
     if (net_.stalled) t = std::min(t, net_.stall_until);
     if (!client_.transport) t = std::min(t, client_.reconnect_at);
+    if (client_.paused) t = std::min(t, pause_until_);
+    if (client_.disconnect_requested) t = std::min(t, client_.disconnect_deadline);
     return t;
   }
 
@@ -145,7 +159,7 @@ class Sim {
   }
 
   void deliver() {
-    if (!net_.up || net_.stalled) return;
+    if (!net_.up || net_.stalled || client_.paused) return;
     std::vector<uint8_t> bytes;
     if (net_.to_client.deliver(now_, bytes) && !client_.input(bytes, now_)) close("by the client");
   }
@@ -184,10 +198,20 @@ class Sim {
   void step(Phase phase) {
     ++step_no_;
     advance();
+    if (client_.paused && (phase != Phase::Active || now_ >= pause_until_)) client_.set_paused(false, now_);
     deliver();
     if (net_.up && !broker_.tick(now_)) close("broker keep alive");
     if (!client_.timeout(now_)) close("session timeout");
+    if (client_.disconnect_requested && now_ >= client_.disconnect_deadline &&
+        client_.session.state() != SessionState::Closed) {
+      client_.disconnect_expired(now_);
+    }
     if (phase == Phase::Active) {
+      if (!client_.paused && client_.transport && rng_.chance(cfg_.p_pause)) {
+        const auto ka = std::max<int64_t>(client_.session.effective_keep_alive().count(), 1);
+        pause_until_ = now_ + milliseconds(rng_.between(50, static_cast<uint64_t>(ka) * 2000));
+        client_.set_paused(true, now_);
+      }
       user_.act();
       if (rng_.chance(cfg_.p_broker_publish)) {
         const uint64_t n = user_.next_message() * 2 + 1;
@@ -221,15 +245,10 @@ class Sim {
 
   void finish(bool drained) {
     if (cfg_.graceful_end) {
-      user_.disconnect(now_ + milliseconds(rng_.below(3000)));
+      if (!client_.disconnect_requested) user_.disconnect(now_ + milliseconds(rng_.below(3000)));
       for (uint32_t i = 0; i < kEndSteps && chk_.ok(); ++i) {
-        if (client_.session.state() == SessionState::Closed && !client_.transport) break;
+        if (closed()) break;
         step(Phase::End);
-        // The driver's disconnect deadline, when the session could not take the marker.
-        if (now_ >= client_.disconnect_deadline && client_.session.state() != SessionState::Closed &&
-            !client_.disconnecting) {
-          client_.session.fail_all(mqtt::RequestError::ConnectionClosed, "disconnect deadline");
-        }
       }
       if (chk_.ok() && client_.session.state() != SessionState::Closed)
         chk_.fail("graceful disconnect did not end the session: " + state());
@@ -260,6 +279,7 @@ class Sim {
   std::ostream* out_;
   TimePoint now_ = kStart;
   uint64_t step_no_ = 0;
+  TimePoint pause_until_{};
   Broker broker_;
   Client client_;
   User user_;

@@ -20,6 +20,7 @@ void User::publish() {
   const uint64_t n = next_message() * 2;
   const QoS qos = static_cast<QoS>(rng_.below(3));
   const bool tracked = rng_.chance(cfg_.p_tracked);
+  const bool retain = rng_.chance(cfg_.p_retain);
   // Untracked publishes name their number in the topic: a failure report
   // carries the topic (or packet id) only.
   const std::string topic = tracked ? "c/t" + std::to_string(rng_.below(6)) : "c/u/" + std::to_string(n);
@@ -27,6 +28,7 @@ void User::publish() {
   codec::Publish p;
   p.topic = topic;
   p.qos = qos;
+  p.retain = retain;
   p.payload = payload;
   auto r = mqtt::session::make_publish_request(p, cfg_.session.version);
   if (!r) return chk_.fail("simulator: make_publish_request failed");
@@ -34,6 +36,17 @@ void User::publish() {
   m.n = n;
   m.qos = qos;
   m.topic = topic;
+  m.retain = retain;
+  // The broker's limits, checked by the session in this order (MQTT 5).
+  if (cfg_.session.version == mqtt::ProtocolVersion::V5) {
+    if (cfg_.broker_max_packet && r->bytes.size() > cfg_.broker_max_packet) {
+      m.expect = mqtt::RequestError::PacketTooLarge;
+    } else if (cfg_.broker_max_qos >= 0 && static_cast<int>(qos) > cfg_.broker_max_qos) {
+      m.expect = mqtt::RequestError::QoSNotSupported;
+    } else if (retain && !cfg_.broker_retain_available) {
+      m.expect = mqtt::RequestError::RetainNotSupported;
+    }
+  }
   if (tracked) {
     m.token = std::make_shared<mqtt::detail::CompletionState>();
     r->completion = m.token;
@@ -72,6 +85,7 @@ void User::disconnect(TimePoint deadline) {
   r->completion = std::make_shared<mqtt::detail::CompletionState>();
   client_.control_tokens.push_back(r->completion);
   client_.disconnect_deadline = deadline;
+  client_.disconnect_requested = true;
   client_.publish_lane.push_back(LaneItem{std::move(*r), 0});
   if (trace_) trace_("user: disconnect");
 }
