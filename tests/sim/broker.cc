@@ -283,6 +283,7 @@ bool Broker::on_publish(const codec::Publish& p) {
     return violation("retained PUBLISH although Retain Available is 0 [MQTT-3.2.2-14]");
   const auto n = payload_number(p.payload);
   if (!n) return violation("PUBLISH with a payload the simulator did not write");
+  chk_.broker_check_dup(*n, p.qos, p.dup);
   const bool reject = cfg_.p_reject && ((*n * 0x9E3779B97F4A7C15ull) >> 54) % 1000 < cfg_.p_reject;
   switch (p.qos) {
     case QoS::AtMostOnce:

@@ -70,6 +70,25 @@ void Checker::broker_stored(uint64_t n, QoS qos, std::string_view topic, bool du
   }
 }
 
+void Checker::client_wrote(uint64_t n) {
+  auto it = up.find(n);
+  if (it == up.end()) return;
+  it->second.resend = it->second.writes > 0;
+  ++it->second.writes;
+}
+
+void Checker::broker_check_dup(uint64_t n, QoS qos, bool dup) {
+  auto it = up.find(n);
+  if (it == up.end()) return;
+  // A copy arriving belongs to this connection, which carries at most one.
+  const bool want = qos != QoS::AtMostOnce && it->second.resend;
+  if (dup != want)
+    fail("message " + std::to_string(n) + " (QoS " + std::to_string(int(qos)) + ") arrived with DUP " +
+         (dup ? "1" : "0") + (want ? " although it is a resend [MQTT-3.3.1-1]"
+               : qos == QoS::AtMostOnce ? " [MQTT-3.3.1-2]"
+                                        : " on its first attempt (spec 3.3.1.1)"));
+}
+
 void Checker::broker_rejected(uint64_t n) {
   if (auto it = up.find(n); it != up.end()) it->second.rejected = true;
 }

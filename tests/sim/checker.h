@@ -51,6 +51,8 @@ struct UpMsg {
   int failures = 0;            // untracked: on_request_failed reports
   bool reset_seen = false;     // a session reset happened while it was in flight
   bool retain = false;
+  int writes = 0;              // PUBLISHes of it the session wrote
+  bool resend = false;         // the last one was a resend (DUP expected)
   // The broker's limits refuse it (MQTT 5 Maximum Packet Size, Maximum QoS,
   // Retain Available): the session must fail it with this error.
   mqtt::RequestError expect = mqtt::RequestError::None;
@@ -90,6 +92,10 @@ class Checker {
   // Broker side.
   void broker_stored(uint64_t n, QoS qos, std::string_view topic, bool dup, uint64_t epoch);
   void broker_rejected(uint64_t n);
+  // The DUP flag of a copy that arrived: 0 on the first attempt, 1 on a
+  // resend [MQTT-3.3.1-1, MQTT-3.3.1-2].
+  void broker_check_dup(uint64_t n, QoS qos, bool dup);
+  void client_wrote(uint64_t n);
   void broker_got_final_ack(uint64_t n);  // PUBACK/PUBREC for a message it sent
   void broker_completed(uint64_t n);      // PUBACK/PUBCOMP
   void broker_session_lost(uint64_t epoch);

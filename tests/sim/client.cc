@@ -337,6 +337,7 @@ void Client::on_outgoing(const Outgoing& o) {
         it = out_ids_.emplace(o.packet_id, InFlight{submitting_}).first;
       }
       it->second.sent_here = it->second.published_here = true;
+      chk_.client_wrote(it->second.n);
       break;
     }
     case Outgoing::Type::PubRel: {
