@@ -143,7 +143,8 @@ void Broker::pump() {
       continue;
     }
     if (s.inflight.size() >= window) return;
-    uint16_t id = s.next_id;
+    // Ids are reused at once with lowest_id: a stale ack then names a new message.
+    uint16_t id = cfg_.broker_lowest_id ? 1 : s.next_id;
     while (s.inflight.count(id)) id = static_cast<uint16_t>(id == 65535 ? 1 : id + 1);
     s.next_id = static_cast<uint16_t>(id == 65535 ? 1 : id + 1);
     m.stage = m.qos == QoS::AtLeastOnce ? OutMsg::Stage::AwaitAck : OutMsg::Stage::AwaitRec;
@@ -253,6 +254,7 @@ bool Broker::on_connect(const codec::Connect& c, TimePoint now) {
         rel.packet_id = id;
         send(rel);
       } else {
+        if (trace_) note("resend PUBLISH id " + std::to_string(id) + " #" + std::to_string(m.n));
         send_publish(id, m, true);
       }
     }
@@ -350,6 +352,7 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
         if (trace_) note("PUBACK for unknown id " + std::to_string(id));
         return true;
       }
+      if (trace_) note("PUBACK id " + std::to_string(id) + " completes #" + std::to_string(it->second.n));
       chk_.broker_got_final_ack(it->second.n);
       chk_.broker_completed(it->second.n);
       s.inflight.erase(it);

@@ -33,6 +33,7 @@ SimConfig SimConfig::from_seed(uint64_t seed) {
     c.receive_max_changes = c.broker_receive_max != 0 && r.chance(500);
   }
   c.broker_window = static_cast<uint16_t>(r.between(1, 12));
+  c.broker_lowest_id = r.chance(500);
   c.payload_max = static_cast<uint32_t>(r.chance(100) ? r.between(200, 3000) : r.between(8, 64));
   // A low high-water mark makes the driver's output pause happen.
   c.output_high_water = r.chance(300) ? r.between(64, 1024) : 512 * 1024;
@@ -70,7 +71,7 @@ std::string SimConfig::describe() const {
     << "ms aliases(in/auto/broker)=" << session.topic_alias_maximum << "/"
     << session.auto_topic_aliases << "/" << broker_alias_max
     << " receive_max(client/broker)=" << client_receive_max << "/" << broker_receive_max
-    << " server_keep_alive=" << server_keep_alive << " broker_window=" << broker_window
+    << " server_keep_alive=" << server_keep_alive << " broker_window=" << broker_window << (broker_lowest_id ? " lowest_id" : "")
     << " payload_max=" << payload_max << " high_water=" << output_high_water
     << " control_cap=" << control_capacity << " lane=" << publish_lane << " steps=" << steps
     << " latency<=" << std::chrono::duration_cast<milliseconds>(max_latency).count()
@@ -80,7 +81,8 @@ std::string SimConfig::describe() const {
     << " refuse_sub=" << p_refuse_sub << " limits(qos/retain/packet)=" << broker_max_qos << "/"
     << broker_retain_available << "/" << broker_max_packet << " receive_max_changes=" << receive_max_changes
     << " retain=" << p_retain << " pause=" << p_pause << " end=" << (graceful_end ? "disconnect" : "fail_all")
-    << (end_early ? " early at step " + std::to_string(end_step) : std::string(" after drain"));
+    << (end_early ? " early at step " + std::to_string(end_step) : std::string(" after drain"))
+    << (ack_every_delivery ? " ack_every_delivery" : "");
   return o.str();
 }
 

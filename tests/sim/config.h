@@ -30,6 +30,7 @@ struct SimConfig {
   uint32_t broker_max_packet = 0;   // Maximum Packet Size; 0: absent
   bool receive_max_changes = false; // a restart picks a new Receive Maximum
   uint16_t broker_window = 10;      // the broker's own limit of QoS 1/2 in flight to us
+  bool broker_lowest_id = false;    // reuse the lowest free packet id (else: the next one)
   uint32_t payload_max = 64;
   // The run.
   uint32_t steps = 400;  // user/broker activity steps before the drain
@@ -53,6 +54,11 @@ struct SimConfig {
   uint32_t p_retain = 0;      // of publishes: retained
   uint32_t p_pause = 0;       // the consumer falls behind: input paused
   bool graceful_end = true;   // false: the run ends with fail_all
+  // Manual acks: the user acks every delivery, duplicates included (sim
+  // --ack-every-delivery; not from the seed). By default it skips the ack of
+  // a QoS 1 duplicate whose message it acked on this connection already:
+  // see "Known defects" in docs/simulation.md.
+  bool ack_every_delivery = false;
   // The end comes during the active phase (faults still on), at end_step;
   // otherwise after the drain.
   bool end_early = false;
