@@ -87,6 +87,15 @@ bool Broker::violation(const std::string& what) {
   return false;
 }
 
+std::vector<uint8_t> Broker::goodbye(ReasonCode why) {
+  if (!v5() || !connected()) return {};
+  out_.clear();
+  codec::Disconnect d;
+  d.reason_code = why;
+  send(d);
+  return take_output();
+}
+
 std::vector<uint8_t> Broker::take_output() {
   std::vector<uint8_t> o;
   o.swap(out_);

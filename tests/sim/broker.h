@@ -50,6 +50,9 @@ class Broker {
   // Keep alive: false when the broker closes the connection.
   bool tick(TimePoint now);
   std::vector<uint8_t> take_output();
+  // MQTT 5: the DISCONNECT a broker sends before it closes the connection
+  // (empty for 3.1.1 or without a connection).
+  std::vector<uint8_t> goodbye(mqtt::ReasonCode why);
   // Restarts: the connection drops; the session survives only if `keep`.
   void restart(bool keep);
   // The broker's application publishes message `n` on `topic`.

@@ -48,6 +48,9 @@ class Network {
   explicit Network(Rng rng) : rng_(rng) {}
   Pipe to_broker, to_client;
   bool up = false;
+  // The broker closed its end (after a DISCONNECT): the client still reads
+  // what is in flight to it, then sees the end of the stream.
+  bool broker_gone = false;
   bool stalled = false;  // nothing delivered either way
   TimePoint stall_until{};
   Rng& rng() { return rng_; }
@@ -55,12 +58,14 @@ class Network {
   void open() {
     up = true;
     stalled = false;
+    broker_gone = false;
     to_broker.clear();
     to_client.clear();
   }
   void close() {
     up = false;
     stalled = false;
+    broker_gone = false;
     to_broker.clear();
     to_client.clear();
   }

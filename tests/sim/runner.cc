@@ -139,6 +139,10 @@ class Sim {
         if (out_) note("stall over");
       }
       if (!net_.up || net_.stalled) return;
+      if (net_.broker_gone) {
+        net_.to_broker.clear();  // nobody reads it any more
+        return;
+      }
       const TimePoint at = net_.to_broker.next_arrival();
       if (at > t) return;
       const TimePoint bt = std::max(at, now_);
@@ -146,7 +150,7 @@ class Sim {
       bytes.clear();
       net_.to_broker.deliver(bt, bytes);
       if (!broker_.tick(bt)) {
-        close("broker keep alive");
+        broker_closes(mqtt::ReasonCode::KeepAliveTimeout, bt, "broker keep alive");
         return;
       }
       if (!broker_.receive(bytes, bt)) {
@@ -162,6 +166,22 @@ class Sim {
     if (!net_.up || net_.stalled || client_.paused) return;
     std::vector<uint8_t> bytes;
     if (net_.to_client.deliver(now_, bytes) && !client_.input(bytes, now_)) close("by the client");
+    if (net_.up && net_.broker_gone && net_.to_client.empty()) close("end of stream from the broker");
+  }
+
+  // The broker ends the connection; MQTT 5 says why first, half the time
+  // (a DISCONNECT the client reads before the end of the stream).
+  void broker_closes(mqtt::ReasonCode why, TimePoint at, const std::string& what) {
+    if (!net_.up || net_.broker_gone) return;
+    std::vector<uint8_t> bye;
+    if (rng_.chance(500)) bye = broker_.goodbye(why);
+    if (bye.empty()) return close(what);
+    ++chk_.cov.broker_disconnects;
+    if (out_) note(what + ": DISCONNECT " + std::to_string(int(why)));
+    broker_.connection_closed();
+    net_.to_broker.clear();
+    net_.to_client.write(bye, at, cfg_.max_latency, net_.rng());
+    net_.broker_gone = true;
   }
 
   void inject_faults() {
@@ -190,8 +210,8 @@ class Sim {
       ++chk_.cov.restarts;
       if (!keep) ++chk_.cov.restarts_lost;
       if (out_) note(std::string("broker restart ") + (keep ? "with" : "without") + " session");
+      broker_closes(mqtt::ReasonCode::ServerShuttingDown, now_, "broker restart");
       broker_.restart(keep);
-      close("broker restart");
     }
   }
 
@@ -200,7 +220,8 @@ class Sim {
     advance();
     if (client_.paused && (phase != Phase::Active || now_ >= pause_until_)) client_.set_paused(false, now_);
     deliver();
-    if (net_.up && !broker_.tick(now_)) close("broker keep alive");
+    if (net_.up && !net_.broker_gone && !broker_.tick(now_))
+      broker_closes(mqtt::ReasonCode::KeepAliveTimeout, now_, "broker keep alive");
     if (!client_.timeout(now_)) close("session timeout");
     if (client_.disconnect_requested && now_ >= client_.disconnect_deadline &&
         client_.session.state() != SessionState::Closed) {
