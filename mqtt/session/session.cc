@@ -567,11 +567,13 @@ struct Session::Impl {
     Request& r = h.req;
     switch (r.kind) {
       case Request::Kind::Ack:
-        if (r.qos == QoS::AtLeastOnce) {
-          in_qos1_unacked.erase(r.packet_id);
+        // Only a delivery that awaits its ack is acknowledged. An Ack for an
+        // id acknowledged already, or from a session that was reset since,
+        // writes nothing: the broker would take it for the ack of the next
+        // message it sends with that id, before we received it.
+        if (r.qos == QoS::AtLeastOnce && in_qos1_unacked.erase(r.packet_id)) {
           write_ack<codec::PubAck>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
-        } else if (r.qos == QoS::ExactlyOnce) {
-          in_qos2_unacked.erase(r.packet_id);
+        } else if (r.qos == QoS::ExactlyOnce && in_qos2_unacked.erase(r.packet_id)) {
           write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
         }
         complete_ok(r.completion, ReasonCode::Success);
