@@ -235,3 +235,47 @@ TEST_CASE("regression: PUBCOMP 0x92 after a resent PUBREL completes the publish"
   CHECK(token->result().ok());
   CHECK(obs.failures == 0);
 }
+
+// Found by the simulation (seed 0x7036 before the fix): an Ack for a
+// delivery of a session the broker since reset was written on the new
+// session; the broker took it for the ack of its next message with that id,
+// before the client had received it (lost at the next break).
+TEST_CASE("regression: a manual ack from a reset session writes nothing") {
+  const auto v = mqtt::ProtocolVersion::V311;
+  mqtt::session::SessionConfig sc;
+  sc.manual_acks = true;
+  NullObserver obs;
+  mqtt::session::Session s(sc, obs);
+  auto connect = [&](bool present) {
+    codec::Connect c;
+    c.client_id = "x";
+    c.clean_start = false;
+    s.begin_connection(c, T0, T0 + std::chrono::seconds(5));
+    s.consume_output(s.output().size(), T0);
+    codec::ConnAck a;
+    a.session_present = present;
+    REQUIRE(s.handle_input(encode(a, v), T0).ok());
+  };
+  auto deliver = [&](uint64_t n) {
+    codec::Publish p;
+    p.topic = "b/1";
+    p.qos = mqtt::QoS::AtLeastOnce;
+    p.packet_id = 1;
+    const auto payload = make_payload(n, 4);
+    p.payload = payload;
+    REQUIRE(s.handle_input(encode(p, v), T0).ok());
+  };
+  connect(false);
+  deliver(1);
+  s.connection_lost();
+  connect(false);  // the broker lost the session
+  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
+  CHECK(s.output().empty());
+  deliver(2);  // the new session's message with id 1
+  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
+  CHECK(types(std::vector<uint8_t>(s.output().begin(), s.output().end()), v) ==
+        std::vector{codec::PacketType::PubAck});
+  s.consume_output(s.output().size(), T0);
+  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);  // acked already
+  CHECK(s.output().empty());
+}
