@@ -266,6 +266,7 @@ struct Session::Impl {
   IdSet in_qos2;           // PUBLISH QoS 2 received, PUBREL not yet
   IdSet in_qos2_unacked;   // manual acks: PUBREC not yet sent (subset of in_qos2)
   IdSet in_qos1_unacked;   // manual acks: PUBACK not yet sent
+  IdSet in_qos1_acked;     // manual acks: PUBACK written on this connection
 
   // --- disconnect ---
   std::optional<Request> disconnect;
@@ -572,6 +573,7 @@ struct Session::Impl {
         // writes nothing: the broker would take it for the ack of the next
         // message it sends with that id, before we received it.
         if (r.qos == QoS::AtLeastOnce && in_qos1_unacked.erase(r.packet_id)) {
+          in_qos1_acked.insert(r.packet_id);
           write_ack<codec::PubAck>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
         } else if (r.qos == QoS::ExactlyOnce && in_qos2_unacked.erase(r.packet_id)) {
           write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
@@ -748,6 +750,7 @@ struct Session::Impl {
     in_qos2.clear();
     in_qos2_unacked.clear();
     in_qos1_unacked.clear();
+    in_qos1_acked.clear();
     for (auto it = held_controls.begin(); it != held_controls.end();) {
       if (it->req.kind == Request::Kind::Ack) {
         fail(it->req, RequestError::SessionReset,
@@ -984,7 +987,11 @@ struct Session::Impl {
         count_excess();
         self.observer_.on_incoming(raw, packet);
         if (manual) {
-          in_qos1_unacked.insert(p.packet_id);
+          // A DUP of a message acked on this connection was sent before
+          // the broker had our PUBACK: it owes no second one (which the
+          // broker would take for its next message with this id).
+          if (!p.dup || !in_qos1_acked.test(p.packet_id)) in_qos1_unacked.insert(p.packet_id);
+          if (!p.dup) in_qos1_acked.erase(p.packet_id);
         } else {
           write_ack<codec::PubAck>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
         }
@@ -1388,6 +1395,7 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
   m.ping_deadline = TimePoint::max();
   m.paused = false;
   m.flush_before_close = false;
+  m.in_qos1_acked.clear();  // per connection: the broker resends what it lacks
   m.last_received = now;
   m.last_sent = now;
   m.connack_deadline = connack_deadline;
