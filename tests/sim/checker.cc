@@ -33,7 +33,7 @@ std::string Coverage::describe() const {
     << " disconnect_drained=" << disconnect_drained << " disconnect_cut=" << disconnect_cut
     << " aliased_up=" << aliased_up << " aliased_down=" << aliased_down
     << " phantom_resumes=" << phantom_resumes << " input_pauses=" << pauses << " early_ends=" << early_ends
-    << " limit_refusals=" << limit_refusals << " dup_acks_skipped=" << dup_acks_skipped
+    << " limit_refusals=" << limit_refusals 
     << " broker_disconnects=" << broker_disconnects;
   return o.str();
 }

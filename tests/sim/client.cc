@@ -23,7 +23,6 @@ void Client::connect(TimePoint now) {
     if (cfg_.client_receive_max) c.properties.receive_maximum = cfg_.client_receive_max;
   }
   transport = true;
-  ++gen_;
   rx_.clear();
   for (auto& [id, f] : out_ids_) f.sent_here = f.published_here = false;
   reset_expected_ = reset_seen_ = false;
@@ -199,10 +198,7 @@ void Client::disconnect_expired(TimePoint now) {
 bool Client::idle(bool incoming) const {
   const auto s = session.stats();
   return publish_lane.empty() && control_lane.empty() && s.inflight_publishes == 0 && s.pending_control == 0 &&
-         // Not incoming_unacked: a QoS 1 duplicate the user rightly did not ack
-         // again stays counted there (see ack_every_delivery); the broker's
-         // quiescence proves every delivery was acked.
-         (!incoming || (acks_.empty() && s.incoming_qos2_pending == 0)) &&
+         (!incoming || (acks_.empty() && s.incoming_qos2_pending == 0 && s.incoming_unacked == 0)) &&
          std::all_of(control_tokens.begin(), control_tokens.end(), [](auto& t) { return t->done(); });
 }
 
@@ -281,13 +277,7 @@ void Client::on_incoming(std::span<const uint8_t>, const codec::Packet& p) {
       if (trace_) note("delivered #" + std::to_string(*n) + " q" + std::to_string(int(pub.qos)) + " id " + std::to_string(pub.packet_id) + (pub.dup ? " dup" : ""));
       chk_.client_delivered(*n, pub.qos, pub.topic);
       if (cfg_.session.manual_acks && pub.qos != QoS::AtMostOnce) {
-        delivered_id_[pub.packet_id] = *n;
-        AckState& st = ack_state_[*n];
-        if (!cfg_.ack_every_delivery && pub.dup && (st.pending || st.written_gen == gen_)) {
-          ++chk_.cov.dup_acks_skipped;
-          return;
-        }
-        st.pending = true;
+        // The user acks every delivery, duplicates included.
         acks_.push_back(DueAck{now_hint_ + std::chrono::milliseconds(rng_.below(500)), pub.packet_id, pub.qos});
       }
       return;
@@ -364,11 +354,6 @@ void Client::on_outgoing(const Outgoing& o) {
       return;
     case Outgoing::Type::PubAck:
     case Outgoing::Type::PubRec:
-      if (auto it = delivered_id_.find(o.packet_id); it != delivered_id_.end()) {
-        AckState& st = ack_state_[it->second];
-        st.pending = false;
-        st.written_gen = gen_;
-      }
       if (trace_) note(std::string(o.type == Outgoing::Type::PubAck ? "PUBACK" : "PUBREC") + " id " + std::to_string(o.packet_id));
       return;
     default:
@@ -408,18 +393,13 @@ void Client::on_session_reset(const mqtt::session::ResetInfo& info) {
   finished_ids_.clear();
   // Deliveries of the old session are gone: their acks would go to the new one.
   acks_.clear();
-  ack_state_.clear();
-  delivered_id_.clear();
 }
 
 void Client::on_request_failed(const mqtt::session::FailedRequest& f) {
   ++chk_.cov.untracked_failures;
   if (trace_) note("request failed: kind " + std::to_string(int(f.kind)) + " id " + std::to_string(f.packet_id) + " " +
        std::string(mqtt::to_string(f.reason)));
-  if (f.kind == Request::Kind::Ack) {
-    if (auto it = delivered_id_.find(f.packet_id); it != delivered_id_.end()) ack_state_[it->second].pending = false;
-    return;
-  }
+  if (f.kind == Request::Kind::Ack) return;
   if (f.kind != Request::Kind::Publish) return chk_.fail("failure report for an untracked request never made");
   UpMsg* m = find_failed(f);
   if (!m) {

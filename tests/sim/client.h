@@ -112,14 +112,6 @@ class Client : public mqtt::session::SessionObserver {
     QoS qos;
   };
   std::deque<DueAck> acks_;
-  // Manual acks by message: one in progress, or written on connection `gen`.
-  struct AckState {
-    bool pending = false;
-    uint64_t written_gen = 0;
-  };
-  std::map<uint64_t, AckState> ack_state_;
-  std::map<uint16_t, uint64_t> delivered_id_;  // packet id -> message of its last delivery
-  uint64_t gen_ = 0;                           // connection number
 };
 
 }  // namespace sim

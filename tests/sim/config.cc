@@ -81,8 +81,7 @@ std::string SimConfig::describe() const {
     << " refuse_sub=" << p_refuse_sub << " limits(qos/retain/packet)=" << broker_max_qos << "/"
     << broker_retain_available << "/" << broker_max_packet << " receive_max_changes=" << receive_max_changes
     << " retain=" << p_retain << " pause=" << p_pause << " end=" << (graceful_end ? "disconnect" : "fail_all")
-    << (end_early ? " early at step " + std::to_string(end_step) : std::string(" after drain"))
-    << (ack_every_delivery ? " ack_every_delivery" : "");
+    << (end_early ? " early at step " + std::to_string(end_step) : std::string(" after drain"));
   return o.str();
 }
 

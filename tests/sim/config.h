@@ -54,11 +54,6 @@ struct SimConfig {
   uint32_t p_retain = 0;      // of publishes: retained
   uint32_t p_pause = 0;       // the consumer falls behind: input paused
   bool graceful_end = true;   // false: the run ends with fail_all
-  // Manual acks: the user acks every delivery, duplicates included (sim
-  // --ack-every-delivery; not from the seed). By default it skips the ack of
-  // a QoS 1 duplicate whose message it acked on this connection already:
-  // see "Known defects" in docs/simulation.md.
-  bool ack_every_delivery = false;
   // The end comes during the active phase (faults still on), at end_step;
   // otherwise after the drain.
   bool end_early = false;

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   uint64_t seeds = san ? 1000 : 10000, start = 1;
   uint64_t min_seeds = 0;  // 0: all of them
   double budget_s = 170;   // a hard stop below the 3-minute limit
-  bool verbose = false, one = false, ack_every_delivery = false;
+  bool verbose = false, one = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto val = [&]() -> const char* {
@@ -57,8 +57,6 @@ int main(int argc, char** argv) {
       seeds = parse(val());
     } else if (a == "--start") {
       start = parse(val());
-    } else if (a == "--ack-every-delivery") {
-      ack_every_delivery = true;
     } else if (a == "--verbose") {
       verbose = true;
     } else if (a == "--budget") {
@@ -66,7 +64,7 @@ int main(int argc, char** argv) {
     } else if (a == "--min-seeds") {
       min_seeds = parse(val());
     } else {
-      std::fprintf(stderr, "usage: sim [--seed S [--verbose]] [--seeds N] [--start S] [--budget SECONDS] [--min-seeds N] [--ack-every-delivery]\n");
+      std::fprintf(stderr, "usage: sim [--seed S [--verbose]] [--seeds N] [--start S] [--budget SECONDS] [--min-seeds N]\n");
       return 2;
     }
   }
@@ -78,16 +76,14 @@ int main(int argc, char** argv) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!one && elapsed > budget_s) break;
     const uint64_t seed = start + i;
-    sim::SimConfig cfg = sim::SimConfig::from_seed(seed);
-    cfg.ack_every_delivery = ack_every_delivery;
+    const sim::SimConfig cfg = sim::SimConfig::from_seed(seed);
     const sim::RunResult r = sim::run_config(cfg, verbose ? &std::cout : nullptr);
     ++ran;
     total.add(r.cov);
     if (!r.ok) {
       ++failed;
-      std::printf("FAILED seed 0x%" PRIx64 " at step %" PRIu64 ": %s\n  config: %s\n  replay: bazel run //tests/sim:sim -- --seed 0x%" PRIx64 "%s --verbose\n",
-                  seed, r.step, r.failure.c_str(), cfg.describe().c_str(), seed,
-                  ack_every_delivery ? " --ack-every-delivery" : "");
+      std::printf("FAILED seed 0x%" PRIx64 " at step %" PRIu64 ": %s\n  config: %s\n  replay: bazel run //tests/sim:sim -- --seed 0x%" PRIx64 " --verbose\n",
+                  seed, r.step, r.failure.c_str(), cfg.describe().c_str(), seed);
       if (failed >= 10) break;
     }
   }

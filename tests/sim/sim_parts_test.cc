@@ -279,3 +279,56 @@ TEST_CASE("regression: a manual ack from a reset session writes nothing") {
   s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);  // acked already
   CHECK(s.output().empty());
 }
+
+// Found by the simulation (seed 0xe, the user acking every delivery): the
+// broker resent a QoS 1 message (DUP) at CONNACK while our held PUBACK for
+// it was on its way; the duplicate's ack was a second PUBACK for the id,
+// which the broker took for the next message it sent with that id.
+TEST_CASE("regression: a QoS 1 duplicate of a message acked on this connection owes no ack") {
+  const auto v = mqtt::ProtocolVersion::V311;
+  mqtt::session::SessionConfig sc;
+  sc.manual_acks = true;
+  NullObserver obs;
+  mqtt::session::Session s(sc, obs);
+  auto connect = [&](bool present) {
+    codec::Connect c;
+    c.client_id = "x";
+    c.clean_start = false;
+    s.begin_connection(c, T0, T0 + std::chrono::seconds(5));
+    s.consume_output(s.output().size(), T0);
+    codec::ConnAck a;
+    a.session_present = present;
+    REQUIRE(s.handle_input(encode(a, v), T0).ok());
+  };
+  auto deliver = [&](bool dup) {
+    codec::Publish p;
+    p.topic = "b/1";
+    p.qos = mqtt::QoS::AtLeastOnce;
+    p.packet_id = 1;
+    p.dup = dup;
+    const auto payload = make_payload(1, 4);
+    p.payload = payload;
+    REQUIRE(s.handle_input(encode(p, v), T0).ok());
+  };
+  auto written = [&] {
+    auto t = types(std::vector<uint8_t>(s.output().begin(), s.output().end()), v);
+    s.consume_output(s.output().size(), T0);
+    return t;
+  };
+  connect(false);
+  deliver(false);
+  s.connection_lost();
+  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);  // held
+  connect(true);
+  CHECK(written() == std::vector{codec::PacketType::PubAck});
+  deliver(true);  // the broker's resend, sent before it had our PUBACK
+  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
+  CHECK(written().empty());
+  CHECK(s.stats().incoming_unacked == 0);
+  // On a later connection the broker resends only what lacks an ack: owed.
+  s.connection_lost();
+  connect(true);
+  deliver(true);
+  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
+  CHECK(written() == std::vector{codec::PacketType::PubAck});
+}
