@@ -55,22 +55,18 @@ class Network {
   TimePoint stall_until{};
   Rng& rng() { return rng_; }
 
-  void open() {
-    up = true;
-    stalled = false;
-    broker_gone = false;
-    to_broker.clear();
-    to_client.clear();
-  }
-  void close() {
-    up = false;
-    stalled = false;
-    broker_gone = false;
-    to_broker.clear();
-    to_client.clear();
-  }
+  // A new connection, or none: nothing in flight either way.
+  void open() { reset(true); }
+  void close() { reset(false); }
 
  private:
+  void reset(bool is_up) {
+    up = is_up;
+    stalled = false;
+    broker_gone = false;
+    to_broker.clear();
+    to_client.clear();
+  }
   Rng rng_;
 };
 

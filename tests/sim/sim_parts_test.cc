@@ -1,9 +1,13 @@
 // The simulator's components on their own: the random stream, topic
-// matching, the network pipe, the broker model's packet flows, and that a
-// run is a function of its seed.
+// matching, the network pipe, the broker model's packet flows, the checker,
+// and that a run is a function of its seed. Then the session defects the
+// simulation found, each replayed by hand (docs/simulation.md).
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 #include "mqtt/codec/encoder.h"
+#include "mqtt/session/session.h"
 #include "tests/sim/broker.h"
 #include "tests/sim/network.h"
 #include "tests/sim/rng.h"
@@ -192,18 +196,21 @@ struct NullObserver : mqtt::session::SessionObserver {
   void on_request_failed(const mqtt::session::FailedRequest&) override { ++failures; }
 };
 
-}  // namespace
-
-// Found by the simulation (seed 0x4 before the fix): after a break, the
-// PUBREL of a QoS 2 publish is resent; a broker that had released the id
-// answers PUBCOMP 0x92, "not an error during recovery" (spec 3.7.2.1).
-TEST_CASE("regression: PUBCOMP 0x92 after a resent PUBREL completes the publish") {
-  const auto v = mqtt::ProtocolVersion::V5;
-  mqtt::session::SessionConfig sc;
-  sc.version = v;
+// A Session fed broker packets by hand, for the regressions below.
+struct Rig {
+  mqtt::ProtocolVersion v;
   NullObserver obs;
-  mqtt::session::Session s(sc, obs);
-  auto connect = [&](bool present) {
+  mqtt::session::Session s;
+  explicit Rig(mqtt::ProtocolVersion version, bool manual_acks = false)
+      : v(version), s(config(version, manual_acks), obs) {}
+  static mqtt::session::SessionConfig config(mqtt::ProtocolVersion version, bool manual_acks) {
+    mqtt::session::SessionConfig sc;
+    sc.version = version;
+    sc.manual_acks = manual_acks;
+    return sc;
+  }
+  void feed(const codec::Packet& p) { REQUIRE(s.handle_input(encode(p, v), T0).ok()); }
+  void connect(bool present) {
     codec::Connect c;
     c.client_id = "x";
     c.clean_start = false;
@@ -211,29 +218,55 @@ TEST_CASE("regression: PUBCOMP 0x92 after a resent PUBREL completes the publish"
     s.consume_output(s.output().size(), T0);
     codec::ConnAck a;
     a.session_present = present;
-    REQUIRE(s.handle_input(encode(a, v), T0).ok());
-  };
-  connect(false);
+    feed(a);
+  }
+  // The broker's QoS 1 message `n` with packet id 1.
+  void deliver(uint64_t n, bool dup = false) {
+    codec::Publish p;
+    p.topic = "b/1";
+    p.qos = mqtt::QoS::AtLeastOnce;
+    p.packet_id = 1;
+    p.dup = dup;
+    const auto payload = make_payload(n, 4);
+    p.payload = payload;
+    feed(p);
+  }
+  void ack1() { s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0); }
+  // The packet types written since the last call.
+  std::vector<codec::PacketType> written() {
+    auto t = types(std::vector<uint8_t>(s.output().begin(), s.output().end()), v);
+    s.consume_output(s.output().size(), T0);
+    return t;
+  }
+};
+
+}  // namespace
+
+// Found by the simulation (seed 0x4 before the fix): after a break, the
+// PUBREL of a QoS 2 publish is resent; a broker that had released the id
+// answers PUBCOMP 0x92, "not an error during recovery" (spec 3.7.2.1).
+TEST_CASE("regression: PUBCOMP 0x92 after a resent PUBREL completes the publish") {
+  Rig r(mqtt::ProtocolVersion::V5);
+  r.connect(false);
   codec::Publish p;
   p.topic = "t";
   p.qos = mqtt::QoS::ExactlyOnce;
   const auto payload = make_payload(1, 4);
   p.payload = payload;
-  auto r = mqtt::session::make_publish_request(p, v);
-  REQUIRE(r.ok());
+  auto req = mqtt::session::make_publish_request(p, r.v);
+  REQUIRE(req.ok());
   auto token = std::make_shared<mqtt::detail::CompletionState>();
-  r->completion = token;
-  s.submit(std::move(*r), T0);
-  s.consume_output(s.output().size(), T0);
-  REQUIRE(s.handle_input(encode(codec::PubRec{1, mqtt::ReasonCode::Success, {}}, v), T0).ok());
-  s.connection_lost();  // the PUBCOMP is lost with the connection
-  connect(true);
-  CHECK(types(std::vector<uint8_t>(s.output().begin(), s.output().end()), v) ==
-        std::vector{codec::PacketType::PubRel});
-  REQUIRE(s.handle_input(encode(codec::PubComp{1, mqtt::ReasonCode::PacketIdentifierNotFound, {}}, v), T0).ok());
+  req->completion = token;
+  r.s.submit(std::move(*req), T0);
+  r.written();
+  r.feed(codec::PubRec{1, mqtt::ReasonCode::Success, {}});
+  r.s.connection_lost();  // the PUBCOMP is lost with the connection
+  r.connect(true);
+  CHECK(r.written() == std::vector{codec::PacketType::PubRel});
+  r.feed(codec::PubComp{1, mqtt::ReasonCode::PacketIdentifierNotFound, {}});
   REQUIRE(token->done());
   CHECK(token->result().ok());
-  CHECK(obs.failures == 0);
+  CHECK(r.obs.failures == 0);
 }
 
 // Found by the simulation (seed 0x7036 before the fix): an Ack for a
@@ -241,43 +274,18 @@ TEST_CASE("regression: PUBCOMP 0x92 after a resent PUBREL completes the publish"
 // session; the broker took it for the ack of its next message with that id,
 // before the client had received it (lost at the next break).
 TEST_CASE("regression: a manual ack from a reset session writes nothing") {
-  const auto v = mqtt::ProtocolVersion::V311;
-  mqtt::session::SessionConfig sc;
-  sc.manual_acks = true;
-  NullObserver obs;
-  mqtt::session::Session s(sc, obs);
-  auto connect = [&](bool present) {
-    codec::Connect c;
-    c.client_id = "x";
-    c.clean_start = false;
-    s.begin_connection(c, T0, T0 + std::chrono::seconds(5));
-    s.consume_output(s.output().size(), T0);
-    codec::ConnAck a;
-    a.session_present = present;
-    REQUIRE(s.handle_input(encode(a, v), T0).ok());
-  };
-  auto deliver = [&](uint64_t n) {
-    codec::Publish p;
-    p.topic = "b/1";
-    p.qos = mqtt::QoS::AtLeastOnce;
-    p.packet_id = 1;
-    const auto payload = make_payload(n, 4);
-    p.payload = payload;
-    REQUIRE(s.handle_input(encode(p, v), T0).ok());
-  };
-  connect(false);
-  deliver(1);
-  s.connection_lost();
-  connect(false);  // the broker lost the session
-  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
-  CHECK(s.output().empty());
-  deliver(2);  // the new session's message with id 1
-  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
-  CHECK(types(std::vector<uint8_t>(s.output().begin(), s.output().end()), v) ==
-        std::vector{codec::PacketType::PubAck});
-  s.consume_output(s.output().size(), T0);
-  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);  // acked already
-  CHECK(s.output().empty());
+  Rig r(mqtt::ProtocolVersion::V311, /*manual_acks=*/true);
+  r.connect(false);
+  r.deliver(1);
+  r.s.connection_lost();
+  r.connect(false);  // the broker lost the session
+  r.ack1();
+  CHECK(r.written().empty());
+  r.deliver(2);  // the new session's message with id 1
+  r.ack1();
+  CHECK(r.written() == std::vector{codec::PacketType::PubAck});
+  r.ack1();  // acked already
+  CHECK(r.written().empty());
 }
 
 // Found by the simulation (seed 0xe, the user acking every delivery): the
@@ -285,50 +293,21 @@ TEST_CASE("regression: a manual ack from a reset session writes nothing") {
 // it was on its way; the duplicate's ack was a second PUBACK for the id,
 // which the broker took for the next message it sent with that id.
 TEST_CASE("regression: a QoS 1 duplicate of a message acked on this connection owes no ack") {
-  const auto v = mqtt::ProtocolVersion::V311;
-  mqtt::session::SessionConfig sc;
-  sc.manual_acks = true;
-  NullObserver obs;
-  mqtt::session::Session s(sc, obs);
-  auto connect = [&](bool present) {
-    codec::Connect c;
-    c.client_id = "x";
-    c.clean_start = false;
-    s.begin_connection(c, T0, T0 + std::chrono::seconds(5));
-    s.consume_output(s.output().size(), T0);
-    codec::ConnAck a;
-    a.session_present = present;
-    REQUIRE(s.handle_input(encode(a, v), T0).ok());
-  };
-  auto deliver = [&](bool dup) {
-    codec::Publish p;
-    p.topic = "b/1";
-    p.qos = mqtt::QoS::AtLeastOnce;
-    p.packet_id = 1;
-    p.dup = dup;
-    const auto payload = make_payload(1, 4);
-    p.payload = payload;
-    REQUIRE(s.handle_input(encode(p, v), T0).ok());
-  };
-  auto written = [&] {
-    auto t = types(std::vector<uint8_t>(s.output().begin(), s.output().end()), v);
-    s.consume_output(s.output().size(), T0);
-    return t;
-  };
-  connect(false);
-  deliver(false);
-  s.connection_lost();
-  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);  // held
-  connect(true);
-  CHECK(written() == std::vector{codec::PacketType::PubAck});
-  deliver(true);  // the broker's resend, sent before it had our PUBACK
-  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
-  CHECK(written().empty());
-  CHECK(s.stats().incoming_unacked == 0);
+  Rig r(mqtt::ProtocolVersion::V311, /*manual_acks=*/true);
+  r.connect(false);
+  r.deliver(1);
+  r.s.connection_lost();
+  r.ack1();  // held
+  r.connect(true);
+  CHECK(r.written() == std::vector{codec::PacketType::PubAck});
+  r.deliver(1, /*dup=*/true);  // the broker's resend, sent before it had our PUBACK
+  r.ack1();
+  CHECK(r.written().empty());
+  CHECK(r.s.stats().incoming_unacked == 0);
   // On a later connection the broker resends only what lacks an ack: owed.
-  s.connection_lost();
-  connect(true);
-  deliver(true);
-  s.submit(mqtt::session::make_ack_request(1, mqtt::QoS::AtLeastOnce), T0);
-  CHECK(written() == std::vector{codec::PacketType::PubAck});
+  r.s.connection_lost();
+  r.connect(true);
+  r.deliver(1, /*dup=*/true);
+  r.ack1();
+  CHECK(r.written() == std::vector{codec::PacketType::PubAck});
 }
