@@ -336,6 +336,20 @@ bool Broker::on_publish(const codec::Publish& p) {
   return true;
 }
 
+void Broker::finish(uint16_t id, OutMsg::Stage stage, const char* what) {
+  auto& s = *session_;
+  auto it = s.inflight.find(id);
+  if (it == s.inflight.end() || it->second.stage != stage) {
+    if (trace_) note(std::string(what) + " for unknown id " + std::to_string(id));
+    return;
+  }
+  if (trace_) note(std::string(what) + " id " + std::to_string(id) + " completes #" + std::to_string(it->second.n));
+  // A PUBACK is the client's ack of the delivery (a QoS 2's is its PUBREC).
+  if (stage == OutMsg::Stage::AwaitAck) chk_.broker_got_final_ack(it->second.n);
+  chk_.broker_completed(it->second.n);
+  s.inflight.erase(it);
+}
+
 bool Broker::handle(codec::Packet& pk, TimePoint now) {
   const auto type = codec::packet_type(pk);
   if (!conn_->got_connect) {
@@ -354,19 +368,9 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
       send(c);
       return true;
     }
-    case codec::PacketType::PubAck: {
-      const uint16_t id = std::get<codec::PubAck>(pk).packet_id;
-      auto it = s.inflight.find(id);
-      if (it == s.inflight.end() || it->second.stage != OutMsg::Stage::AwaitAck) {
-        if (trace_) note("PUBACK for unknown id " + std::to_string(id));
-        return true;
-      }
-      if (trace_) note("PUBACK id " + std::to_string(id) + " completes #" + std::to_string(it->second.n));
-      chk_.broker_got_final_ack(it->second.n);
-      chk_.broker_completed(it->second.n);
-      s.inflight.erase(it);
+    case codec::PacketType::PubAck:
+      finish(std::get<codec::PubAck>(pk).packet_id, OutMsg::Stage::AwaitAck, "PUBACK");
       return true;
-    }
     case codec::PacketType::PubRec: {
       const auto& a = std::get<codec::PubRec>(pk);
       auto it = s.inflight.find(a.packet_id);
@@ -385,17 +389,9 @@ bool Broker::handle(codec::Packet& pk, TimePoint now) {
       send(rel);
       return true;
     }
-    case codec::PacketType::PubComp: {
-      const uint16_t id = std::get<codec::PubComp>(pk).packet_id;
-      auto it = s.inflight.find(id);
-      if (it == s.inflight.end() || it->second.stage != OutMsg::Stage::AwaitComp) {
-        if (trace_) note("PUBCOMP for unknown id " + std::to_string(id));
-        return true;
-      }
-      chk_.broker_completed(it->second.n);
-      s.inflight.erase(it);
+    case codec::PacketType::PubComp:
+      finish(std::get<codec::PubComp>(pk).packet_id, OutMsg::Stage::AwaitComp, "PUBCOMP");
       return true;
-    }
     case codec::PacketType::Subscribe: {
       const auto& sub = std::get<codec::Subscribe>(pk);
       codec::SubAck a;

@@ -104,6 +104,8 @@ class Broker {
   bool handle(mqtt::codec::Packet& p, TimePoint now);
   bool on_connect(const mqtt::codec::Connect& c, TimePoint now);
   bool on_publish(const mqtt::codec::Publish& p);
+  // PUBACK (`stage` AwaitAck) or PUBCOMP (AwaitComp): message `id` is done.
+  void finish(uint16_t id, OutMsg::Stage stage, const char* what);
   void note(const std::string& s) {
     if (trace_) trace_("broker: " + s);
   }
