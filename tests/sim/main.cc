@@ -5,6 +5,7 @@
 //   sim --seed 0x1234 --verbose        replay one seed with a step trace
 //   sim --seeds 1000000 --start 5000   many seeds
 //   sim --budget 120 --min-seeds 900   time limit and the seeds that must run in it
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "tests/sim/runner.h"
 
@@ -30,6 +32,32 @@ const char* sanitizer() {
 }
 
 uint64_t parse(const char* s) { return std::strtoull(s, nullptr, 0); }
+
+// The last resort against a seed that hangs (a loop in the session or the
+// simulator): the budget is checked between seeds only. A seed takes
+// milliseconds; one that runs for kSeedLimit ends the process, naming it.
+constexpr std::chrono::seconds kSeedLimit{60};
+std::atomic<uint64_t> g_seed{0};
+std::atomic<int64_t> g_seed_start{0};  // steady_clock ns; 0: between seeds
+std::atomic<bool> g_done{false};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void watchdog() {
+  while (!g_done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const int64_t start = g_seed_start.load();
+    if (start != 0 && now_ns() - start > std::chrono::nanoseconds(kSeedLimit).count()) {
+      std::printf("WATCHDOG: seed 0x%" PRIx64 " ran for more than %lld s (a hang?)\n  replay: bazel run //tests/sim:sim -- --seed 0x%" PRIx64 " --verbose\n",
+                  g_seed.load(), static_cast<long long>(kSeedLimit.count()), g_seed.load());
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
+  }
+}
 
 }  // namespace
 
@@ -70,6 +98,7 @@ int main(int argc, char** argv) {
   }
   if (min_seeds == 0 || min_seeds > seeds) min_seeds = seeds;
   const auto t0 = std::chrono::steady_clock::now();
+  std::thread dog(watchdog);
   sim::Coverage total;
   uint64_t ran = 0, failed = 0;
   for (uint64_t i = 0; i < seeds; ++i) {
@@ -77,7 +106,10 @@ int main(int argc, char** argv) {
     if (!one && elapsed > budget_s) break;
     const uint64_t seed = start + i;
     const sim::SimConfig cfg = sim::SimConfig::from_seed(seed);
+    g_seed.store(seed);
+    g_seed_start.store(verbose ? 0 : now_ns());  // a trace to a slow terminal may take long
     const sim::RunResult r = sim::run_config(cfg, verbose ? &std::cout : nullptr);
+    g_seed_start.store(0);
     ++ran;
     total.add(r.cov);
     if (!r.ok) {
@@ -87,6 +119,8 @@ int main(int argc, char** argv) {
       if (failed >= 10) break;
     }
   }
+  g_done.store(true);
+  dog.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("simulated %" PRIu64 " seeds from 0x%" PRIx64 " in %.1f s (%s build): %" PRIu64 " failed\n%s\n",
               ran, start, secs, san ? san : "plain", failed, total.describe().c_str());
