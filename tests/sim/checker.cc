@@ -34,7 +34,7 @@ std::string Coverage::describe() const {
     << " aliased_up=" << aliased_up << " aliased_down=" << aliased_down
     << " phantom_resumes=" << phantom_resumes << " input_pauses=" << pauses << " early_ends=" << early_ends
     << " limit_refusals=" << limit_refusals 
-    << " broker_disconnects=" << broker_disconnects;
+    << " broker_disconnects=" << broker_disconnects << " caller_aliases=" << caller_aliases;
   return o.str();
 }
 

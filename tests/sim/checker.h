@@ -29,7 +29,7 @@ struct Coverage {
            untracked_failures = 0, auto_resubscribes = 0, disconnect_drained = 0,
            disconnect_cut = 0, fail_all_ends = 0, aliased_up = 0, aliased_down = 0,
            msgs_up = 0, msgs_down = 0, pingreqs = 0, phantom_resumes = 0, pauses = 0, early_ends = 0,
-           limit_refusals = 0, broker_disconnects = 0;
+           limit_refusals = 0, broker_disconnects = 0, caller_aliases = 0;
   void add(const Coverage& o);
   std::string describe() const;
 };

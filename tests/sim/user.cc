@@ -30,6 +30,13 @@ void User::publish() {
   p.qos = qos;
   p.retain = retain;
   p.payload = payload;
+  // MQTT 5: sometimes the caller's own Topic Alias (with its topic), now and
+  // then one above the broker's maximum.
+  const bool v5 = cfg_.session.version == mqtt::ProtocolVersion::V5;
+  if (v5 && tracked && cfg_.broker_alias_max > 0 && rng_.chance(200)) {
+    p.properties.topic_alias = static_cast<uint16_t>(rng_.between(1, cfg_.broker_alias_max + 1u));
+    ++chk_.cov.caller_aliases;
+  }
   auto r = mqtt::session::make_publish_request(p, cfg_.session.version);
   if (!r) return chk_.fail("simulator: make_publish_request failed");
   UpMsg m;
@@ -38,8 +45,10 @@ void User::publish() {
   m.topic = topic;
   m.retain = retain;
   // The broker's limits, checked by the session in this order (MQTT 5).
-  if (cfg_.session.version == mqtt::ProtocolVersion::V5) {
-    if (cfg_.broker_max_packet && r->bytes.size() > cfg_.broker_max_packet) {
+  if (v5) {
+    if (p.properties.topic_alias && *p.properties.topic_alias > cfg_.broker_alias_max) {
+      m.expect = mqtt::RequestError::TopicAliasInvalid;
+    } else if (cfg_.broker_max_packet && r->bytes.size() > cfg_.broker_max_packet) {
       m.expect = mqtt::RequestError::PacketTooLarge;
     } else if (cfg_.broker_max_qos >= 0 && static_cast<int>(qos) > cfg_.broker_max_qos) {
       m.expect = mqtt::RequestError::QoSNotSupported;
