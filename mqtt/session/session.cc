@@ -266,6 +266,7 @@ struct Session::Impl {
   IdSet in_qos2;           // PUBLISH QoS 2 received, PUBREL not yet
   IdSet in_qos2_unacked;   // manual acks: PUBREC not yet sent (subset of in_qos2)
   IdSet in_qos1_unacked;   // manual acks: PUBACK not yet sent
+  IdSet in_qos1_acked;     // manual acks: PUBACK written on this connection
 
   // --- disconnect ---
   std::optional<Request> disconnect;
@@ -606,11 +607,14 @@ struct Session::Impl {
     Request& r = h.req;
     switch (r.kind) {
       case Request::Kind::Ack:
-        if (r.qos == QoS::AtLeastOnce) {
-          in_qos1_unacked.erase(r.packet_id);
+        // Only a delivery that awaits its ack is acknowledged. An Ack for an
+        // id acknowledged already, or from a session that was reset since,
+        // writes nothing: the broker would take it for the ack of the next
+        // message it sends with that id, before we received it.
+        if (r.qos == QoS::AtLeastOnce && in_qos1_unacked.erase(r.packet_id)) {
+          in_qos1_acked.insert(r.packet_id);
           write_ack<codec::PubAck>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
-        } else if (r.qos == QoS::ExactlyOnce) {
-          in_qos2_unacked.erase(r.packet_id);
+        } else if (r.qos == QoS::ExactlyOnce && in_qos2_unacked.erase(r.packet_id)) {
           // With a store, store_confirmed() writes it once the id is stored.
           if (!in_qos2_unstored.test(r.packet_id)) {
             write_ack<codec::PubRec>(r.packet_id, ReasonCode::Success, Outgoing::Type::PubRec);
@@ -796,6 +800,7 @@ struct Session::Impl {
     in_qos2.clear();
     in_qos2_unacked.clear();
     in_qos1_unacked.clear();
+    in_qos1_acked.clear();
     for (auto it = held_controls.begin(); it != held_controls.end();) {
       if (it->req.kind == Request::Kind::Ack) {
         fail(it->req, RequestError::SessionReset,
@@ -1039,7 +1044,11 @@ struct Session::Impl {
         count_excess();
         self.observer_.on_incoming(raw, packet);
         if (manual) {
-          in_qos1_unacked.insert(p.packet_id);
+          // A DUP of a message acked on this connection was sent before
+          // the broker had our PUBACK: it owes no second one (which the
+          // broker would take for its next message with this id).
+          if (!p.dup || !in_qos1_acked.test(p.packet_id)) in_qos1_unacked.insert(p.packet_id);
+          if (!p.dup) in_qos1_acked.erase(p.packet_id);
         } else {
           write_ack<codec::PubAck>(p.packet_id, ReasonCode::Success, Outgoing::Type::PubAck);
         }
@@ -1163,7 +1172,10 @@ struct Session::Impl {
       ++unknown_acks;
       return;
     }
-    if (is_failure(a.reason_code)) {
+    // 0x92 answers a PUBREL resent after the broker already released the
+    // message (its PUBCOMP was lost): "not an error during recovery" (spec
+    // 3.7.2.1). The PUBREC accepted the message, so it completes.
+    if (is_failure(a.reason_code) && a.reason_code != ReasonCode::PacketIdentifierNotFound) {
       rejected(*s, a.packet_id, "PUBCOMP: " + rc_text(a.reason_code, a.properties), a.reason_code,
                a.properties);
     } else {
@@ -1484,6 +1496,7 @@ void Session::begin_connection(const codec::Connect& connect, TimePoint now,
   m.ping_deadline = TimePoint::max();
   m.paused = false;
   m.flush_before_close = false;
+  m.in_qos1_acked.clear();  // per connection: the broker resends what it lacks
   m.last_received = now;
   m.last_sent = now;
   m.connack_deadline = connack_deadline;
