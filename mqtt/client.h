@@ -171,8 +171,8 @@ class Reactor {
 };
 
 // The request side of a connection: cheap to copy (copies share the
-// connection), callable from any thread (see the top of this file). The loop
-// ends with RequestsDone once every copy is gone.
+// connection), callable from any thread (threads, ordering and errors: see
+// client.h). The loop ends with RequestsDone once every copy is gone.
 class Client {
  public:
   // Largest `capacity`: each lane and the event queue hold at most this
@@ -365,7 +365,7 @@ class Client {
 
 // The event side of a connection: next() and friends return what happened
 // (incoming packets, connection errors, failed requests...). One consumer
-// thread at a time (see the top of this file); not copyable.
+// thread at a time (see client.h); not copyable.
 class Connection {
  public:
   // Moves the connection; assigning over a Connection first stops the one it

@@ -116,7 +116,7 @@ inline std::string to_string(const BrokerAddress& b) {
   return (v6 ? "[" + b.host + "]" : b.host) + ":" + std::to_string(b.port);
 }
 
-// The options of one client connection (see the top of this file). Plain
+// The options of one client connection (see options.h). Plain
 // data: no locking; copy it before sharing it between threads. Client::create()
 // and update_options() check it (validate()) and fail on bad values.
 struct MqttOptions {

@@ -98,7 +98,7 @@ struct StoreError {
   std::string message;   // human-readable detail
 };
 
-// The interface of a session store (see the top of this file for who calls
+// The interface of a session store (see session_store.h for who calls
 // it, from which threads). Implementations must be safe to call from several
 // store threads at once for different client ids.
 class SessionStore {
