@@ -116,9 +116,9 @@ inline std::string to_string(const BrokerAddress& b) {
   return (v6 ? "[" + b.host + "]" : b.host) + ":" + std::to_string(b.port);
 }
 
-// The options of one client connection (see options.h). Plain
-// data: no locking; copy it before sharing it between threads. Client::create()
-// and update_options() check it (validate()) and fail on bad values.
+// The options of one client connection (see options.h): plain data, with no
+// locking of its own. Client::create() and update_options() check it
+// (validate()) and fail on bad values.
 struct MqttOptions {
   MqttOptions() = default;
   // The client id and the broker's host and port; everything else default.
