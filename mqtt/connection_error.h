@@ -67,8 +67,7 @@ struct ConnectionError {
 
 // One line for logs: the code's name with the detail that goes with it (the
 // reason code, codec error or strerror(sys_errno)), the broker, the message
-// and the server reference. Pure: any
-// thread, never blocks.
+// and the server reference. Pure: any thread, never blocks.
 std::string describe(const ConnectionError& e);
 
 }  // namespace mqtt
