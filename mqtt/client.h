@@ -55,21 +55,24 @@ struct ReactorImpl;
 
 // Why a Client call did not queue its request.
 struct ClientError {
+  // The kind of failure.
   enum class Code : uint8_t {
     QueueFull,       // try_ forms only: the request queue is full
     Closed,          // the connection has ended for good; nothing more is sent
     InvalidRequest,  // the packet is invalid (codec_error says why), e.g. a
                      // wildcard in a topic name, QoS 0 ack, too many bytes
   };
-  Code code = Code::Closed;
-  codec::CodecError codec_error{};
-  std::string message;
+  Code code = Code::Closed;         // the kind of failure
+  codec::CodecError codec_error{};  // InvalidRequest: what is invalid
+  std::string message;              // human-readable detail
 };
 
+// The code's name, e.g. "QueueFull". Pure: any thread, never blocks.
 std::string_view to_string(ClientError::Code c);
 
 // Why Client::try_create() could not build a connection. Nothing was started.
 struct CreateError {
+  // The kind of failure.
   enum class Code : uint8_t {
     InvalidOptions,   // an option is out of range (message says which)
     InvalidCapacity,  // capacity is 0 or above Client::kMaxCapacity
@@ -79,11 +82,12 @@ struct CreateError {
                       // format version, ids above max_inflight); message
                       // says which, sys_errno for I/O
   };
-  Code code = Code::InvalidOptions;
-  int sys_errno = 0;
-  std::string message;
+  Code code = Code::InvalidOptions;  // the kind of failure
+  int sys_errno = 0;                 // Resources, StoreFailed (I/O): the errno
+  std::string message;               // human-readable detail
 };
 
+// The code's name, e.g. "InvalidOptions". Pure: any thread, never blocks.
 std::string_view to_string(CreateError::Code c);
 
 // Checks options for create()/update_options(): keep_alive 0..65535 s,
@@ -91,6 +95,7 @@ std::string_view to_string(CreateError::Code c);
 // max_incoming_packet_size >= 2, each `brokers` entry (a host and a port, or
 // a unix_path of at most 107 bytes, not with proxy or websocket),
 // connection_attempt_delay >= 0. The message of the first problem, or empty.
+// Pure: any thread, never blocks.
 std::string validate(const MqttOptions& options);
 
 // Per-request MQTT 5 properties (ignored fields for 3.1.1 must stay empty:
@@ -103,9 +108,11 @@ std::string validate(const MqttOptions& options);
 // aliases"; MqttOptions::auto_topic_aliases does it for every topic).
 using Properties = codec::Properties;
 
+// One filter of a subscribe_many() request, with its subscription options.
+// The view is copied during the call.
 struct SubscribeFilter {
-  std::string_view filter;
-  QoS qos = QoS::AtMostOnce;
+  std::string_view filter;    // the topic filter
+  QoS qos = QoS::AtMostOnce;  // the maximum QoS asked for
   bool no_local = false;             // MQTT 5
   bool retain_as_published = false;  // MQTT 5
   RetainHandling retain_handling = RetainHandling::SendAtSubscribe;  // MQTT 5
@@ -113,16 +120,17 @@ struct SubscribeFilter {
 
 // A point-in-time view for diagnostics and graceful shutdown.
 struct Snapshot {
+  // Where the connection's loop is.
   enum class State : uint8_t { Connecting, Connected, Reconnecting, Disconnecting, Ended };
-  State state = State::Connecting;
+  State state = State::Connecting;  // where the loop is
   size_t queued_publishes = 0;     // in the publish lane, not yet taken by the reactor
   size_t queued_control = 0;       // in the control lane
   size_t queued_events = 0;        // waiting for Connection::next()
   uint32_t inflight_publishes = 0; // sent QoS 1/2 awaiting completion
-  uint32_t inflight_window = 0;
-  std::optional<std::chrono::nanoseconds> last_ping_rtt;
+  uint32_t inflight_window = 0;    // max_inflight, or the broker's lower Receive Maximum
+  std::optional<std::chrono::nanoseconds> last_ping_rtt;  // of the last PINGREQ answered
   uint64_t reconnects = 0;         // successful connections after the first
-  uint64_t connection_attempts = 0;
+  uint64_t connection_attempts = 0;  // attempts started, the first included
   uint64_t excess_incoming_qos2 = 0;  // broker ignored our Receive Maximum (tolerated)
   bool reading_paused = false;     // the consumer is behind: socket reads stopped
   // Bytes encoded but not yet written to the socket. Above 512 KiB the
@@ -131,6 +139,7 @@ struct Snapshot {
   size_t unwritten_bytes = 0;
 };
 
+// The state's name, e.g. "Connected". Pure: any thread, never blocks.
 std::string_view to_string(Snapshot::State s);
 
 class Connection;
@@ -140,15 +149,16 @@ class Connection;
 // stops the thread after its connections end.
 class Reactor {
  public:
+  // The reactor thread's settings (as MqttOptions' reactor_* fields).
   struct Options {
-    std::string thread_name = "mqtt-reactor";
+    std::string thread_name = "mqtt-reactor";  // at most 15 characters shown
     int cpu = -1;  // pin to this CPU; -1 = no pinning
-    WaitStrategy wait = WaitStrategy::Block;
-    std::chrono::microseconds spin_for{50};
+    WaitStrategy wait = WaitStrategy::Block;  // how the thread waits when idle
+    std::chrono::microseconds spin_for{50};   // for SpinThenBlock
   };
   // Starts the thread. Throws std::system_error when the epoll or eventfd
   // descriptor (or the thread) cannot be had, e.g. out of file descriptors
-  // (std::bad_alloc when out of memory).
+  // (std::bad_alloc when out of memory). Any thread.
   static std::shared_ptr<Reactor> create(Options options);
   // As create(), with the failure as a value (Code::Resources).
   static Result<std::shared_ptr<Reactor>, CreateError> try_create(Options options);
@@ -160,6 +170,9 @@ class Reactor {
   std::unique_ptr<detail::ReactorImpl> impl_;
 };
 
+// The request side of a connection: cheap to copy (copies share the
+// connection), callable from any thread (threads, ordering and errors: see
+// client.h). The loop ends with RequestsDone once every copy is gone.
 class Client {
  public:
   // Largest `capacity`: each lane and the event queue hold at most this
@@ -175,17 +188,23 @@ class Client {
   // (CreateError::StoreFailed); nothing is left running then. With
   // options.session_store (and clean_session = false) it reads the stored
   // session from disk on the calling thread. try_create() reports the same as a
-  // value.
+  // value. `reactor`: host the connection on this shared Reactor instead of
+  // a thread of its own. Any thread.
+  // @{
   static std::pair<Client, Connection> create(const MqttOptions& options, size_t capacity);
   static std::pair<Client, Connection> create(const MqttOptions& options, size_t capacity,
                                               std::shared_ptr<Reactor> reactor);
   static Result<std::pair<Client, Connection>, CreateError> try_create(
       const MqttOptions& options, size_t capacity, std::shared_ptr<Reactor> reactor = nullptr);
+  // @}
 
+  // Copies share the connection; a moved-from Client returns Closed.
+  // @{
   Client(const Client&) = default;
   Client(Client&&) noexcept = default;
   Client& operator=(const Client&) = default;
   Client& operator=(Client&&) noexcept = default;
+  // @}
   ~Client();
 
   // Every call below may be made from any thread. Errors, common to all:
@@ -211,11 +230,13 @@ class Client {
   // them (InvalidRequest): no Subscription Identifier (PropertyNotAllowed,
   // [MQTT-3.3.4-6]); Payload Format Indicator 1 needs a well-formed UTF-8
   // payload (PayloadFormatInvalid, spec 3.3.2.3.2).
+  // @{
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
                                     std::span<const uint8_t> payload,
                                     const Properties& properties = codec::kNoProperties);
   Result<void, ClientError> publish(std::string_view topic, QoS qos, bool retain,
                                     std::string_view payload, const Properties& properties = codec::kNoProperties);
+  // @}
   // Never blocks: QueueFull when the lane is full.
   Result<void, ClientError> try_publish(std::string_view topic, QoS qos, bool retain,
                                         std::string_view payload,
@@ -225,6 +246,7 @@ class Client {
   Result<Token, ClientError> publish_tracked(std::string_view topic, QoS qos, bool retain,
                                              std::string_view payload,
                                              const Properties& properties = codec::kNoProperties);
+  // As publish_tracked(), but never blocks: QueueFull when the lane is full.
   Result<Token, ClientError> try_publish_tracked(std::string_view topic, QoS qos, bool retain,
                                                  std::string_view payload,
                                                  const Properties& properties = codec::kNoProperties);
@@ -233,6 +255,7 @@ class Client {
   // Blocking forms wait while the control lane is full; try_ forms never
   // block. Tokens complete with one reason code per filter (SUBACK /
   // UNSUBACK). 1..65535 filters per request (InvalidRequest otherwise).
+  // @{
   Result<Token, ClientError> subscribe(std::string_view filter, QoS qos,
                                        const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> subscribe_many(std::span<const SubscribeFilter> filters,
@@ -249,6 +272,7 @@ class Client {
                                              const Properties& properties = codec::kNoProperties);
   Result<Token, ClientError> try_unsubscribe_many(std::span<const std::string_view> filters,
                                                   const Properties& properties = codec::kNoProperties);
+  // @}
 
   // --- manual acks (options.manual_acks) ---
   // Acknowledges an incoming QoS 1/2 PUBLISH (PUBACK / PUBREC). QoS 0: no-op.
@@ -256,6 +280,7 @@ class Client {
   // dropped later (connection lost first, session reset) is reported as a
   // RequestFailed event; the broker then redelivers the message.
   Result<void, ClientError> ack(const codec::Publish& publish);
+  // As ack(), but never blocks: QueueFull when the control lane is full.
   Result<void, ClientError> try_ack(const codec::Publish& publish);
 
   // --- enhanced authentication (MQTT 5; docs/session.md) ---
@@ -305,6 +330,7 @@ class Client {
   Result<void, ClientError> disconnect(std::chrono::milliseconds drain_timeout =
                                            std::chrono::seconds(5),
                                        codec::Disconnect packet = {});
+  // The same as disconnect() (which never blocks either); for symmetry.
   Result<void, ClientError> try_disconnect(std::chrono::milliseconds drain_timeout =
                                                std::chrono::seconds(5),
                                            codec::Disconnect packet = {});
@@ -337,10 +363,17 @@ class Client {
   std::shared_ptr<void> handle_;
 };
 
+// The event side of a connection: next() and friends return what happened
+// (incoming packets, connection errors, failed requests...). One consumer
+// thread at a time (see client.h); not copyable.
 class Connection {
  public:
+  // Moves the connection; assigning over a Connection first stops the one it
+  // held (no DISCONNECT).
+  // @{
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
+  // @}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   // Stops the connection promptly (no DISCONNECT) and, if it owns its reactor,
@@ -377,30 +410,42 @@ class Connection {
   // moved-from Connection.
   int event_fd() const;
 
+  // As Client::snapshot(): never blocks, any thread.
   Snapshot snapshot() const;
 
   // Range-for support: iterates until the loop ends.
   class Iterator {
    public:
-    using value_type = Event;
-    using difference_type = std::ptrdiff_t;
+    using value_type = Event;                // what it yields
+    using difference_type = std::ptrdiff_t;  // for std::input_iterator
+    // The end iterator.
     Iterator() = default;
+    // Blocks for the first event, as next() does.
     explicit Iterator(Connection* c) : c_(c) { ++*this; }
+    // The current event.
+    // @{
     Event& operator*() { return *current_; }
     Event* operator->() { return &*current_; }
+    // @}
+    // Blocks for the next event, as next() does; after the last one the
+    // iterator equals end().
     Iterator& operator++() {
       current_ = c_->next();
       if (!current_) c_ = nullptr;
       return *this;
     }
+    // Same connection, or both at the end.
     bool operator==(const Iterator& o) const { return c_ == o.c_; }
 
    private:
     Connection* c_ = nullptr;
     std::optional<Event> current_;
   };
+  // begin() blocks for the first event (as next()); the consumer thread only.
+  // @{
   Iterator begin() { return Iterator(this); }
   Iterator end() { return Iterator(); }
+  // @}
 
  private:
   friend class Client;

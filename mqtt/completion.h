@@ -37,11 +37,12 @@ enum class RequestError : uint8_t {
                 // the process will not resend it (see Token::wait_stored)
 };
 
+// A short description, e.g. "rejected by the broker". Pure: any thread, never blocks.
 std::string_view to_string(RequestError e);
 
 // The outcome of a tracked request.
 struct Completion {
-  RequestError error = RequestError::None;
+  RequestError error = RequestError::None;  // None on success
   // PUBLISH: one code (Success for QoS 0 once written; PUBACK/PUBREC/PUBCOMP's
   // code otherwise). SUBSCRIBE/UNSUBSCRIBE: one per filter, from SUBACK/UNSUBACK
   // (3.1.1 UNSUBACK: Success for each filter).
@@ -49,8 +50,11 @@ struct Completion {
   std::string message;  // human-readable detail on failure
   // MQTT 5: the Reason String and User Properties of the broker's answer
   // (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK), on success and on failure.
+  // @{
   std::string reason_string = {};
   std::vector<std::pair<std::string, std::string>> user_properties = {};
+  // @}
+  // True on success (error is None).
   bool ok() const { return error == RequestError::None; }
 };
 

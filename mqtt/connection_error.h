@@ -13,6 +13,7 @@
 
 namespace mqtt {
 
+// What ended a connection or a connection attempt.
 enum class ConnectionErrorCode : uint8_t {
   Dns,                // the host name could not be resolved
   Io,                 // connect/read/write failed (sys_errno says why)
@@ -32,10 +33,12 @@ enum class ConnectionErrorCode : uint8_t {
   Shutdown,           // the Connection (or its reactor) was destroyed
 };
 
+// A short description, e.g. "DNS resolution failed". Pure: any thread, never blocks.
 std::string_view to_string(ConnectionErrorCode c);
 
+// Why a connection (or an attempt) ended: the code and its details.
 struct ConnectionError {
-  ConnectionErrorCode code = ConnectionErrorCode::Io;
+  ConnectionErrorCode code = ConnectionErrorCode::Io;  // what ended it
   ReasonCode reason_code = ReasonCode::Success;  // ConnectionRefused, DisconnectedByBroker
   codec::CodecError codec_error{};               // MalformedPacket, PacketTooLarge
   int sys_errno = 0;                             // Io, Dns
@@ -47,8 +50,10 @@ struct ConnectionError {
   std::string server_reference = {};
   // MQTT 5: the Reason String and User Properties of that CONNACK or
   // DISCONNECT (the reason string is also in `message`).
+  // @{
   std::string reason_string = {};
   std::vector<std::pair<std::string, std::string>> user_properties = {};
+  // @}
   // The broker of the attempt or connection this error ended, as
   // to_string(BrokerAddress) names it ("host:port", "[v6]:port",
   // "unix:/path"); with MqttOptions::brokers, tells the brokers apart. Empty
@@ -60,6 +65,9 @@ struct ConnectionError {
   bool terminal = false;
 };
 
+// One line for logs: the code's name with the detail that goes with it (the
+// reason code, codec error or strerror(sys_errno)), the broker, the message
+// and the server reference. Pure: any thread, never blocks.
 std::string describe(const ConnectionError& e);
 
 }  // namespace mqtt

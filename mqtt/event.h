@@ -31,25 +31,33 @@ class IncomingPool;
 // An MQTT 5 PUBLISH sent with a Topic Alias has its resolved topic in
 // publish()->topic (stored after the raw bytes, in the same buffer: as much
 // room as the same message sent with its topic would take); raw() is the
-// packet as received, whose topic may be empty.
+// packet as received, whose topic may be empty. A value type: const calls
+// may be made from any number of threads at once; nothing here blocks.
 class Incoming {
  public:
-  static constexpr size_t kInlineBytes = 128;
+  static constexpr size_t kInlineBytes = 128;  // larger packets go to the heap
 
   Incoming() = default;
   // Copies `raw` (one whole packet) and rebinds `decoded`'s views to the copy.
   // `broker`: see broker().
   Incoming(std::span<const uint8_t> raw, const codec::Packet& decoded, ProtocolVersion v,
            std::string broker = {});
+  // Copies and moves keep packet()'s views valid: they point into the new
+  // object's buffer.
+  // @{
   Incoming(const Incoming& o);
   Incoming& operator=(const Incoming& o);
   Incoming(Incoming&& o) noexcept;
   Incoming& operator=(Incoming&& o) noexcept;
+  // @}
 
+  // The decoded packet; its views point into this object.
   const codec::Packet& packet() const { return packet_; }
+  // The packet's type.
   codec::PacketType type() const { return codec::packet_type(packet_); }
   // Non-null when the packet is a PUBLISH.
   const codec::Publish* publish() const { return std::get_if<codec::Publish>(&packet_); }
+  // The packet's bytes as received (fixed header included).
   std::span<const uint8_t> raw() const { return {data(), size_}; }
   // CONNACK only: the broker that answered, as to_string(BrokerAddress)
   // names it ("host:port", "unix:/path"); with MqttOptions::brokers, says
@@ -82,20 +90,24 @@ class Incoming {
 // The dropped in-flight messages' tokens fail with RequestError::SessionReset;
 // untracked ones are also reported one by one as RequestFailed events.
 struct SessionReset {
+  // Why the session state was dropped.
   enum class Cause : uint8_t {
     BrokerLostSession,  // CONNACK session present = 0 on a reconnect
     OptionsChanged,     // update_options() needed a new session
   };
   uint32_t dropped_publishes = 0;  // QoS 1/2 PUBLISHes awaiting PUBACK/PUBREC
   uint32_t dropped_pubrels = 0;    // QoS 2 PUBRELs awaiting PUBCOMP
-  Cause cause = Cause::BrokerLostSession;
+  Cause cause = Cause::BrokerLostSession;  // why
   // The broker no longer holds the subscriptions this client made earlier
   // (at least one filter had been granted). With auto_resubscribe they are
   // being sent again: `resubscribing` filters.
+  // @{
   bool subscriptions_lost = false;
   uint32_t resubscribing = 0;
+  // @}
 };
 
+// The cause's name. Pure: any thread, never blocks.
 std::string_view to_string(SessionReset::Cause c);
 
 namespace detail {
@@ -160,9 +172,10 @@ class IncomingRef {
 // with `count` > 1, whose other fields describe the first of them. So a flood
 // of failing publishes costs bounded memory.
 struct RequestFailed {
+  // The Client call that made the request.
   enum class Kind : uint8_t { Publish, Subscribe, Unsubscribe, Ack, Disconnect, Auth };
-  Kind kind = Kind::Publish;
-  RequestError reason = RequestError::ConnectionClosed;
+  Kind kind = Kind::Publish;  // which call
+  RequestError reason = RequestError::ConnectionClosed;  // why it failed
   std::string topic;          // Publish: the topic name
   QoS qos = QoS::AtMostOnce;  // Publish, Ack
   uint16_t packet_id = 0;     // assigned packet identifier; 0 when none was
@@ -170,6 +183,7 @@ struct RequestFailed {
   std::string message;        // human-readable detail (of the first)
 };
 
+// The kind's name. Pure: any thread, never blocks.
 std::string_view to_string(RequestFailed::Kind k);
 
 // Session store only (MqttOptions::session_store): an untracked QoS 1/2
@@ -180,10 +194,10 @@ std::string_view to_string(RequestFailed::Kind k);
 // not survive a restart. When the event queue is full these events wait in
 // the connection's backlog like incoming packets (one per publish).
 struct RequestStored {
-  RequestFailed::Kind kind = RequestFailed::Kind::Publish;
-  std::string topic;
-  QoS qos = QoS::AtLeastOnce;
-  uint16_t packet_id = 0;
+  RequestFailed::Kind kind = RequestFailed::Kind::Publish;  // always Publish
+  std::string topic;           // the topic name
+  QoS qos = QoS::AtLeastOnce;  // 1 or 2
+  uint16_t packet_id = 0;      // its packet identifier
 };
 
 // Copying an Event is cheap: an incoming packet is shared, not copied (it
@@ -196,6 +210,9 @@ class Event {
                                RequestFailed, RequestStored>;
 
   Event() = default;  // holds nothing: every accessor returns null
+  // An event holding `i` (an incoming packet) or the given value; made by the
+  // runtime, and by tests.
+  // @{
   Event(Incoming&& i)                               // NOLINT
       : v_(detail::IncomingRef(new detail::IncomingNode{std::move(i)})) {}
   Event(const Incoming& i)                          // NOLINT
@@ -206,7 +223,11 @@ class Event {
   Event(ConnectionError e) : v_(std::move(e)) {}  // NOLINT
   Event(RequestFailed f) : v_(std::move(f)) {}    // NOLINT
   Event(RequestStored s) : v_(std::move(s)) {}    // NOLINT
+  // @}
 
+  // The alternative held, or null when the event holds another. They never
+  // block; any thread.
+  // @{
   const Incoming* incoming() const {
     const auto* r = std::get_if<detail::IncomingRef>(&v_);
     return r ? r->get() : nullptr;
@@ -216,9 +237,11 @@ class Event {
   const ConnectionError* error() const { return std::get_if<ConnectionError>(&v_); }
   const RequestFailed* request_failed() const { return std::get_if<RequestFailed>(&v_); }
   const RequestStored* request_stored() const { return std::get_if<RequestStored>(&v_); }
+  // @}
   // Shortcut: the incoming PUBLISH, or null.
   const codec::Publish* publish() const { return incoming() ? incoming()->publish() : nullptr; }
 
+  // The held alternative, for std::visit.
   const Variant& variant() const { return v_; }
 
  private:
@@ -226,7 +249,10 @@ class Event {
 };
 
 // One line, e.g. `Incoming(Publish(topic="a/b", qos=1, pkid=3, payload=5 bytes))`.
+// For logs; any thread, never blocks.
+// @{
 std::ostream& operator<<(std::ostream& os, const Event& e);
 std::string to_string(const Event& e);
+// @}
 
 }  // namespace mqtt

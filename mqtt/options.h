@@ -18,44 +18,52 @@ namespace mqtt {
 
 // Owned MQTT 5 user property.
 struct StringPair {
-  std::string key;
-  std::string value;
+  std::string key;    // the property's name
+  std::string value;  // its value
 };
 
+// The Will message the broker publishes when the connection ends without a
+// DISCONNECT (normal disconnection).
 struct LastWill {
-  std::string topic;
-  std::string payload;
-  QoS qos = QoS::AtMostOnce;
-  bool retain = false;
+  std::string topic;          // the Will topic
+  std::string payload;        // the Will payload
+  QoS qos = QoS::AtMostOnce;  // the Will QoS
+  bool retain = false;        // the Will retain flag
   // MQTT 5 Will properties (ignored for 3.1.1).
+  // @{
   std::optional<uint32_t> delay_interval_s;
   std::optional<uint32_t> message_expiry_interval_s;
   std::optional<std::string> content_type;
   std::vector<StringPair> user_properties;
+  // @}
 };
 
 // Waits between reconnect attempts: initial * multiplier^n, capped at max,
 // each scaled by a random factor in [1 - jitter, 1 + jitter]. The sequence
 // starts over once a connection has stayed up for reset_after.
 struct Backoff {
-  std::chrono::milliseconds initial{100};
-  std::chrono::milliseconds max{30000};
-  double multiplier = 2.0;
+  std::chrono::milliseconds initial{100};  // the first wait
+  std::chrono::milliseconds max{30000};    // the longest wait
+  double multiplier = 2.0;                 // growth from one wait to the next
   double jitter = 0.2;  // 0..1
-  std::chrono::milliseconds reset_after{10000};
+  std::chrono::milliseconds reset_after{10000};  // uptime that restarts the sequence
 };
 
 // How a thread waits for work: block in the kernel (default, no CPU when idle),
 // spin for spin_for then block, or spin only (lowest latency, a core at 100%).
 enum class WaitStrategy : uint8_t { Block, SpinThenBlock, Spin };
 
+// Outgoing PUBLISH rate limits (token buckets): a publish waits until both
+// buckets hold its cost.
 struct RateLimit {
   double messages_per_second = 0;  // outgoing PUBLISHes; 0 = unlimited
   double bytes_per_second = 0;     // outgoing PUBLISH bytes; 0 = unlimited
   // Largest burst allowed above the steady rate (in messages / bytes); 0 means
   // one second's worth.
+  // @{
   double burst_messages = 0;
   double burst_bytes = 0;
+  // @}
 };
 
 // TLS settings (trust, client certificate, SNI, verification, ALPN,
@@ -67,12 +75,13 @@ using TlsOptions = transport::tls::Options;
 // user name and password; host names are resolved by the proxy). TLS, when
 // set, runs through the tunnel to the broker.
 struct ProxyOptions {
+  // The proxy protocol.
   enum class Kind : uint8_t { HttpConnect, Socks5 };
-  Kind kind = Kind::HttpConnect;
-  std::string host = {};
-  uint16_t port = 0;
-  std::optional<std::string> username = {};
-  std::optional<std::string> password = {};
+  Kind kind = Kind::HttpConnect;  // the proxy protocol
+  std::string host = {};          // the proxy's host name or IP literal
+  uint16_t port = 0;              // the proxy's port
+  std::optional<std::string> username = {};  // set: authenticate with these
+  std::optional<std::string> password = {};  // set: authenticate with these
 };
 
 // MQTT over WebSocket (ws://, or wss:// when MqttOptions::tls is also set):
@@ -83,7 +92,7 @@ struct WebSocketOptions {
   // Extra request headers (e.g. Authorization), sent on every (re)connect;
   // update_options() changes them for the next one.
   std::vector<StringPair> headers = {};
-  std::string subprotocol = "mqtt";
+  std::string subprotocol = "mqtt";  // Sec-WebSocket-Protocol
   std::string origin = {};  // Origin header; empty: none
   // Largest WebSocket message sent; also libwebsockets' receive chunk.
   size_t max_message = 64 * 1024;
@@ -92,10 +101,11 @@ struct WebSocketOptions {
 // One broker of MqttOptions::brokers: host and port, or a Unix domain socket.
 // TLS, proxy, credentials and every other option are shared by the list.
 struct BrokerAddress {
-  std::string host;
-  uint16_t port = 1883;
+  std::string host;      // host name or IP literal (IPv6 without brackets)
+  uint16_t port = 1883;  // TCP port
   std::string unix_path = {};  // non-empty: this socket instead of host:port
 
+  // Member-wise equality.
   bool operator==(const BrokerAddress&) const = default;
 };
 
@@ -106,15 +116,19 @@ inline std::string to_string(const BrokerAddress& b) {
   return (v6 ? "[" + b.host + "]" : b.host) + ":" + std::to_string(b.port);
 }
 
+// The options of one client connection (see options.h): plain data, with no
+// locking of its own. Client::create() and update_options() check it
+// (validate()) and fail on bad values.
 struct MqttOptions {
   MqttOptions() = default;
+  // The client id and the broker's host and port; everything else default.
   MqttOptions(std::string client_id_, std::string host_, uint16_t port_)
       : client_id(std::move(client_id_)), host(std::move(host_)), port(port_) {}
 
   // --- where and who ---
   std::string client_id;  // may be empty with MQTT 5 (the broker assigns one)
-  std::string host = "localhost";
-  uint16_t port = 1883;
+  std::string host = "localhost";  // broker host name or IP literal
+  uint16_t port = 1883;            // broker port
   // Non-empty: connect to this Unix domain socket instead of host:port (a
   // leading '@' names Linux's abstract namespace). At most 107 bytes.
   std::string unix_path;
@@ -143,10 +157,10 @@ struct MqttOptions {
   // `host` unless tls->verify_host is false. CA files, certificates and keys
   // are loaded by create() / update_options(), which refuse bad ones.
   std::optional<TlsOptions> tls;
-  ProtocolVersion protocol = ProtocolVersion::V311;
-  std::optional<std::string> username;
-  std::optional<std::string> password;
-  std::optional<LastWill> last_will;
+  ProtocolVersion protocol = ProtocolVersion::V311;  // MQTT 3.1.1 or 5
+  std::optional<std::string> username;  // CONNECT User Name; unset: none
+  std::optional<std::string> password;  // CONNECT Password; unset: none
+  std::optional<LastWill> last_will;    // set: CONNECT carries this Will
 
   // --- session ---
   bool clean_session = true;  // "Clean Start" in MQTT 5
@@ -188,8 +202,10 @@ struct MqttOptions {
   // CONNACK too, and are answered with Client::auth(). validate() refuses
   // data without a method, an empty method, and a method with MQTT 3.1.1.
   // Changes apply from the next connection.
+  // @{
   std::optional<std::string> authentication_method;
   std::string authentication_data;
+  // @}
   // MQTT 5: ask for Response Information in the CONNACK (Request Response
   // Information = 1; see mqtt/request_response.h).
   bool request_response_information = false;
@@ -226,7 +242,7 @@ struct MqttOptions {
   // --- threads ---
   std::string reactor_thread_name = "mqtt-reactor";  // at most 15 characters shown
   int reactor_cpu = -1;  // pin the reactor thread to this CPU; -1 = no pinning
-  WaitStrategy reactor_wait = WaitStrategy::Block;
+  WaitStrategy reactor_wait = WaitStrategy::Block;  // the reactor thread's idle wait
   WaitStrategy consumer_wait = WaitStrategy::Block;  // Connection::next()
   std::chrono::microseconds spin_for{50};            // for SpinThenBlock
 
@@ -237,7 +253,10 @@ struct MqttOptions {
     return std::chrono::milliseconds(std::clamp<int64_t>(ka_s * 500, 500, 10000));
   }
 
-  // rumqttc-style setters, chainable.
+  // rumqttc-style setters, chainable: each sets the field of the same name
+  // (set_inflight: max_inflight) and returns *this. Never fail; values are
+  // checked by create().
+  // @{
   MqttOptions& set_keep_alive(std::chrono::seconds s) { keep_alive = s; return *this; }
   MqttOptions& set_clean_session(bool b) { clean_session = b; return *this; }
   MqttOptions& set_credentials(std::string user, std::string pass) {
@@ -249,6 +268,7 @@ struct MqttOptions {
   MqttOptions& set_protocol(ProtocolVersion v) { protocol = v; return *this; }
   MqttOptions& set_inflight(uint16_t n) { max_inflight = n; return *this; }
   MqttOptions& set_manual_acks(bool b) { manual_acks = b; return *this; }
+  // @}
 };
 
 }  // namespace mqtt

@@ -6,7 +6,9 @@
 
 namespace mqtt {
 
+// One packet written to the network (Event::Kind::Outgoing).
 struct Outgoing {
+  // The packet's type.
   enum class Type : uint8_t {
     Connect,
     Publish,
@@ -20,11 +22,12 @@ struct Outgoing {
     Disconnect,
     Auth,
   };
-  Type type = Type::Publish;
+  Type type = Type::Publish;  // which packet
   uint16_t packet_id = 0;  // 0 for packets without one
   bool dup = false;        // a PUBLISH resent after reconnect
 };
 
+// The packet name, e.g. "PUBACK". Pure: any thread, never blocks.
 std::string_view to_string(Outgoing::Type t);
 
 }  // namespace mqtt

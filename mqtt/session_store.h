@@ -33,10 +33,12 @@ namespace mqtt {
 //               per record (the cost to compare against; docs/benchmarks).
 enum class Durability : uint8_t { None, PerBatch, PerMessage };
 
+// The enumerator's name, e.g. "PerBatch". Pure: any thread, never blocks.
 std::string_view to_string(Durability d);
 
 // One change of a session's state, in the order the session made it.
 struct StoreRecord {
+  // What changed.
   enum class Type : uint8_t {
     Publish = 1,           // outgoing QoS 1/2 PUBLISH (bytes, packet id set)
     PubRecReceived = 2,    // outgoing QoS 2: the PUBREL is pending
@@ -47,49 +49,58 @@ struct StoreRecord {
     Clear = 7,             // the broker's session is gone: forget everything
                            // but the assigned client id
   };
-  Type type = Type::Publish;
-  uint16_t packet_id = 0;
-  QoS qos = QoS::AtMostOnce;
-  std::vector<uint8_t> bytes;
+  Type type = Type::Publish;  // what changed
+  uint16_t packet_id = 0;     // the packet id it is about (0 for ClientId, Clear)
+  QoS qos = QoS::AtMostOnce;  // Publish: the message's QoS
+  std::vector<uint8_t> bytes;  // Publish: the encoded PUBLISH; ClientId: the id
   // Publish: the protocol version `bytes` are encoded for.
   ProtocolVersion version = ProtocolVersion::V311;
 };
 
 // The state a store holds for one client id.
 struct StoredSession {
+  // An outgoing QoS 1/2 publish not yet completed.
   struct Publish {
-    uint16_t packet_id = 0;
-    QoS qos = QoS::AtLeastOnce;
+    uint16_t packet_id = 0;      // its packet id
+    QoS qos = QoS::AtLeastOnce;  // 1 or 2
     bool pubrec_received = false;  // QoS 2: PUBREL pending (bytes empty)
     std::vector<uint8_t> bytes;    // the PUBLISH
     ProtocolVersion version = ProtocolVersion::V311;  // bytes' encoding
+    // Member-wise equality.
     bool operator==(const Publish&) const = default;
   };
   std::vector<Publish> outgoing;  // in the order their last packet was sent
-  std::vector<uint16_t> incoming_qos2;
-  std::string assigned_client_id;
+  std::vector<uint16_t> incoming_qos2;  // incoming QoS 2 ids awaiting PUBREL
+  std::string assigned_client_id;       // the broker-assigned id; empty if none
 
+  // True when nothing is stored.
   bool empty() const {
     return outgoing.empty() && incoming_qos2.empty() && assigned_client_id.empty();
   }
   // Applies one record (how every store replays its log). Never fails:
   // a record for an unknown id changes nothing.
   void apply(const StoreRecord& r);
+  // Member-wise equality.
   bool operator==(const StoredSession&) const = default;
 };
 
+// Why a store call failed.
 struct StoreError {
+  // The kind of failure.
   enum class Code : uint8_t {
     Io,       // a system call failed (sys_errno)
     Corrupt,  // the stored data is damaged before its last record
     Version,  // written in a format version this library does not read
     Failed,   // an earlier write failed: this client id's store is unusable
   };
-  Code code = Code::Io;
-  int sys_errno = 0;
-  std::string message;
+  Code code = Code::Io;  // the kind of failure
+  int sys_errno = 0;     // Io: the errno of the failed call
+  std::string message;   // human-readable detail
 };
 
+// The interface of a session store (see session_store.h for who calls
+// it, from which threads). Implementations must be safe to call from several
+// store threads at once for different client ids.
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
@@ -103,10 +114,12 @@ class SessionStore {
   // for this client id (later calls may fail with Failed). Never throws.
   virtual Result<void, StoreError> apply(std::string_view client_id,
                                          std::span<const StoreRecord> batch) = 0;
+  // When a record counts as stored. Never blocks, never fails.
   virtual Durability durability() const = 0;
 };
 
-// One file per client id in a directory: <dir>/c-<hex of the client id>.mqs.
+// One file per client id in a directory: DIR/c-HEX.mqs, where HEX is the
+// client id in hexadecimal.
 // Format version 1 (docs/session-store.md, "File format"): a 16-byte header
 // (magic "MQTTSES1", version, flags), then records, each a 12-byte header
 // (length, its complement, CRC-32 of the body) and the body (type, packet
@@ -118,12 +131,15 @@ class SessionStore {
 // A client id must be used by one process at a time.
 class FileSessionStore final : public SessionStore {
  public:
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 1;  // written and read by this build
+  // Tuning.
   struct Options {
-    size_t compact_after_bytes = 4u << 20;
+    size_t compact_after_bytes = 4u << 20;  // a file larger than this may be compacted
   };
 
   // Creates `directory` when missing (one level). Blocks on disk; any thread.
+  // Errors: Io (the directory cannot be created or opened).
+  // @{
   static Result<std::shared_ptr<FileSessionStore>, StoreError> open(std::string directory,
                                                                    Durability durability,
                                                                    Options options);
@@ -131,6 +147,7 @@ class FileSessionStore final : public SessionStore {
                                                                    Durability durability) {
     return open(std::move(directory), durability, Options{});
   }
+  // @}
   ~FileSessionStore() override;
 
   Result<StoredSession, StoreError> load(std::string_view client_id) override;

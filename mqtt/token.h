@@ -16,9 +16,11 @@
 
 namespace mqtt {
 
+// The handle on one tracked request's outcome (see above).
 class Token {
  public:
   Token() = default;
+  // Made by the Client for each tracked request; not for user code.
   explicit Token(std::shared_ptr<detail::CompletionState> s) : state_(std::move(s)) {}
 
   // True once the request completed or failed. Never blocks.

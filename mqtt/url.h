@@ -25,14 +25,16 @@
 
 namespace mqtt {
 
+// A parsed broker URL (parse_broker_url()).
 struct BrokerUrl {
+  // The scheme family: mqtt/tcp, mqtts/ssl/tls, ws, wss, unix.
   enum class Scheme : uint8_t { Mqtt, Mqtts, Ws, Wss, Unix };
-  Scheme scheme = Scheme::Mqtt;
+  Scheme scheme = Scheme::Mqtt;  // the URL's scheme family
   std::string host;  // without brackets for IPv6 literals; empty for unix
   uint16_t port = 0; // the scheme's default when the URL has none; 0 for unix
   std::string path;  // ws/wss: the HTTP path ("/" when none); unix: the socket path
-  std::optional<std::string> username;
-  std::optional<std::string> password;
+  std::optional<std::string> username;  // percent-decoded; none when absent
+  std::optional<std::string> password;  // percent-decoded; none when absent
 };
 
 // Parses `url`; the error says what is wrong and where.
@@ -58,7 +60,9 @@ Result<void, std::string> apply_url(MqttOptions& options, std::string_view url);
 // separated by commas (whitespace around them is ignored; a comma inside a
 // URL must be percent-encoded, %2C). The error names the offending URL;
 // `options` is left unchanged on error.
+// @{
 Result<void, std::string> apply_urls(MqttOptions& options, const std::vector<std::string>& urls);
 Result<void, std::string> apply_url_list(MqttOptions& options, std::string_view list);
+// @}
 
 }  // namespace mqtt

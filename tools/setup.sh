@@ -8,7 +8,7 @@ packages=(
   libssl-dev libwebsockets-dev libconcurrentqueue-dev libreaderwriterqueue-dev catch2
   mosquitto mosquitto-clients libmosquitto-dev libpaho-mqtt-dev
   socat openssl iproute2 procps ca-certificates tinyproxy microsocks
-  nftables iptables lcov
+  nftables iptables lcov doxygen
 )
 
 missing=()

@@ -10,6 +10,8 @@ namespace mqtt {
 // The value is the protocol level byte of CONNECT.
 enum class ProtocolVersion : uint8_t { V311 = 4, V5 = 5 };
 
+// Quality of service of a message: delivered at most once, at least once, or
+// exactly once.
 enum class QoS : uint8_t { AtMostOnce = 0, AtLeastOnce = 1, ExactlyOnce = 2 };
 
 // MQTT 5 "Retain Handling" subscription option (3.1.1 has none: always 0).
@@ -76,10 +78,13 @@ enum class ReasonCode : uint8_t {
 // True for reason codes >= 0x80 (failure), per spec 2.4.
 constexpr bool is_failure(ReasonCode rc) { return static_cast<uint8_t>(rc) >= 0x80; }
 
-// Human-readable name, e.g. "Not authorized". Never null.
+// Human-readable name, e.g. "Not authorized". Never null. Pure functions:
+// any thread, never block.
+// @{
 std::string_view to_string(ReasonCode rc);
 std::string_view to_string(QoS qos);
 std::string_view to_string(ProtocolVersion v);
+// @}
 
 }  // namespace mqtt
 
