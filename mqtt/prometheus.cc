@@ -2,13 +2,27 @@
 
 #include <charconv>
 #include <cstdint>
-#include <functional>
+#include <iterator>
 
 namespace mqtt {
 
 namespace {
 
 constexpr std::string_view kDirection[] = {"in", "out"};
+
+// Label values: the enumerators' names (stable, no spaces), not to_string()'s prose.
+constexpr std::string_view kErrorCode[] = {
+    "Dns",           "Io",                   "ConnectTimeout",  "ConnectionRefused",
+    "PingTimeout",   "ClosedByBroker",       "DisconnectedByBroker", "MalformedPacket",
+    "PacketTooLarge", "ProtocolViolation",   "Tls",             "WebSocket",
+    "Disconnected",  "RequestsDone",         "Shutdown"};
+static_assert(std::size(kErrorCode) == Counters::kConnectionErrorCodes);
+
+constexpr std::string_view kRequestError[] = {
+    "None",          "Rejected",            "SessionReset",      "ConnectionClosed",
+    "PacketTooLarge", "QoSNotSupported",    "RetainNotSupported", "ProtocolError",
+    "TopicAliasInvalid", "FeatureNotSupported", "StoreFailed"};
+static_assert(std::size(kRequestError) == Counters::kRequestErrors);
 
 void append_number(std::string& out, uint64_t v) {
   char buf[24];
@@ -127,15 +141,13 @@ std::string render_prometheus(std::span<const PrometheusSample> samples) {
   w.family("mqtt_client_connection_errors_total", "counter",
            "Connection errors reported, by ConnectionErrorCode.", [&](const S& s) {
              for (size_t i = 0; i < Counters::kConnectionErrorCodes; ++i) {
-               w.line(s.counters.connection_errors[i], "code",
-                      to_string(static_cast<ConnectionErrorCode>(i)));
+               w.line(s.counters.connection_errors[i], "code", kErrorCode[i]);
              }
            });
   w.family("mqtt_client_requests_failed_total", "counter",
            "Requests that failed locally, by RequestError.", [&](const S& s) {
              for (size_t i = 1; i < Counters::kRequestErrors; ++i) {  // 0 is None
-               w.line(s.counters.requests_failed[i], "reason",
-                      to_string(static_cast<RequestError>(i)));
+               w.line(s.counters.requests_failed[i], "reason", kRequestError[i]);
              }
            });
   w.family("mqtt_client_reading_paused_seconds_total", "counter",
