@@ -30,6 +30,9 @@ struct ClientShared {
   std::shared_ptr<runtime::ConnCore> core;
   std::shared_ptr<Reactor> reactor;
   bool client_side = false;
+  // The Connection's only (MqttOptions::log_sink): run and destroyed on
+  // user threads.
+  LogSink log_sink;
   ~ClientShared() {
     if (client_side && core) core->clients_released();
   }
@@ -427,6 +430,7 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
     client_shared->client_side = true;
     conn_shared->core = core;
     conn_shared->reactor = std::move(reactor);
+    conn_shared->log_sink = options.log_sink;
     return std::pair<Client, Connection>{Client(std::move(client_shared)),
                                          Connection(std::move(conn_shared))};
   } catch (const std::bad_alloc&) {
@@ -693,13 +697,14 @@ class ConsumerGuard {
 
 // The consumer thread hands the reactor's log records to the sink (the
 // reactor never calls user code). One atomic exchange when nothing waits.
-void deliver_log(runtime::ConnCore& core) {
-  if (!core.log_sink) return;
+void deliver_log(detail::ClientShared& shared) {
+  if (!shared.log_sink) return;
+  runtime::ConnCore& core = *shared.core;
   if (!core.log.take(core.log_taken)) return;
   // A throwing sink must not lose the event being returned: swallowed.
   for (const LogRecord& r : core.log_taken) {
     try {
-      core.log_sink(r);
+      shared.log_sink(r);
     } catch (...) {
     }
   }
@@ -727,7 +732,7 @@ std::optional<Event> Connection::next() {
   std::optional<Event> e;
   core.events.pop(e, core.consumer_wait, core.spin_for);
   after_take(core, *e);
-  deliver_log(core);
+  deliver_log(*shared_);
   return e;
 }
 
@@ -739,7 +744,7 @@ std::optional<Event> Connection::try_next() {
   std::optional<Event> e;
   const bool got = core.events.try_pop(e);
   if (got) after_take(core, *e);
-  deliver_log(core);
+  deliver_log(*shared_);
   return e;
 }
 
@@ -751,7 +756,7 @@ std::optional<Event> Connection::next_for(std::chrono::nanoseconds timeout) {
   std::optional<Event> e;
   const bool got = core.events.pop_for(e, timeout);
   if (got) after_take(core, *e);
-  deliver_log(core);
+  deliver_log(*shared_);
   return e;
 }
 
@@ -774,7 +779,7 @@ void Connection::drain_log() {
   if (!shared_) return;
   auto& core = *shared_->core;
   ConsumerGuard guard(core, /*polls=*/false);
-  deliver_log(core);
+  deliver_log(*shared_);
 }
 
 Counters Connection::counters() const {

@@ -74,7 +74,6 @@ struct ConnCore {
         version(o.protocol),
         session_expiry_s(o.session_expiry_interval_s.value_or(0)),
         auth_method(o.authentication_method),
-        log_sink(o.log_sink),
         log(o.log_buffer) {}
 
   const size_t capacity;
@@ -145,8 +144,9 @@ struct ConnCore {
   std::atomic<size_t> unwritten{0};
 
   // --- counters and log (mqtt/diagnostics.h) ---
+  // The sink itself lives with the Connection (ClientShared), so that it is
+  // never copied to, run on or destroyed on the reactor thread.
   CounterCells cells;
-  const LogSink log_sink;         // called by the consumer thread only
   LogBuffer log;
   std::vector<LogRecord> log_taken;  // consumer only (serialised by in_next)
 
