@@ -238,10 +238,12 @@ void load_all(const std::array<std::atomic<uint64_t>, N>& from, std::array<uint6
 Counters make_counters(const runtime::ConnCore& core) {
   const runtime::CounterCells& c = core.cells;
   Counters k;
-  load_all(c.messages_in, k.messages_in);
-  load_all(c.bytes_in, k.bytes_in);
-  load_all(c.messages_out, k.messages_out);
-  load_all(c.bytes_out, k.bytes_out);
+  for (size_t q = 0; q < Counters::kQoS; ++q) {
+    k.messages_in[q] = c.in[q].messages.load(std::memory_order_relaxed);
+    k.bytes_in[q] = c.in[q].bytes.load(std::memory_order_relaxed);
+    k.messages_out[q] = c.out[q].messages.load(std::memory_order_relaxed);
+    k.bytes_out[q] = c.out[q].bytes.load(std::memory_order_relaxed);
+  }
   load_all(c.connection_errors, k.connection_errors);
   load_all(c.requests_failed, k.requests_failed);
   k.reconnects = core.reconnects.load(std::memory_order_relaxed);

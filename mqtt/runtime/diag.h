@@ -18,11 +18,20 @@ inline void bump(std::atomic<uint64_t>& a, uint64_t n = 1) {
   a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+// Messages and bytes side by side: one address computation per message.
+struct FlowCells {
+  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> bytes{0};
+  // QoS comes from the codec (incoming) or a validated request: 0..2.
+  void add(uint64_t n) {
+    bump(messages);
+    bump(bytes, n);
+  }
+};
+
 struct CounterCells {
-  std::array<std::atomic<uint64_t>, Counters::kQoS> messages_in{};
-  std::array<std::atomic<uint64_t>, Counters::kQoS> bytes_in{};
-  std::array<std::atomic<uint64_t>, Counters::kQoS> messages_out{};
-  std::array<std::atomic<uint64_t>, Counters::kQoS> bytes_out{};
+  std::array<FlowCells, Counters::kQoS> in{};   // by QoS
+  std::array<FlowCells, Counters::kQoS> out{};
   std::array<std::atomic<uint64_t>, Counters::kConnectionErrorCodes> connection_errors{};
   std::array<std::atomic<uint64_t>, Counters::kRequestErrors> requests_failed{};
   std::atomic<uint64_t> reading_paused_ns{0};

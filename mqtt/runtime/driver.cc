@@ -97,7 +97,7 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
       backoff_(options.backoff),
       rate_(options.rate_limit, Clock::now()),
       brokers_(brokers_of(options)) {
-  // The sink lives in ConnCore and runs on the consumer thread only.
+  // The sink stays with the Connection and runs on the consumer thread only.
   opts_.log_sink = nullptr;
   if (options.log_sink) log_max_ = static_cast<int>(options.log_level);
   if (opts_.session_store) {
@@ -206,23 +206,23 @@ void Driver::store_sync(bool report) {
 // --- SessionObserver ---
 
 void Driver::on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) {
-  // Count the connection before its CONNACK becomes visible to the consumer.
-  if (const auto* ack = std::get_if<codec::ConnAck>(&packet);
-      ack && !is_failure(ack->reason_code)) {
-    mark_connected();
-    if (logs(LogLevel::Info)) {
-      log(LogLevel::Info, "connect",
-          "connected to " + to_string(brokers_.current()) +
-              (ack->session_present ? " (session present)" : " (no session present)"));
-    }
-  }
-  // Always-on counters: a few instructions per message (docs/benchmarks.md).
+  // The hot path first. Always-on counters: a few instructions per message
+  // (docs/benchmarks.md).
   if (const auto* p = std::get_if<codec::Publish>(&packet)) {
-    const size_t q = static_cast<size_t>(p->qos) % Counters::kQoS;
-    bump(core_->cells.messages_in[q]);
-    bump(core_->cells.bytes_in[q], raw.size());
+    core_->cells.in[static_cast<size_t>(p->qos)].add(raw.size());
+    emit(Event(incoming_pool_->make(raw, packet, session_version_)));
+    return;
   }
-  if (std::holds_alternative<codec::ConnAck>(packet)) {
+  // Count the connection before its CONNACK becomes visible to the consumer.
+  if (const auto* ack = std::get_if<codec::ConnAck>(&packet)) {
+    if (!is_failure(ack->reason_code)) {
+      mark_connected();
+      if (logs(LogLevel::Info)) {
+        log(LogLevel::Info, "connect",
+            "connected to " + to_string(brokers_.current()) +
+                (ack->session_present ? " (session present)" : " (no session present)"));
+      }
+    }
     emit(Event(incoming_pool_->make(raw, packet, session_version_, to_string(brokers_.current()))));
     return;
   }
@@ -937,9 +937,7 @@ void Driver::pull_publishes(TimePoint now) {
       rate_wait_until_ = rate_.ready_at(it.req.bytes.size(), now);
       return;
     }
-    const size_t q = static_cast<size_t>(it.req.qos) % Counters::kQoS;
-    bump(core_->cells.messages_out[q]);
-    bump(core_->cells.bytes_out[q], it.req.bytes.size());
+    core_->cells.out[static_cast<size_t>(it.req.qos)].add(it.req.bytes.size());
     session_->submit(std::move(it.req), now);
     pending_.reset();
   }
