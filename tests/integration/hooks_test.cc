@@ -272,6 +272,41 @@ TEST_CASE("a full log buffer counts its losses and never holds the reactor", "[i
   CHECK(sub->wait_for(10s));
 }
 
+TEST_CASE("dropped requests are counted by reason and logged coalesced", "[integration]") {
+  Watchdog watchdog("hooks drops", 60s);
+  Broker broker;
+  const uint16_t port = broker.port();
+  broker.stop();  // nothing listens there now: the client never connects
+  auto o = client_options("hooks-drops", port);
+  auto log = attach_sink(o, LogLevel::Warn);
+  auto [c, conn] = mqtt::Client::create(o, 16);
+  constexpr int kQueued = 5;
+  for (int i = 0; i < kQueued; ++i) REQUIRE(c.publish("hooks/d", QoS::AtLeastOnce, false, "x").ok());
+  // Nothing can be sent: the drain ends at once and the publishes fail.
+  REQUIRE(c.disconnect(std::chrono::milliseconds(0)).ok());
+  uint64_t failed = 0;
+  std::string seen;
+  next_until(
+      conn,
+      [&](const mqtt::Event& e) {
+        if (const auto* f = e.request_failed()) failed += f->count;
+        return e.error() && e.error()->terminal;
+      },
+      15s, &seen);
+  INFO("events:\n" << seen);
+  CHECK(failed == kQueued);
+  conn.drain_log();
+  INFO("log:\n" << log->text());
+  const size_t closed = static_cast<size_t>(mqtt::RequestError::ConnectionClosed);
+  CHECK(c.counters().requests_failed[closed] == kQueued);
+  // One line for the five, with their reason.
+  size_t lines = 0;
+  for (const auto& r : log->records) lines += r.message.find("request(s) dropped") != std::string::npos;
+  CHECK(lines == 1);
+  CHECK(log->find(LogLevel::Warn, "session",
+                  std::to_string(kQueued) + " request(s) dropped: connection closed") != nullptr);
+}
+
 TEST_CASE("no sink: nothing is recorded", "[integration]") {
   Watchdog watchdog("hooks silent", 60s);
   Broker broker;
