@@ -66,6 +66,8 @@ class LogBuffer {
   // pushed after the exchange sets the flag again for the next call.
   bool take(std::vector<LogRecord>& out) {
     out.clear();
+    // A plain load first: no locked instruction per next() while idle.
+    if (!pending_.load(std::memory_order_acquire)) return false;
     if (!pending_.exchange(false, std::memory_order_acq_rel)) return false;
     std::lock_guard<std::mutex> l(mu_);
     out.swap(records_);

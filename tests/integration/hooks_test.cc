@@ -331,7 +331,7 @@ TEST_CASE("examples/prometheus_metrics serves /metrics on a loopback port", "[in
   const std::string bin = runfile("examples/prometheus_metrics");
   REQUIRE(::access(bin.c_str(), X_OK) == 0);
   const std::string out = make_temp_dir("prometheus-example") + "/out.txt";
-  Process p(Process::Spec({bin, "127.0.0.1", std::to_string(broker.port()), "0", "8"}).out_err(out));
+  Process p(Process::Spec({bin, "127.0.0.1", std::to_string(broker.port()), "0", "4"}).out_err(out));
   std::string text;
   uint16_t port = 0;
   const std::string marker = "metrics: http://127.0.0.1:";
