@@ -230,7 +230,9 @@ struct MqttOptions {
   // nothing is recorded. Fixed at create(): update_options() keeps these.
   LogSink log_sink;
   LogLevel log_level = LogLevel::Info;
-  size_t log_buffer = 256;  // records held for the consumer; more are dropped
+  // Records held for the consumer; more are dropped (Counters::log_dropped),
+  // 0 drops them all.
+  size_t log_buffer = 256;
 
   // --- threads ---
   std::string reactor_thread_name = "mqtt-reactor";  // at most 15 characters shown
