@@ -41,6 +41,7 @@
 
 #include "mqtt/codec/packets.h"
 #include "mqtt/connection_error.h"
+#include "mqtt/diagnostics.h"
 #include "mqtt/event.h"
 #include "mqtt/options.h"
 #include "mqtt/result.h"
@@ -353,6 +354,8 @@ class Client {
 
   // Never blocks.
   Snapshot snapshot() const;
+  // Monotonic totals (mqtt/diagnostics.h). Any thread; never blocks.
+  Counters counters() const;
 
  private:
   friend class Connection;
@@ -412,6 +415,13 @@ class Connection {
 
   // As Client::snapshot(): never blocks, any thread.
   Snapshot snapshot() const;
+  // Monotonic totals (mqtt/diagnostics.h). Any thread; never blocks.
+  Counters counters() const;
+  // Hands the log records waiting so far to MqttOptions::log_sink (next(),
+  // try_next() and next_for() do it too, after taking their event). For a
+  // consumer that waits elsewhere (event_fd()). The consumer thread only,
+  // like next(). Without a sink: does nothing.
+  void drain_log();
 
   // Range-for support: iterates until the loop ends.
   class Iterator {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mqtt/codec/types.h"
+#include "mqtt/diagnostics.h"
 #include "mqtt/session_store.h"
 #include "transport/tls/tls.h"
 
@@ -238,6 +239,16 @@ struct MqttOptions {
   // Report Outgoing events too. They take room in the event queue, so a
   // stalled consumer then holds back publishing as well.
   bool outgoing_events = false;
+
+  // --- diagnostics (mqtt/diagnostics.h) ---
+  // Set: connection-level log records at `log_level` and above, handed to
+  // the sink on the consumer thread (never on the reactor). Null (default):
+  // nothing is recorded. Fixed at create(): update_options() keeps these.
+  LogSink log_sink;
+  LogLevel log_level = LogLevel::Info;
+  // Records held for the consumer; more are dropped (Counters::log_dropped),
+  // 0 drops them all.
+  size_t log_buffer = 256;
 
   // --- threads ---
   std::string reactor_thread_name = "mqtt-reactor";  // at most 15 characters shown

@@ -30,6 +30,9 @@ struct ClientShared {
   std::shared_ptr<runtime::ConnCore> core;
   std::shared_ptr<Reactor> reactor;
   bool client_side = false;
+  // The Connection's only (MqttOptions::log_sink): run and destroyed on
+  // user threads.
+  LogSink log_sink;
   ~ClientShared() {
     if (client_side && core) core->clients_released();
   }
@@ -227,6 +230,30 @@ Snapshot make_snapshot(const runtime::ConnCore& core) {
   return s;
 }
 
+template <size_t N>
+void load_all(const std::array<std::atomic<uint64_t>, N>& from, std::array<uint64_t, N>& to) {
+  for (size_t i = 0; i < N; ++i) to[i] = from[i].load(std::memory_order_relaxed);
+}
+
+Counters make_counters(const runtime::ConnCore& core) {
+  const runtime::CounterCells& c = core.cells;
+  Counters k;
+  for (size_t q = 0; q < Counters::kQoS; ++q) {
+    k.messages_in[q] = c.in[q].messages.load(std::memory_order_relaxed);
+    k.bytes_in[q] = c.in[q].bytes.load(std::memory_order_relaxed);
+    k.messages_out[q] = c.out[q].messages.load(std::memory_order_relaxed);
+    k.bytes_out[q] = c.out[q].bytes.load(std::memory_order_relaxed);
+  }
+  load_all(c.connection_errors, k.connection_errors);
+  load_all(c.requests_failed, k.requests_failed);
+  k.reconnects = core.reconnects.load(std::memory_order_relaxed);
+  k.connection_attempts = core.attempts.load(std::memory_order_relaxed);
+  k.reading_paused_ns = c.reading_paused_ns.load(std::memory_order_relaxed);
+  k.log_records = c.log_records.load(std::memory_order_relaxed);
+  k.log_dropped = c.log_dropped.load(std::memory_order_relaxed);
+  return k;
+}
+
 }  // namespace
 
 // --- Reactor ---
@@ -405,6 +432,7 @@ Result<std::pair<Client, Connection>, CreateError> Client::try_create(
     client_shared->client_side = true;
     conn_shared->core = core;
     conn_shared->reactor = std::move(reactor);
+    conn_shared->log_sink = options.log_sink;
     return std::pair<Client, Connection>{Client(std::move(client_shared)),
                                          Connection(std::move(conn_shared))};
   } catch (const std::bad_alloc&) {
@@ -588,8 +616,12 @@ Result<void, ClientError> Client::update_options(const MqttOptions& options) {
   }
   auto& core = *shared_->core;
   {
+    // The sink stays the one given to create(); no copy of the user's
+    // callable may reach (and be destroyed on) the reactor thread.
+    MqttOptions copy = options;
+    copy.log_sink = nullptr;
     std::lock_guard<std::mutex> lock(core.options_mu);
-    core.new_options = options;
+    core.new_options = copy;
     core.new_tls = std::move(tls);
   }
   core.session_expiry_s.store(options.session_expiry_interval_s.value_or(0),
@@ -601,6 +633,8 @@ Result<void, ClientError> Client::update_options(const MqttOptions& options) {
   core.options_changed.store(true, std::memory_order_seq_cst);
   return {};
 }
+
+Counters Client::counters() const { return shared_ ? make_counters(*shared_->core) : Counters{}; }
 
 Snapshot Client::snapshot() const {
   if (!shared_) {
@@ -639,7 +673,8 @@ namespace {
 // caller that would corrupt the single-consumer queue. Abort loudly.
 class ConsumerGuard {
  public:
-  explicit ConsumerGuard(runtime::ConnCore& core) : core_(core) {
+  // `polls`: a next*() call (opens the reconnect gate); drain_log() is not.
+  explicit ConsumerGuard(runtime::ConnCore& core, bool polls = true) : core_(core) {
     if (core_.in_next.exchange(true, std::memory_order_acquire)) {
       std::fputs(
           "mqtt: Connection::next()/try_next()/next_for() called from two threads at once; "
@@ -648,7 +683,7 @@ class ConsumerGuard {
       std::abort();
     }
     // The first call after a non-terminal error lets the loop go on.
-    if (core_.gate_pending) {
+    if (polls && core_.gate_pending) {
       core_.gate_pending = false;
       core_.errors_polled.fetch_add(1, std::memory_order_seq_cst);
       core_.waker->wake();
@@ -661,6 +696,22 @@ class ConsumerGuard {
  private:
   runtime::ConnCore& core_;
 };
+
+// The consumer thread hands the reactor's log records to the sink (the
+// reactor never calls user code). One atomic exchange when nothing waits.
+void deliver_log(detail::ClientShared& shared) {
+  if (!shared.log_sink) return;
+  runtime::ConnCore& core = *shared.core;
+  if (!core.log.take(core.log_taken)) return;
+  // A throwing sink must not lose the event being returned: swallowed.
+  for (const LogRecord& r : core.log_taken) {
+    try {
+      shared.log_sink(r);
+    } catch (...) {
+    }
+  }
+  core.log_taken.clear();
+}
 
 void after_take(runtime::ConnCore& core, const Event& e) {
   if (const ConnectionError* err = e.error()) {
@@ -683,6 +734,7 @@ std::optional<Event> Connection::next() {
   std::optional<Event> e;
   core.events.pop(e, core.consumer_wait, core.spin_for);
   after_take(core, *e);
+  deliver_log(*shared_);
   return e;
 }
 
@@ -692,8 +744,9 @@ std::optional<Event> Connection::try_next() {
   ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
   std::optional<Event> e;
-  if (!core.events.try_pop(e)) return std::nullopt;
-  after_take(core, *e);
+  const bool got = core.events.try_pop(e);
+  if (got) after_take(core, *e);
+  deliver_log(*shared_);
   return e;
 }
 
@@ -703,8 +756,9 @@ std::optional<Event> Connection::next_for(std::chrono::nanoseconds timeout) {
   ConsumerGuard guard(core);
   if (core.consumer_ended.load(std::memory_order_acquire)) return std::nullopt;
   std::optional<Event> e;
-  if (!core.events.pop_for(e, timeout)) return std::nullopt;
-  after_take(core, *e);
+  const bool got = core.events.pop_for(e, timeout);
+  if (got) after_take(core, *e);
+  deliver_log(*shared_);
   return e;
 }
 
@@ -721,6 +775,17 @@ void Connection::set_reconnect(bool enabled) {
 int Connection::event_fd() const {
   if (!shared_) return -1;
   return shared_->core->events.fd();
+}
+
+void Connection::drain_log() {
+  if (!shared_) return;
+  auto& core = *shared_->core;
+  ConsumerGuard guard(core, /*polls=*/false);
+  deliver_log(*shared_);
+}
+
+Counters Connection::counters() const {
+  return shared_ ? make_counters(*shared_->core) : Counters{};
 }
 
 Snapshot Connection::snapshot() const {

@@ -9,10 +9,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "mqtt/client.h"
 #include "mqtt/event.h"
 #include "mqtt/options.h"
+#include "mqtt/runtime/diag.h"
 #include "mqtt/runtime/event_queue.h"
 #include "mqtt/runtime/lane.h"
 #include "mqtt/runtime/waker.h"
@@ -71,7 +73,8 @@ struct ConnCore {
         spin_for(o.spin_for),
         version(o.protocol),
         session_expiry_s(o.session_expiry_interval_s.value_or(0)),
-        auth_method(o.authentication_method) {}
+        auth_method(o.authentication_method),
+        log(o.log_buffer) {}
 
   const size_t capacity;
   std::shared_ptr<Waker> waker;
@@ -139,6 +142,13 @@ struct ConnCore {
   std::atomic<uint64_t> excess_qos2{0};
   std::atomic<bool> reading_paused{false};
   std::atomic<size_t> unwritten{0};
+
+  // --- counters and log (mqtt/diagnostics.h) ---
+  // The sink itself lives with the Connection (ClientShared), so that it is
+  // never copied to, run on or destroyed on the reactor thread.
+  CounterCells cells;
+  LogBuffer log;
+  std::vector<LogRecord> log_taken;  // consumer only (serialised by in_next)
 
   void count_abandoned(LaneItem& item) {
     if (!abandon_item(item) && item.req.kind != session::Request::Kind::Disconnect) {

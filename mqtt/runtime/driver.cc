@@ -97,6 +97,9 @@ Driver::Driver(std::shared_ptr<ConnCore> core, const MqttOptions& options, int e
       backoff_(options.backoff),
       rate_(options.rate_limit, Clock::now()),
       brokers_(brokers_of(options)) {
+  // The sink stays with the Connection and runs on the consumer thread only.
+  opts_.log_sink = nullptr;
+  if (options.log_sink) log_max_ = static_cast<int>(options.log_level);
   if (opts_.session_store) {
     store_ = std::make_unique<StoreWorker>(opts_.session_store, opts_.client_id, core_->waker);
   }
@@ -203,12 +206,23 @@ void Driver::store_sync(bool report) {
 // --- SessionObserver ---
 
 void Driver::on_incoming(std::span<const uint8_t> raw, const codec::Packet& packet) {
-  // Count the connection before its CONNACK becomes visible to the consumer.
-  if (const auto* ack = std::get_if<codec::ConnAck>(&packet);
-      ack && !is_failure(ack->reason_code)) {
-    mark_connected();
+  // The hot path first. Always-on counters: a few instructions per message
+  // (docs/benchmarks.md).
+  if (const auto* p = std::get_if<codec::Publish>(&packet)) {
+    core_->cells.in[static_cast<size_t>(p->qos)].add(raw.size());
+    emit(Event(incoming_pool_->make(raw, packet, session_version_)));
+    return;
   }
-  if (std::holds_alternative<codec::ConnAck>(packet)) {
+  // Count the connection before its CONNACK becomes visible to the consumer.
+  if (const auto* ack = std::get_if<codec::ConnAck>(&packet)) {
+    if (!is_failure(ack->reason_code)) {
+      mark_connected();
+      if (logs(LogLevel::Info)) {
+        log(LogLevel::Info, "connect",
+            "connected to " + to_string(brokers_.current()) +
+                (ack->session_present ? " (session present)" : " (no session present)"));
+      }
+    }
     emit(Event(incoming_pool_->make(raw, packet, session_version_, to_string(brokers_.current()))));
     return;
   }
@@ -242,6 +256,7 @@ void Driver::on_request_failed(const session::FailedRequest& f) {
 
 void Driver::fail_request(session::Request& r, RequestError why, const std::string& message) {
   if (r.completion) {
+    note_failure(why, 1, message);
     r.completion->complete(Completion{why, {}, message});
     r.completion.reset();
     return;
@@ -257,6 +272,7 @@ void Driver::fail_request(session::Request& r, RequestError why, const std::stri
 }
 
 void Driver::report_failure(RequestFailed&& f) {
+  note_failure(f.reason, f.count, f.message);
   // Only the reactor pushes, so room seen here stays room.
   if (failures_pending_ == 0 && overflow_.empty() && !core_->events.full()) {
     Event e(std::move(f));
@@ -335,6 +351,7 @@ void Driver::poll(TimePoint now) {
     }
   }
   review_read_buffer(now);
+  flush_drop_log();
   push_store_records();
   compute_deadline(now);
   publish_snapshot();
@@ -415,6 +432,13 @@ void Driver::step(TimePoint now) {
         backoff_until_ = brokers_.continue_round()
                              ? now
                              : mqtt::detail::saturating_add(now, backoff_.next_delay());
+        if (logs(LogLevel::Info)) {
+          log(LogLevel::Info, "connect",
+              "reconnecting in " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     backoff_until_ - now).count()) +
+                  " ms");
+        }
         if (backoff_until_ <= now) start_attempt(now);
       }
       break;
@@ -553,7 +577,7 @@ std::unique_ptr<transport::Stream> Driver::open_stream() {
 
 void Driver::start_attempt(TimePoint now) {
   apply_new_options();
-  core_->attempts.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t attempt = core_->attempts.fetch_add(1, std::memory_order_relaxed) + 1;
   attempted_ = true;
   // This attempt's broker (MqttOptions::brokers, or host:port / unix_path):
   // from here on opts_'s host, port and unix_path name it, for the
@@ -563,6 +587,10 @@ void Driver::start_attempt(TimePoint now) {
     opts_.host = b.host;
     opts_.port = b.port;
     opts_.unix_path = b.unix_path;
+  }
+  if (logs(LogLevel::Debug)) {
+    log(LogLevel::Debug, "connect",
+        "connecting to " + endpoint() + " (attempt " + std::to_string(attempt) + ")");
   }
   stream_ = open_stream();
   attempt_deadline_ = mqtt::detail::saturating_add(now, opts_.connect_timeout);
@@ -701,7 +729,7 @@ bool Driver::output_paused() const { return output_size() >= kOutputHighWater; }
 void Driver::update_pause(TimePoint now) {
   const bool p = input_paused();
   if (p != paused_) {
-    paused_ = p;
+    set_paused(p, now);
     if (phase_ == Phase::Handshake || phase_ == Phase::Connected) {
       session_->set_input_paused(p, now);
     }
@@ -909,6 +937,7 @@ void Driver::pull_publishes(TimePoint now) {
       rate_wait_until_ = rate_.ready_at(it.req.bytes.size(), now);
       return;
     }
+    core_->cells.out[static_cast<size_t>(it.req.qos)].add(it.req.bytes.size());
     session_->submit(std::move(it.req), now);
     pending_.reset();
   }
@@ -986,7 +1015,7 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   rpos_ = rlen_ = 0;
   rfilled_ = false;
   resize_read_buffer(0);  // none while disconnected
-  paused_ = false;
+  set_paused(false, now);
   if (phase_ == Phase::Connected) backoff_.connection_lasted(now - connected_since_);
   if (e.code == ConnectionErrorCode::ConnectionRefused && opts_.reconnect_on_fatal_refusal) {
     e.terminal = false;
@@ -998,6 +1027,7 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
   }
   if (disconnecting_) {
     std::string why = describe(e);
+    note_error(e);
     emit(Event(std::move(e)));
     ++errors_emitted_;
     end(make_error(ConnectionErrorCode::Disconnected,
@@ -1005,6 +1035,7 @@ void Driver::connection_failed(ConnectionError e, TimePoint now) {
                        "): ended without DISCONNECT"));
     return;
   }
+  note_error(e);
   emit(Event(std::move(e)));
   ++errors_emitted_;  // the consumer's next*() after taking it opens the gate
   phase_ = Phase::ErrorWait;
@@ -1059,6 +1090,7 @@ void Driver::end(ConnectionError e) {
             : Completion{RequestError::ConnectionClosed, {}, msg + ": " + e.message});
   phase_ = Phase::Ended;
   core_->state.store(Snapshot::State::Ended, std::memory_order_relaxed);
+  note_error(e);
   emit(Event(std::move(e)));
 }
 
@@ -1180,6 +1212,12 @@ void Driver::publish_snapshot() {
                                 std::memory_order_relaxed);
   core_->excess_qos2.store(s.excess_incoming_qos2, std::memory_order_relaxed);
   core_->reading_paused.store(paused_, std::memory_order_relaxed);
+  core_->cells.reading_paused_ns.store(
+      paused_total_ns_ +
+          (paused_ ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               now_ - paused_since_).count())
+                   : 0),
+      std::memory_order_relaxed);
   core_->unwritten.store(output_size(), std::memory_order_relaxed);
 }
 

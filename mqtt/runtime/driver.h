@@ -131,6 +131,18 @@ class Driver final : public session::SessionObserver {
   void emit(Event&& e);
   void flush_overflow();
   void publish_snapshot();
+  // --- diagnostics (mqtt/diagnostics.h; driver_diag.cc) ---
+  // One branch when no sink is set: callers test logs() before building
+  // the message.
+  bool logs(LogLevel l) const { return static_cast<int>(l) <= log_max_; }
+  void log(LogLevel l, std::string_view component, std::string message);
+  // Counts (and logs) a ConnectionError the loop is about to report.
+  void note_error(const ConnectionError& e);
+  // Counts a request failed locally; logged coalesced per reason at the
+  // end of the poll (flush_drop_log).
+  void note_failure(RequestError why, uint64_t n, const std::string& message);
+  void flush_drop_log();
+  void set_paused(bool p, TimePoint now);
   void compute_deadline(TimePoint now);
   void apply_new_options();
   session::SessionConfig session_config() const;
@@ -225,6 +237,14 @@ class Driver final : public session::SessionObserver {
     std::string topic;
   };
   std::deque<UntrackedStored> store_untracked_;  // awaiting their record
+
+  // --- diagnostics ---
+  int log_max_ = -1;  // highest LogLevel recorded; -1: no sink, nothing
+  TimePoint paused_since_{};     // while paused_
+  uint64_t paused_total_ns_ = 0;  // finished pauses
+  std::array<uint64_t, Counters::kRequestErrors> drops_{};  // not yet logged
+  std::array<std::string, Counters::kRequestErrors> drop_msg_{};  // first of them
+  bool drops_pending_ = false;
 
   TimePoint deadline_ = TimePoint::max();
   bool busy_ = false;
