@@ -245,7 +245,7 @@ struct MqttOptions {
   // the sink on the consumer thread (never on the reactor). Null (default):
   // nothing is recorded. Fixed at create(): update_options() keeps these.
   LogSink log_sink;
-  LogLevel log_level = LogLevel::Info;
+  LogLevel log_level = LogLevel::Info;  // the least severe level recorded
   // Records held for the consumer; more are dropped (Counters::log_dropped),
   // 0 drops them all.
   size_t log_buffer = 256;
