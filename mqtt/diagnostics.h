@@ -30,17 +30,21 @@
 
 namespace mqtt {
 
+// How severe a log record is, most severe first (MqttOptions::log_level
+// records that level and the ones above it).
 enum class LogLevel : uint8_t { Error, Warn, Info, Debug };
 
+// "error", "warn", "info", "debug". Never blocks; any thread.
 std::string_view to_string(LogLevel l);
 
+// One connection-level log line, as the sink receives it.
 struct LogRecord {
-  LogLevel level = LogLevel::Info;
+  LogLevel level = LogLevel::Info;  // how severe
   // "connect" (attempts, CONNACK, refusals, backoff, end of the loop),
   // "session" (protocol errors, keepalive, dropped requests), "transport"
   // (I/O, TLS, WebSocket, DNS errors), "flow" (reading paused/resumed).
   std::string_view component;  // a literal: valid for the life of the program
-  std::string message;
+  std::string message;  // one line of text, without a newline
   std::chrono::system_clock::time_point time;  // when the reactor recorded it
 };
 
@@ -54,21 +58,23 @@ using LogSink = std::function<void(const LogRecord&)>;
 // Monotonic totals of one connection (all its reconnects). Arrays indexed by
 // static_cast<size_t>(QoS / ConnectionErrorCode / RequestError).
 struct Counters {
-  static constexpr size_t kQoS = 3;
+  static constexpr size_t kQoS = 3;  // entries of the per-QoS arrays
+  // Entries of connection_errors: one per ConnectionErrorCode.
   static constexpr size_t kConnectionErrorCodes =
       static_cast<size_t>(ConnectionErrorCode::Shutdown) + 1;
+  // Entries of requests_failed: one per RequestError.
   static constexpr size_t kRequestErrors = static_cast<size_t>(RequestError::StoreFailed) + 1;
 
   // PUBLISH packets received (duplicates included) and their whole packet
   // bytes (fixed header included), by QoS.
   std::array<uint64_t, kQoS> messages_in{};
-  std::array<uint64_t, kQoS> bytes_in{};
+  std::array<uint64_t, kQoS> bytes_in{};  // bytes of those packets, by QoS
   // PUBLISH packets the reactor handed to the session to send (once each,
   // resends after a reconnect not counted again) and their encoded bytes.
   std::array<uint64_t, kQoS> messages_out{};
-  std::array<uint64_t, kQoS> bytes_out{};
+  std::array<uint64_t, kQoS> bytes_out{};  // bytes of those packets, by QoS
   uint64_t reconnects = 0;  // as Snapshot::reconnects
-  uint64_t connection_attempts = 0;
+  uint64_t connection_attempts = 0;  // as Snapshot::connection_attempts
   // Every ConnectionError the loop produced, by code (the final one too).
   std::array<uint64_t, kConnectionErrorCodes> connection_errors{};
   // Requests that failed locally, by reason: every RequestFailed event

@@ -18,14 +18,16 @@ namespace mqtt {
 
 // One connection's numbers, under the label client="<client>".
 struct PrometheusSample {
-  std::string client;
-  Counters counters;
-  Snapshot snapshot;
+  std::string client;  // the client label's value (escaped when rendered)
+  Counters counters;   // from Client::counters() or Connection::counters()
+  Snapshot snapshot;   // from Client::snapshot() or Connection::snapshot()
 };
 
 // The exposition of every sample (metric families grouped, as the format
 // requires). Content type: "text/plain; version=0.0.4; charset=utf-8".
+// Never blocks; any thread.
 std::string render_prometheus(std::span<const PrometheusSample> samples);
+// The exposition of one sample, as above.
 std::string render_prometheus(const PrometheusSample& sample);
 
 // A label value escaped as the format wants: \ -> \\, " -> \", newline -> \n.
