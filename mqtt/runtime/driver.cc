@@ -1090,6 +1090,9 @@ void Driver::end(ConnectionError e) {
             : Completion{RequestError::ConnectionClosed, {}, msg + ": " + e.message});
   phase_ = Phase::Ended;
   core_->state.store(Snapshot::State::Ended, std::memory_order_relaxed);
+  // The drop lines go out before the final event: a consumer that reads the
+  // log once it has seen that event finds them there.
+  flush_drop_log();
   note_error(e);
   emit(Event(std::move(e)));
 }
