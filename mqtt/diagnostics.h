@@ -77,9 +77,9 @@ struct Counters {
   uint64_t connection_attempts = 0;  // as Snapshot::connection_attempts
   // Every ConnectionError the loop produced, by code (the final one too).
   std::array<uint64_t, kConnectionErrorCodes> connection_errors{};
-  // Requests that failed locally, by reason: every RequestFailed event
-  // (times its count) and every token the reactor failed. Tokens failed
-  // inside the session (e.g. a broker's negative PUBACK) are not counted.
+  // Requests that failed, by reason: every RequestFailed event (times its
+  // count) and every token completed with an error (a broker's negative
+  // PUBACK or SUBACK counts as Rejected).
   std::array<uint64_t, kRequestErrors> requests_failed{};
   // Time the reactor spent with socket reads paused because the consumer
   // was behind (Snapshot::reading_paused), the ongoing pause included up to

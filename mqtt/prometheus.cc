@@ -145,7 +145,7 @@ std::string render_prometheus(std::span<const PrometheusSample> samples) {
              }
            });
   w.family("mqtt_client_requests_failed_total", "counter",
-           "Requests that failed locally, by RequestError.", [&](const S& s) {
+           "Requests that failed, by RequestError (broker refusals as Rejected).", [&](const S& s) {
              for (size_t i = 1; i < Counters::kRequestErrors; ++i) {  // 0 is None
                w.line(s.counters.requests_failed[i], "reason", kRequestError[i]);
              }

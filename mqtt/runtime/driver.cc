@@ -254,6 +254,10 @@ void Driver::on_request_failed(const session::FailedRequest& f) {
   report_failure(std::move(e));
 }
 
+void Driver::on_token_failed(RequestError why, std::string_view message) {
+  note_failure(why, 1, message);
+}
+
 void Driver::fail_request(session::Request& r, RequestError why, const std::string& message) {
   if (r.completion) {
     note_failure(why, 1, message);

@@ -86,6 +86,7 @@ class Driver final : public session::SessionObserver {
   void on_outgoing(const Outgoing& out) override;
   void on_session_reset(const session::ResetInfo& info) override;
   void on_request_failed(const session::FailedRequest& failed) override;
+  void on_token_failed(RequestError why, std::string_view message) override;
   void on_store(const session::StoreEvent& e) override;
 
  private:
@@ -140,7 +141,7 @@ class Driver final : public session::SessionObserver {
   void note_error(const ConnectionError& e);
   // Counts a request failed locally; logged coalesced per reason at the
   // end of the poll (flush_drop_log).
-  void note_failure(RequestError why, uint64_t n, const std::string& message);
+  void note_failure(RequestError why, uint64_t n, std::string_view message);
   void flush_drop_log();
   void set_paused(bool p, TimePoint now);
   void compute_deadline(TimePoint now);

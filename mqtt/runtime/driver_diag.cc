@@ -80,7 +80,7 @@ void Driver::note_error(const ConnectionError& e) {
   log(l, component_of(e.code), std::move(m));
 }
 
-void Driver::note_failure(RequestError why, uint64_t n, const std::string& message) {
+void Driver::note_failure(RequestError why, uint64_t n, std::string_view message) {
   const size_t i = static_cast<size_t>(why);
   if (i >= drops_.size()) return;
   bump(core_->cells.requests_failed[i], n);

@@ -39,6 +39,15 @@ ReactorImpl::ReactorImpl(Reactor::Options options)
   ::epoll_ctl(epfd_, EPOLL_CTL_ADD, waker->fd(), &ev);
   try {
     thread_ = std::thread([this] { run(); });
+    // Named (and pinned) from here, so both hold when create() returns.
+    const std::string name = opts_.thread_name.substr(0, 15);
+    if (!name.empty()) pthread_setname_np(thread_.native_handle(), name.c_str());
+    if (opts_.cpu >= 0 && opts_.cpu < CPU_SETSIZE) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(opts_.cpu, &set);
+      pthread_setaffinity_np(thread_.native_handle(), sizeof set, &set);  // best effort
+    }
   } catch (const std::system_error& e) {
     error_errno_ = e.code().value();
     error_ = std::string("mqtt reactor: cannot start its thread: ") + e.what();
@@ -169,16 +178,6 @@ void ReactorImpl::heap_set(runtime::Driver* d, TimePoint key) {
 }
 
 void ReactorImpl::run() {
-  {
-    std::string name = opts_.thread_name.substr(0, 15);
-    if (!name.empty()) pthread_setname_np(pthread_self(), name.c_str());
-    if (opts_.cpu >= 0 && opts_.cpu < CPU_SETSIZE) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(opts_.cpu, &set);
-      pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort
-    }
-  }
   constexpr int kMaxEvents = 64;
   epoll_event evs[kMaxEvents];
   TimePoint last_activity = Clock::now();

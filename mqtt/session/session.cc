@@ -376,6 +376,15 @@ struct Session::Impl {
     self.observer_.on_outgoing(Outgoing{type, id, dup});
   }
 
+  // Completes a token; a failed one is also told to the observer, which
+  // counts it (Counters::requests_failed). Hides the free complete() here.
+  void complete(const CompletionPtr& c, RequestError e, std::string message = {},
+                std::vector<ReasonCode> codes = {}, const codec::Properties* ack = nullptr) {
+    if (!c) return;
+    if (e != RequestError::None) self.observer_.on_token_failed(e, message);
+    session::complete(c, e, std::move(message), std::move(codes), ack);
+  }
+
   // A request failed: its token, or the observer when it has none.
   void fail(CompletionPtr& c, Request::Kind kind, QoS qos, uint16_t id,
             std::span<const uint8_t> bytes, RequestError why, std::string_view message) {

@@ -129,6 +129,9 @@ class SessionObserver {
   virtual void on_session_reset(const ResetInfo& info) = 0;
   // An untracked request failed (tracked ones fail through their token).
   virtual void on_request_failed(const FailedRequest& failed) = 0;
+  // A tracked request failed: its token has just been completed with `why`.
+  // For counting; the token already carries the error.
+  virtual void on_token_failed(RequestError /*why*/, std::string_view /*message*/) {}
   // SessionConfig::store only: a record for the store, in order. The
   // session goes on at once; store_confirmed() later says it is stored.
   virtual void on_store(const StoreEvent&) {}

@@ -2,7 +2,8 @@
 // a real mosquitto: counters follow a known traffic pattern (messages and
 // bytes per QoS, both ways), a broker restart counts a reconnect and its
 // error, a refusal is logged with its reason, a stalled consumer adds up
-// paused time, a full log buffer counts its losses without holding the
+// paused time, a broker's refusal of a tracked request counts as Rejected,
+// a full log buffer counts its losses without holding the
 // reactor, no sink records nothing; and examples/prometheus_metrics serves
 // /metrics on a loopback port.
 #include <arpa/inet.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -305,6 +308,47 @@ TEST_CASE("dropped requests are counted by reason and logged coalesced", "[integ
   CHECK(lines == 1);
   CHECK(log->find(LogLevel::Warn, "session",
                   std::to_string(kQueued) + " request(s) dropped: connection closed") != nullptr);
+}
+
+TEST_CASE("a broker's refusal of a tracked request counts as Rejected", "[integration]") {
+  Watchdog watchdog("hooks rejected", 60s);
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string acl = std::string(tmp ? tmp : "/tmp") + "/hooks_rejected.acl";
+  {
+    std::ofstream f(acl);
+    f << "topic readwrite hooks/ok/#\n";  // anonymous clients: this tree only
+  }
+  BrokerOptions bo;
+  bo.extra_lines = {"acl_file " + acl};
+  Broker broker(bo);
+  auto o = client_options("hooks-rejected", broker.port(), mqtt::ProtocolVersion::V5);
+  auto log = attach_sink(o, LogLevel::Warn);
+  auto [c, conn] = mqtt::Client::create(o, 16);
+  REQUIRE(wait_connack(conn, 10s));
+  const size_t rejected = static_cast<size_t>(mqtt::RequestError::Rejected);
+  auto ok = c.subscribe("hooks/ok/x", QoS::AtLeastOnce);
+  REQUIRE(ok.ok());
+  auto done = ok->wait_for(10s);
+  REQUIRE(done);
+  CHECK(done->error == mqtt::RequestError::None);
+  CHECK(c.counters().requests_failed[rejected] == 0);
+  // mosquitto grants any subscription but refuses the publish: PUBACK 0x87.
+  auto denied = c.publish_tracked("hooks/denied", QoS::AtLeastOnce, false, "x");
+  REQUIRE(denied.ok());
+  done = denied->wait_for(10s);
+  REQUIRE(done);
+  REQUIRE(done->error == mqtt::RequestError::Rejected);
+  // Counted by the time its token completed (the same reactor step).
+  const mqtt::Counters k = c.counters();
+  CHECK(k.requests_failed[rejected] == 1);
+  uint64_t all = 0;
+  for (uint64_t f : k.requests_failed) all += f;
+  CHECK(all == 1);
+  REQUIRE(c.disconnect().ok());
+  next_until(conn, [](const mqtt::Event& e) { return e.error() && e.error()->terminal; }, 10s);
+  INFO("log:\n" << log->text());
+  CHECK(log->find(LogLevel::Warn, "session", "1 request(s) dropped: ") != nullptr);
+  ::unlink(acl.c_str());
 }
 
 TEST_CASE("no sink: nothing is recorded", "[integration]") {

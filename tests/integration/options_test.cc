@@ -1,8 +1,10 @@
 // Options against a real mosquitto: the outgoing rate limit (messages and
-// bytes per second), auto_resubscribe after a broker restart that lost the
-// session, update_options() with the right password after refusals
-// (reconnect_on_fatal_refusal), Connection::event_fd() with poll(2) and
-// try_next(), and the example programs run as child processes.
+// bytes per second; no busy loop while disconnected), auto_resubscribe after
+// a broker restart that lost the session, update_options() with the right
+// password after refusals (reconnect_on_fatal_refusal), Connection::event_fd()
+// with poll(2) and try_next(), and the example programs run as child
+// processes.
+#include <dirent.h>
 #include <poll.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -14,7 +16,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -201,6 +205,39 @@ ExampleRun run_example(const std::string& name, uint16_t port) {
   return run;
 }
 
+// CPU time (user + system, in seconds) of this process's thread named
+// `name`, from /proc; -1 if no thread has that name.
+double thread_cpu_seconds(const std::string& name) {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (!dir) return -1;
+  double result = -1;
+  for (int i = 0; i < 10000; ++i) {
+    const dirent* e = ::readdir(dir);
+    if (!e) break;
+    if (e->d_name[0] == '.') continue;
+    const std::string task = std::string("/proc/self/task/") + e->d_name;
+    std::ifstream comm(task + "/comm");
+    std::string got;
+    std::getline(comm, got);
+    if (got != name) continue;
+    std::ifstream stat(task + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int f = 3; f <= 15 && rest >> field; ++f) {
+      if (f == 14) utime = std::stoull(field);
+      if (f == 15) stime = std::stoull(field);
+    }
+    result = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    break;
+  }
+  ::closedir(dir);
+  return result;
+}
+
 }  // namespace
 
 TEST_CASE("rate limit: messages per second", "[integration]") {
@@ -243,6 +280,38 @@ TEST_CASE("rate limit: bytes per second", "[integration]") {
   CHECK(with_limit >= 1.0);
   CHECK(with_limit < 20.0);
   CHECK(without < with_limit / 2);
+}
+
+TEST_CASE("rate limit: no busy loop while disconnected with a limited publish pending",
+          "[integration]") {
+  // Regression (29a04fb): the limiter's wake-up, left in the past by the
+  // drop, made the reactor poll with timeout 0 through the whole backoff.
+  Watchdog watchdog("rate limit spin test", 60s);
+  Broker broker;
+  auto o = client_options("rate-spin", broker.port());
+  o.rate_limit.messages_per_second = 50;
+  o.rate_limit.burst_messages = 1;
+  o.backoff.initial = std::chrono::milliseconds(5000);
+  o.backoff.max = std::chrono::milliseconds(5000);
+  o.backoff.jitter = 0;
+  const std::string thread = "mqtt-spin-chk";
+  o.reactor_thread_name = thread;
+  auto [c, conn] = mqtt::Client::create(o, 256);
+  CHECK(thread_cpu_seconds(thread) >= 0);  // named by the time create() returns
+  REQUIRE(wait_connack(conn, 10s));
+  for (int i = 0; i < 200; ++i) REQUIRE(c.publish("rate/spin", QoS::AtLeastOnce, false, "x").ok());
+  // The limiter now holds the next publish (about 10 sent by the stop).
+  std::this_thread::sleep_for(200ms);
+  broker.stop();
+  REQUIRE(eventually([&] { return c.snapshot().state != mqtt::Snapshot::State::Connected; }, 10s));
+  const double before = thread_cpu_seconds(thread);
+  REQUIRE(before >= 0);
+  std::this_thread::sleep_for(1500ms);
+  const double used = thread_cpu_seconds(thread) - before;
+  std::printf("rate limit: the reactor used %.3f s of CPU in 1.5 s of backoff\n", used);
+  std::fflush(stdout);
+  // A spinning reactor takes most of a core (0.6 s or more); a waiting one none.
+  CHECK(used < 0.3);
 }
 
 TEST_CASE("auto_resubscribe after a broker restart that lost the session", "[integration]") {
