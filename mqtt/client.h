@@ -16,8 +16,8 @@
 // Ordering: requests from one thread keep their order within a lane (publishes
 // in one lane; subscribe, unsubscribe and ack in the other). A subscribe may
 // overtake a publish queued before it; wait on the publish's token if that
-// order matters. disconnect() is ordered after the publishes the same thread
-// queued before it.
+// order matters. disconnect() is ordered after the publishes and the acks,
+// subscribes and unsubscribes the same thread queued before it.
 //
 // Errors: a call that cannot queue its request returns a ClientError at once
 // (nothing was queued). A request that was queued and fails later reports
@@ -311,9 +311,10 @@ class Client {
 
   // --- disconnect ---
   // Queues a graceful disconnect and returns at once (never waits for lane
-  // room: a disconnect needs no slot; never QueueFull). The publishes this
-  // thread queued before it are sent and in-flight QoS 1/2 awaited, then
-  // DISCONNECT is sent and the loop ends with a Disconnected event.
+  // room: a disconnect needs no slot; never QueueFull). The publishes and
+  // acks this thread queued before it are sent and in-flight QoS 1/2
+  // awaited, then DISCONNECT is sent and the loop ends with a Disconnected
+  // event.
   // `drain_timeout` counts from this call and bounds the whole of it, in
   // every state (window full, socket not drained, not connected): when it
   // passes, whatever is still queued or in flight fails (ConnectionClosed,

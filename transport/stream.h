@@ -74,6 +74,12 @@ class Stream {
   // Gathered write; the default writes the buffers one after another.
   virtual IoResult writev(std::span<const std::span<const uint8_t>> bufs);
 
+  // Ends the sending direction once what was written has gone (TCP: a FIN);
+  // reads go on until the peer closes. For a graceful close: closing with
+  // the peer's bytes unread resets the connection, and the peer may then
+  // drop what we wrote last. The default does nothing (layered streams).
+  virtual void shutdown_write() {}
+
   // Releases the descriptor(s). Idempotent.
   virtual void close() = 0;
 

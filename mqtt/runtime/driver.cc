@@ -32,7 +32,9 @@ constexpr std::chrono::seconds kReadBufferReview{2};
 std::atomic<size_t> g_read_buffer_bytes{0};
 constexpr int kMaxReadsPerPoll = 8;
 constexpr int kMaxPublishesPerPoll = 1024;
-constexpr int kMaxControlPerPoll = 256;
+constexpr size_t kMaxControlPerPoll = 256;
+// The longest wait for the broker to close after our DISCONNECT (Driver::linger).
+constexpr std::chrono::milliseconds kLingerMax{1000};
 // Above this much unwritten output, no publishes are taken and the socket is
 // not read: a peer that does not read what we write (our acks included)
 // cannot make us buffer without bound; TCP pushes back on it instead.
@@ -413,7 +415,7 @@ void Driver::step(TimePoint now) {
   }
   flush_overflow();
   update_pause(now);
-  pull_control(now);
+  pull_control(now, kMaxControlPerPoll);
   switch (phase_) {
     case Phase::Start:
       start_attempt(now);
@@ -742,6 +744,10 @@ void Driver::update_pause(TimePoint now) {
 }
 
 void Driver::io(TimePoint now) {
+  if (lingering_) {
+    linger_read();
+    return;
+  }
   if (!read_input(now)) return;
   pull_publishes(now);
   if (now >= session_->next_deadline()) {
@@ -851,6 +857,48 @@ bool Driver::read_input(TimePoint now) {
   return true;
 }
 
+// Closing right after the DISCONNECT, with the broker's bytes unread (it
+// goes on sending until it reads our DISCONNECT), makes the kernel reset
+// the connection. A broker that meets the reset first (mosquitto: a failed
+// write, "Broken pipe") drops the connection without reading what we sent
+// last: the acks queued before the disconnect are lost (redelivered later)
+// and the DISCONNECT too (it publishes the Will). So: FIN, then read and
+// discard until the broker closes, at most kLingerMax and never past
+// disconnect()'s deadline. The broker normally closes within a round trip.
+bool Driver::linger(TimePoint now) {
+  if (!stream_ || linger_done_) return false;
+  if (!lingering_) {
+    linger_until_ = std::min(mqtt::detail::saturating_add(now, kLingerMax), disconnect_deadline());
+    if (now >= linger_until_) return false;
+    lingering_ = true;
+    stream_->shutdown_write();
+    linger_read();
+  }
+  if (linger_done_ || now >= linger_until_) {
+    linger_done_ = true;
+    return false;
+  }
+  return true;
+}
+
+void Driver::linger_read() {
+  for (int reads = 0; readable_ && !linger_done_; ++reads) {
+    if (reads == kMaxReadsPerPoll) {
+      busy_ = true;  // let the others run; come back at once
+      return;
+    }
+    if (rbuf_.cap == 0) resize_read_buffer(kReadBufferMin);
+    const transport::IoResult r = stream_->read({rbuf_.bytes.get(), rbuf_.cap});
+    rpos_ = rlen_ = 0;  // discarded: the session is closed
+    if (r.status == transport::Status::WouldBlock) {
+      readable_ = false;
+    } else if (r.status != transport::Status::Ok) {
+      linger_done_ = true;  // the broker closed (or the socket failed): done
+      busy_ = true;         // check_ends() ends the loop on this pass
+    }
+  }
+}
+
 bool Driver::flush_output() {
   while (writable_) {
     const std::span<const uint8_t> out = session_->output();
@@ -886,9 +934,9 @@ bool Driver::can_pull_publishes() const {
   return true;
 }
 
-void Driver::pull_control(TimePoint now) {
+void Driver::pull_control(TimePoint now, size_t limit) {
   if (phase_ == Phase::Ended) return;
-  for (int i = 0; i < kMaxControlPerPoll; ++i) {
+  for (size_t i = 0; i < limit; ++i) {
     if (!can_pull_control()) return;
     LaneItem item;
     if (!core_->control.try_pop(item)) return;
@@ -916,7 +964,10 @@ void Driver::pull_publishes(TimePoint now) {
     }
     LaneItem& it = *pending_;
     if (it.req.kind == session::Request::Kind::Disconnect) {
-      // Every publish its thread queued before it has been taken.
+      // Every publish its thread queued before it has been taken. So are
+      // its acks, subscribes and unsubscribes: they are in the control lane
+      // already (counted before the marker was pushed), and go first.
+      pull_control(now, core_->control.size());
       if (it.version != session_version_) {
         auto fresh = session::make_disconnect_request(codec::Disconnect{}, session_version_);
         if (fresh.ok()) {
@@ -1111,6 +1162,7 @@ void Driver::check_ends(TimePoint now) {
   // Graceful disconnect done: DISCONNECT written.
   if (disconnecting_ && session_->state() == session::SessionState::Closed &&
       output_size() == 0) {
+    if (linger(now)) return;
     clean_disconnect_ = session_->disconnect_drained();
     end(make_error(ConnectionErrorCode::Disconnected,
                    clean_disconnect_ ? "disconnected by the client"
@@ -1189,6 +1241,7 @@ void Driver::compute_deadline(TimePoint now) {
     case Phase::Handshake:
     case Phase::Connected:
       d = session_->next_deadline();
+      if (lingering_) d = std::min(d, linger_until_);
       if (writable_ && output_size() > 0) busy_ = true;
       // Reading stopped for the output backlog, which has drained since:
       // the socket's readiness edge is behind us, so read again now.

@@ -109,8 +109,12 @@ class Driver final : public session::SessionObserver {
   bool read_input(TimePoint now);
   bool feed_input(TimePoint now);
   bool flush_output();
-  void pull_control(TimePoint now);
+  // Takes at most `limit` control requests (fewer if the session is full).
+  void pull_control(TimePoint now, size_t limit);
   void pull_publishes(TimePoint now);
+  // The graceful close after DISCONNECT: true while it goes on.
+  bool linger(TimePoint now);
+  void linger_read();
   void update_pause(TimePoint now);
   void check_ends(TimePoint now);
   void connection_failed(ConnectionError e, TimePoint now);
@@ -173,6 +177,11 @@ class Driver final : public session::SessionObserver {
   Phase phase_ = Phase::Start;
   bool ever_connected_ = false;
   bool disconnecting_ = false;   // the Disconnect request went to the session
+  // After the DISCONNECT has gone: reading (and discarding) until the broker
+  // closes, at most until linger_until_ (see Driver::linger()).
+  bool lingering_ = false;
+  bool linger_done_ = false;
+  TimePoint linger_until_ = TimePoint::max();
   bool clients_gone_seen_ = false;
   bool clean_disconnect_ = false;  // DISCONNECT written after a full drain
   bool paused_ = false;          // input paused (event queue full)

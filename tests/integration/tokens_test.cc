@@ -1,16 +1,20 @@
 // 9. Completion tokens: QoS 0 completes once written, QoS 1 on PUBACK, QoS 2
 // on PUBCOMP; a clean-session reconnect with messages in flight fails their
 // tokens with SessionReset; a resumed session resends them (DUP) and they
-// complete.
+// complete. An ack queued just before disconnect() is written before the
+// DISCONNECT.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "mqtt/client.h"
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/events.h"
+#include "tests/integration/support/flood.h"
 #include "tests/integration/support/relay.h"
 
 using namespace itest;
@@ -217,4 +221,87 @@ TEST_CASE("persistent-session reconnect resends in-flight messages with DUP", "[
   CHECK(stats.resets.empty());
   std::lock_guard<std::mutex> lock(mu);
   CHECK(dup_publishes == 5);
+}
+
+TEST_CASE("an ack queued just before disconnect() is written before the DISCONNECT",
+          "[integration]") {
+  // The broker keeps the subscriber's socket busy with a QoS 0 flood while
+  // it acks and disconnects. Two defects showed here: the disconnect marker
+  // (publish lane) could be taken before the ack (control lane), and the
+  // socket was closed with the flood unread, so the kernel reset it and
+  // mosquitto dropped the connection ("Broken pipe") before reading the
+  // ack and the DISCONNECT: the message came again in every later round.
+  Watchdog watchdog("ack before disconnect", 120s);
+  Broker broker;
+  const std::string id = unique_id("ack-disc");
+  auto options = [&] {
+    auto o = client_options("unused", broker.port());
+    o.client_id = id;
+    o.clean_session = false;
+    o.manual_acks = true;
+    return o;
+  };
+  {  // The persistent session and its subscriptions.
+    auto [c, conn] = mqtt::Client::create(options(), 64);
+    REQUIRE(wait_connack(conn, 10s));
+    auto s1 = c.subscribe("ackdisc/flood", QoS::AtMostOnce);
+    auto s2 = c.subscribe("ackdisc/msg/#", QoS::AtLeastOnce);
+    REQUIRE(s1.ok());
+    REQUIRE(s2.ok());
+    REQUIRE(s1->wait_for(10s));
+    REQUIRE(s2->wait_for(10s));
+    REQUIRE(c.disconnect().ok());
+    REQUIRE(wait_end(conn, 10s, nullptr));
+  }
+  auto [pub, pub_conn] = mqtt::Client::create(client_options("ack-disc-pub", broker.port()), 64);
+  REQUIRE(wait_connack(pub_conn, 10s));
+  Flood flood(broker.port(), "ackdisc/flood");
+
+  constexpr int kRounds = 20;
+  std::vector<std::string> redelivered;
+  for (int round = 0; round < kRounds; ++round) {
+    INFO("round " << round);
+    // Queued by the broker for the offline session.
+    const std::string topic = "ackdisc/msg/" + std::to_string(round);
+    auto t = pub.publish_tracked(topic, QoS::AtLeastOnce, false, "m");
+    REQUIRE(t.ok());
+    REQUIRE(t->wait_for(10s));
+    auto [c, conn] = mqtt::Client::create(options(), 256);
+    auto msg = next_until(
+        conn,
+        [&](const mqtt::Event& e) {
+          const auto* p = e.publish();
+          if (!p || topic_of(*p) == "ackdisc/flood") return false;
+          if (topic_of(*p) != topic) redelivered.push_back(topic_of(*p));
+          return topic_of(*p) == topic;
+        },
+        10s, nullptr);
+    REQUIRE(msg);
+    REQUIRE(c.ack(*msg->publish()).ok());
+    REQUIRE(c.disconnect().ok());
+    uint64_t ack_failures = 0;
+    std::optional<mqtt::ConnectionError> last;
+    std::string seen;
+    REQUIRE(next_until(
+        conn,
+        [&](const mqtt::Event& e) {
+          if (const auto* f = e.request_failed()) {
+            if (f->kind == mqtt::RequestFailed::Kind::Ack) ack_failures += f->count;
+          }
+          if (e.error()) last = *e.error();
+          return e.error() && e.error()->terminal;
+        },
+        10s, &seen));
+    INFO("events after the ack:\n" << seen);
+    CHECK(ack_failures == 0);
+    REQUIRE(last);
+    CHECK(last->code == mqtt::ConnectionErrorCode::Disconnected);
+  }
+  CHECK(flood.published() > 0);
+  // An ack lost in one round shows as that message again in a later one.
+  std::string lost;
+  for (const auto& t : redelivered) lost += t + " ";
+  INFO("redelivered: " << lost);
+  CHECK(redelivered.empty());
+  CHECK(broker.log_count("Broken pipe") == 0);
 }

@@ -1,7 +1,7 @@
 // 4. The Will: when every copy of a Client is gone, the loop ends with
 // RequestsDone and closes the connection WITHOUT DISCONNECT, so the broker
 // publishes the Will to a real subscriber. After Client::disconnect() there is
-// no Will.
+// no Will, also while the broker is sending to us.
 #include <catch2/catch.hpp>
 #include <optional>
 #include <thread>
@@ -9,6 +9,7 @@
 #include "mqtt/client.h"
 #include "tests/integration/support/broker.h"
 #include "tests/integration/support/events.h"
+#include "tests/integration/support/flood.h"
 
 using namespace itest;
 using mqtt::QoS;
@@ -119,4 +120,44 @@ TEST_CASE("Will on drop, no Will after disconnect()", "[integration]") {
     CHECK(broker.log_count("Client " + opts.client_id + " disconnected") == 1);
     CHECK(broker.log_count("Client " + opts.client_id + " closed its connection") == 0);
   }
+}
+
+TEST_CASE("no Will after disconnect() while the broker is sending to us", "[integration]") {
+  // Regression: the socket was closed with the broker's bytes unread, the
+  // kernel reset the connection, and mosquitto, failing to write to it,
+  // dropped the client before reading the DISCONNECT: it published the Will.
+  auto version = GENERATE(mqtt::ProtocolVersion::V311, mqtt::ProtocolVersion::V5);
+  INFO("MQTT " << (version == mqtt::ProtocolVersion::V5 ? "5" : "3.1.1"));
+  Watchdog watchdog("will under traffic test", 120s);
+  Broker broker;
+  auto [b, bconn] = mqtt::Client::create(client_options("will-w", broker.port(), version), 16);
+  REQUIRE(wait_connack(bconn, 10s));
+  auto st = b.subscribe("will/#", QoS::AtLeastOnce);
+  REQUIRE(st.ok());
+  REQUIRE(st->wait_for(10s));
+  Flood flood(broker.port(), "willflood/x");
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    INFO("round " << round);
+    auto opts = with_will("will-busy", broker.port(), version, "will/busy");
+    auto [a, aconn] = mqtt::Client::create(opts, 64);
+    REQUIRE(wait_connack(aconn, 10s));
+    auto sub = a.subscribe("willflood/x", QoS::AtMostOnce);
+    REQUIRE(sub.ok());
+    REQUIRE(sub->wait_for(10s));
+    // The flood is reaching us: its bytes are in our socket when we close.
+    REQUIRE(next_until(aconn, [](const mqtt::Event& e) { return e.publish() != nullptr; }, 10s));
+    REQUIRE(a.disconnect().ok());
+    std::optional<mqtt::ConnectionError> last;
+    std::string seen;
+    CHECK(wait_end(aconn, 10s, &last, &seen));
+    REQUIRE(last);
+    CHECK(last->code == mqtt::ConnectionErrorCode::Disconnected);
+  }
+  std::string bseen;
+  auto will = next_until(bconn, [](const mqtt::Event& e) { return e.publish() != nullptr; }, 1s, &bseen);
+  INFO("witness's events:\n" << bseen);
+  CHECK_FALSE(will);
+  CHECK(broker.log_count("Broken pipe") == 0);
+  CHECK(broker.log_count(" disconnected.") >= kRounds);  // DISCONNECT read every time
 }

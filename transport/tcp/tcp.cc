@@ -166,6 +166,10 @@ class TcpStream final : public Stream {
     }
   }
 
+  void shutdown_write() override {
+    if (fd_ >= 0 && phase_ == Phase::Connected) ::shutdown(fd_, SHUT_WR);
+  }
+
   void close() override {
     close_attempts();
     if (fd_ >= 0) {

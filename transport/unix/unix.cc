@@ -79,6 +79,10 @@ class UnixStream final : public Stream {
     return io_->writev(bufs);
   }
 
+  void shutdown_write() override {
+    if (io_) io_->shutdown_write();
+  }
+
   void close() override {
     if (io_) io_->close();
     if (fd_ >= 0) {
