@@ -314,7 +314,9 @@ class Client {
   // room: a disconnect needs no slot; never QueueFull). The publishes and
   // acks this thread queued before it are sent and in-flight QoS 1/2
   // awaited, then DISCONNECT is sent and the loop ends with a Disconnected
-  // event.
+  // event once the broker has closed the connection (read until then, at
+  // most 1 s: closing on unread bytes would reset it, and the broker could
+  // lose the DISCONNECT and publish the Will).
   // `drain_timeout` counts from this call and bounds the whole of it, in
   // every state (window full, socket not drained, not connected): when it
   // passes, whatever is still queued or in flight fails (ConnectionClosed,
