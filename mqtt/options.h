@@ -167,8 +167,10 @@ struct MqttOptions {
   bool clean_session = true;  // "Clean Start" in MQTT 5
   // 0 disables keepalive; 0..65535 s (MQTT's range), else create() fails.
   std::chrono::seconds keep_alive{60};
-  // How long a PINGREQ may go unanswered. 0 (the default) = automatic: half
-  // the keep alive, at least 500 ms and at most 10 s. A dead link is
+  // How long the broker may stay silent once our PINGREQ is written (any
+  // packet it sends counts: its PINGRESP may be queued behind a backlog of
+  // messages). 0 (the default) = automatic: half the keep alive, at least
+  // 500 ms and at most 10 s. A dead link is
   // detected within keep_alive + effective_ping_timeout() of the last packet
   // received (e.g. 6 s at keep alive 4 s, 70 s at 60 s). max() = never.
   std::chrono::milliseconds ping_timeout{0};

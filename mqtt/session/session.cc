@@ -1578,6 +1578,13 @@ Result<size_t, ConnectionError> Session::handle_input(std::span<const uint8_t> i
     }
   }
   if (state_ == SessionState::Closed) return in.size();
+  // A PINGRESP queued behind a backlog of incoming packets (a consumer
+  // catching up): once our PINGREQ is written, every packet received shows
+  // the link alive, so the timeout runs from the last one. (Unwritten, the
+  // write progress rules: a peer that floods but reads nothing times out.)
+  if (pos > 0 && m.ping_outstanding && m.out.consumed_position() >= m.ping_end) {
+    m.ping_deadline = mqtt::detail::saturating_add(now, config_.ping_timeout);
+  }
   return pos;
 }
 

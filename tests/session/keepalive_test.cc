@@ -207,3 +207,54 @@ TEST_CASE("a PINGREQ behind a backlog that drains slowly: the timeout runs from 
   REQUIRE(h.s.stats().last_ping_rtt.has_value());
   CHECK(*h.s.stats().last_ping_rtt == 250ms);  // from when it was written
 }
+
+namespace {
+codec::Publish flood_publish(uint16_t id) {
+  codec::Publish p;
+  p.topic = "flood";
+  p.qos = QoS::AtLeastOnce;
+  p.packet_id = id;
+  p.payload = codec::as_bytes("x");
+  return p;
+}
+}  // namespace
+
+TEST_CASE("a PINGRESP behind incoming packets: the timeout runs from the last packet received") {
+  // A consumer catching up on a backlog reads the PINGRESP only after it:
+  // the packets before it show the link alive.
+  Harness h(ka(10s, 3s));
+  h.connect();
+  h.now = T0 + 10s;
+  CHECK(h.s.handle_timeout(h.now).ok());
+  REQUIRE(types(h.take()) == std::vector<PacketType>{PacketType::PingReq});  // written
+  for (int i = 1; i <= 3; ++i) {
+    h.now = T0 + 10s + std::chrono::seconds(2 * i);  // 12, 14, 16 s
+    h.feed_ok(flood_publish(static_cast<uint16_t>(i)));
+    h.take();  // the PUBACK is written
+    CHECK(h.s.handle_timeout(h.now).ok());
+    CHECK(h.s.next_deadline() == h.now + 3s);
+  }
+  // Then silence: a dead link, found ping_timeout after the last packet.
+  CHECK(h.s.handle_timeout(T0 + 19s - 1ns).ok());
+  auto r = h.s.handle_timeout(T0 + 19s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ConnectionErrorCode::PingTimeout);
+}
+
+TEST_CASE("a peer that floods but reads nothing times out although packets keep coming") {
+  Harness h(ka(10s, 3s));
+  h.connect();
+  h.now = T0 + 10s;
+  h.feed_ok(flood_publish(1));  // its PUBACK goes unwritten: the peer reads nothing
+  CHECK(h.s.handle_timeout(h.now).ok());
+  CHECK(h.s.next_deadline() == T0 + 13s);  // PINGREQ queued behind the PUBACK
+  for (int i = 2; i <= 4; ++i) {
+    h.now = T0 + 10s + std::chrono::milliseconds(900 * (i - 1));
+    h.feed_ok(flood_publish(static_cast<uint16_t>(i)));
+    CHECK(h.s.handle_timeout(h.now).ok());
+  }
+  CHECK(h.s.next_deadline() == T0 + 13s);  // not moved by the input
+  auto r = h.s.handle_timeout(T0 + 13s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ConnectionErrorCode::PingTimeout);
+}
